@@ -1,0 +1,454 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/store"
+	"github.com/parley-chat/parley/internal/store/storetest"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+type env struct {
+	t   *testing.T
+	eps []string
+	st  *store.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	eps := storetest.StartEmbedded(t)
+	st, err := store.Open(store.Config{Endpoints: eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &env{t: t, eps: eps, st: st}
+}
+
+func (e *env) login(name string) *chat.Service {
+	e.t.Helper()
+	id, err := crypto.NewIdentity(name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := chat.Login(ctx(e.t), e.st, id, chat.Options{})
+	if err != nil {
+		e.t.Fatalf("Login(%s) = %v", name, err)
+	}
+	return s
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func texts(p *chat.Page) []string {
+	var out []string
+	for _, m := range p.Messages {
+		if m.Rejected != "" {
+			out = append(out, "REJECTED:"+m.Rejected)
+			continue
+		}
+		out = append(out, m.Sender+": "+m.Text)
+	}
+	return out
+}
+
+func mustSend(t *testing.T, s *chat.Service, room, text string) chat.Message {
+	t.Helper()
+	m, err := s.Send(ctx(t), room, text)
+	if err != nil {
+		t.Fatalf("%s: Send(%s, %q) = %v", s.Me(), room, text, err)
+	}
+	return m
+}
+
+func TestUsernameTaken(t *testing.T) {
+	e := newEnv(t)
+	e.login("alice")
+	id, _ := crypto.NewIdentity("alice")
+	if _, err := chat.Login(ctx(t), e.st, id, chat.Options{}); !errors.Is(err, chat.ErrNameTaken) {
+		t.Fatalf("second alice Login = %v, want ErrNameTaken", err)
+	}
+}
+
+func TestGroupRoomFlow(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
+
+	if _, err := alice.CreateRoom(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.CreateRoom(c, "general"); !errors.Is(err, chat.ErrRoomExists) {
+		t.Fatalf("second create = %v, want ErrRoomExists", err)
+	}
+	mustSend(t, alice, "general", "hello before bob")
+	if _, err := bob.Send(c, "general", "let me in"); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("non-member send = %v, want ErrNotMember", err)
+	}
+	if _, err := bob.History(c, "general", 0); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("non-member read = %v, want ErrNotMember", err)
+	}
+
+	// Bob asks, waits; alice approves while he waits.
+	if err := bob.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := alice.Requests(c, "general")
+	if err != nil || len(reqs) != 1 || reqs[0].User != "bob" {
+		t.Fatalf("Requests = %v, %v", reqs, err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		a, err := bob.WaitApproval(c, "general")
+		if err == nil && a.By != "alice" {
+			err = fmt.Errorf("approved by %q", a.By)
+		}
+		waited <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := alice.Approve(c, "general", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("WaitApproval = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitApproval did not return after approval")
+	}
+	p, err := bob.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(p), []string{"alice: hello before bob"}; !slices.Equal(got, want) {
+		t.Fatalf("bob's history = %q, want %q", got, want)
+	}
+	mustSend(t, bob, "general", "thanks")
+
+	// Carol is denied.
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Deny(c, "general", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.WaitApproval(c, "general"); !errors.Is(err, chat.ErrDenied) {
+		t.Fatalf("carol WaitApproval = %v, want ErrDenied", err)
+	}
+	// She asks again and is approved; she reads everything.
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Approve(c, "general", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	p, err = carol.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(p), []string{"alice: hello before bob", "bob: thanks"}; !slices.Equal(got, want) {
+		t.Fatalf("carol's history = %q, want %q", got, want)
+	}
+	if len(p.Warnings) != 0 {
+		t.Fatalf("warnings on honest history: %q", p.Warnings)
+	}
+	mem, err := alice.Members(c, "general")
+	if err != nil || len(mem) != 3 {
+		t.Fatalf("Members = %v, %v", mem, err)
+	}
+}
+
+func TestConcurrentApprovals(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
+	alice.CreateRoom(c, "r")
+	bob.RequestJoin(c, "r")
+	alice.Approve(c, "r", "bob")
+	carol.RequestJoin(c, "r")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []*chat.Service{alice, bob} {
+		wg.Go(func() { errs[i] = s.Approve(c, "r", "carol") })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, chat.ErrAlreadyMember) {
+			t.Fatalf("approve error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d approvals succeeded (%v), want exactly 1", ok, errs)
+	}
+	mustSend(t, carol, "r", "in")
+}
+
+func TestDirectRoom(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
+	r, err := alice.DirectRoom(c, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name != "@alice+bob" || r.Peer != "bob" || !r.Member {
+		t.Fatalf("DirectRoom = %+v", r)
+	}
+	r2, err := bob.DirectRoom(c, "alice")
+	if err != nil || r2.Name != r.Name {
+		t.Fatalf("bob's DirectRoom = %+v, %v", r2, err)
+	}
+	mustSend(t, alice, "@bob", "psst")
+	mustSend(t, bob, "@alice", "hi")
+	p, err := bob.History(c, "@alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(p), []string{"alice: psst", "bob: hi"}; !slices.Equal(got, want) {
+		t.Fatalf("history = %q, want %q", got, want)
+	}
+	if err := carol.RequestJoin(c, r.Name); !errors.Is(err, chat.ErrDirectRoom) {
+		t.Fatalf("carol joins direct room: %v, want ErrDirectRoom", err)
+	}
+	if _, err := carol.History(c, r.Name, 0); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("carol reads direct room: %v", err)
+	}
+	rooms, _, err := carol.Rooms(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ri := range rooms {
+		if ri.Name == r.Name {
+			t.Fatalf("carol lists alice and bob's direct room")
+		}
+	}
+	if _, err := alice.DirectRoom(c, "alice"); err == nil {
+		t.Fatal("direct room with oneself succeeded")
+	}
+}
+
+func TestLeaveAndRemoveRotate(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
+	alice.CreateRoom(c, "team")
+	for _, s := range []*chat.Service{bob, carol} {
+		if err := s.RequestJoin(c, "team"); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.Approve(c, "team", s.Me()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSend(t, bob, "team", "before")
+	if err := bob.Leave(c, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send(c, "team", "after leaving"); !errors.Is(err, chat.ErrNotMember) {
+		t.Fatalf("bob sends after leaving: %v", err)
+	}
+	m := mustSend(t, alice, "team", "secret after bob left")
+	if m.Epoch != 2 {
+		t.Fatalf("message after leave sent in epoch %d, want 2 (rotated)", m.Epoch)
+	}
+	// Bob still holds epoch 1 and reads the old history, but not the new.
+	p, err := bob.History(c, "team", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := texts(p)
+	if len(got) != 2 || got[0] != "bob: before" || !strings.Contains(got[1], "no key for epoch 2") {
+		t.Fatalf("bob's history after leaving = %q", got)
+	}
+	// Removal by a member rotates at once.
+	if err := carol.Remove(c, "team", "alice"); !errors.Is(err, chat.ErrNotAllowed) {
+		t.Fatalf("removing the creator: %v, want ErrNotAllowed", err)
+	}
+	if err := alice.Remove(c, "team", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	ri, _ := alice.Room(c, "team")
+	if ri.Epoch != 3 || !slices.Equal(ri.Members, []string{"alice"}) {
+		t.Fatalf("after removal: %+v", ri)
+	}
+	mustSend(t, alice, "team", "only me")
+	p, _ = carol.History(c, "team", 0)
+	last := p.Messages[len(p.Messages)-1]
+	if last.Rejected == "" {
+		t.Fatalf("removed carol read %q", last.Text)
+	}
+	p, _ = alice.History(c, "team", 0)
+	if got := texts(p); len(got) != 3 || got[2] != "alice: only me" {
+		t.Fatalf("alice's history = %q", got)
+	}
+}
+
+func TestConcurrentSendersOneOrder(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	users := []*chat.Service{e.login("alice"), e.login("bob"), e.login("carol")}
+	users[0].CreateRoom(c, "busy")
+	for _, s := range users[1:] {
+		s.RequestJoin(c, "busy")
+		if err := users[0].Approve(c, "busy", s.Me()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const per = 40
+	var wg sync.WaitGroup
+	for _, s := range users {
+		for w := 0; w < 4; w++ {
+			wg.Go(func() {
+				for i := 0; i < per/4; i++ {
+					if _, err := s.Send(c, "busy", fmt.Sprintf("%s-%d-%d", s.Me(), w, i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var first []string
+	for _, s := range users {
+		p, err := s.History(c, "busy", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := texts(p)
+		if len(got) != per*len(users) {
+			t.Fatalf("%s sees %d messages, want %d", s.Me(), len(got), per*len(users))
+		}
+		seen := map[string]bool{}
+		for _, x := range got {
+			if seen[x] {
+				t.Fatalf("duplicate %q", x)
+			}
+			seen[x] = true
+		}
+		if len(p.Warnings) != 0 {
+			t.Fatalf("warnings: %q", p.Warnings)
+		}
+		if first == nil {
+			first = got
+		} else if !slices.Equal(first, got) {
+			t.Fatalf("%s sees a different order", s.Me())
+		}
+	}
+}
+
+func TestTamperedRecordsRejected(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	alice.CreateRoom(c, "r")
+	alice.CreateRoom(c, "other")
+	bob.RequestJoin(c, "r")
+	alice.Approve(c, "r", "bob")
+	m1 := mustSend(t, alice, "r", "one")
+	m2 := mustSend(t, bob, "r", "two")
+	mustSend(t, alice, "r", "three")
+	mustSend(t, alice, "r", "four")
+
+	raw, err := clientv3.New(clientv3.Config{Endpoints: e.eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	prefix := store.Prefix + "room/r/m/"
+	// Tamper with one byte of m2, move m1 to another room, forge garbage,
+	// delete "three".
+	v, _ := raw.Get(c, prefix+m2.ID)
+	b := []byte(string(v.Kvs[0].Value))
+	b[len(b)-70] ^= 1
+	raw.Put(c, prefix+m2.ID, string(b))
+	v1, _ := raw.Get(c, prefix+m1.ID)
+	movedID := crypto.NewMessageID(time.Now()).String()
+	raw.Put(c, store.Prefix+"room/other/m/"+movedID, string(v1.Kvs[0].Value))
+	forgedID := crypto.NewMessageID(time.Now()).String()
+	raw.Put(c, prefix+forgedID, "not an envelope")
+	p, _ := alice.History(c, "r", 0)
+	for _, m := range p.Messages {
+		if m.Text == "three" {
+			raw.Delete(c, prefix+m.ID)
+		}
+	}
+
+	p, err = bob.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := texts(p)
+	want := []string{"alice: one", "REJECTED", "alice: four", "REJECTED"}
+	if len(got) != len(want) {
+		t.Fatalf("history = %q", got)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Fatalf("history[%d] = %q, want prefix %q (all: %q)", i, got[i], want[i], got)
+		}
+	}
+	if !slices.Contains(p.Warnings, "1 message from alice is missing") {
+		t.Fatalf("warnings = %q, want the deleted message flagged", p.Warnings)
+	}
+	po, _ := alice.History(c, "other", 0)
+	if len(po.Messages) != 1 || po.Messages[0].Rejected == "" {
+		t.Fatalf("moved message in other room: %+v", po.Messages)
+	}
+}
+
+func TestSubscribeLive(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	alice.CreateRoom(c, "live")
+	p, _ := alice.History(c, "live", 0)
+	sctx, cancel := context.WithCancel(c)
+	defer cancel()
+	ch, err := alice.Subscribe(sctx, "live", p.Revision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.RequestJoin(c, "live")
+	next := func(kind chat.EventKind) chat.Event {
+		t.Helper()
+		for {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					t.Fatal("subscription closed")
+				}
+				if ev.Kind == kind {
+					return ev
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no event of kind %d", kind)
+			}
+		}
+	}
+	if ev := next(chat.EventNotice); ev.Request != "bob" || !strings.Contains(ev.Text, "!bob") {
+		t.Fatalf("notice = %+v", ev)
+	}
+	alice.Approve(c, "live", "bob")
+	mustSend(t, bob, "live", "hi alice")
+	if ev := next(chat.EventMessage); ev.Message.Text != "hi alice" || ev.Message.Sender != "bob" {
+		t.Fatalf("message event = %+v", ev)
+	}
+}

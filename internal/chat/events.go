@@ -1,0 +1,382 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// EventKind says what an Event carries.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventMessage carries a new message (verified, or rejected with the
+	// reason).
+	EventMessage EventKind = iota + 1
+	// EventNotice is a change in the room: a join request, an approval, a
+	// departure, a key rotation.
+	EventNotice
+	// EventWarning reports tampering seen in etcd: missing, replayed or
+	// deleted messages, rejected records.
+	EventWarning
+	// EventStatus reports the connection: Err set while the watch is
+	// resuming, nil once it is back.
+	EventStatus
+)
+
+// Event is one thing that happened in a room, delivered live.
+type Event struct {
+	Kind     EventKind
+	Room     string
+	Message  Message // EventMessage
+	Text     string  // EventNotice, EventWarning
+	Request  string  // EventNotice: user who asked to join, if that is the notice
+	Err      error   // EventStatus
+	Revision int64
+}
+
+// Subscribe delivers a room's events from revision fromRev (a Page's
+// Revision+1) until ctx ends; then the channel closes. It follows etcd's
+// watch, so nothing is polled; after a lost connection it resumes from the
+// last revision delivered, and if that revision was compacted away it
+// re-reads the messages it missed, so nothing is skipped or repeated.
+func (s *Service) Subscribe(ctx context.Context, room string, fromRev int64) (<-chan Event, error) {
+	name, err := s.resolve(room)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.cachedView(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if fromRev <= 0 {
+		fromRev = v.revision + 1
+	}
+	out := make(chan Event, 64)
+	sub := &subscription{s: s, name: name, out: out, view: v, last: fromRev - 1, gaps: newGapTracker()}
+	go sub.run(ctx)
+	return out, nil
+}
+
+type subscription struct {
+	s    *Service
+	name string
+	out  chan<- Event
+	view *roomView
+	last int64 // last revision delivered
+	gaps *gapTracker
+	down bool
+}
+
+func (sub *subscription) emit(ctx context.Context, ev Event) bool {
+	ev.Room = sub.name
+	select {
+	case sub.out <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (sub *subscription) run(ctx context.Context) {
+	defer close(sub.out)
+	for ctx.Err() == nil {
+		ch, err := sub.s.st.WatchRoom(ctx, sub.name, sub.last+1)
+		if err != nil {
+			sub.emit(ctx, Event{Kind: EventStatus, Err: err})
+			return
+		}
+		compacted := false
+		for ev := range ch {
+			if !sub.handle(ctx, ev) {
+				compacted = ev.Compacted
+				break
+			}
+		}
+		// Drain so the watch goroutine can exit.
+		for range ch {
+		}
+		if !compacted || ctx.Err() != nil {
+			return
+		}
+		if err := sub.catchUp(ctx); err != nil {
+			if !sub.emit(ctx, Event{Kind: EventStatus, Err: err}) {
+				return
+			}
+			if sleepCtx(ctx, backoff(4)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// handle processes one watch batch; false stops the watch.
+func (sub *subscription) handle(ctx context.Context, ev store.RoomEvent) bool {
+	if ev.Compacted {
+		return false
+	}
+	if ev.Err != nil {
+		sub.down = true
+		return sub.emit(ctx, Event{Kind: EventStatus, Err: ev.Err, Revision: ev.Revision})
+	}
+	if sub.down {
+		sub.down = false
+		if !sub.emit(ctx, Event{Kind: EventStatus, Revision: ev.Revision}) {
+			return false
+		}
+	}
+	if ev.StateChanged || (len(ev.Messages) > 0 && sub.view.revision < ev.Messages[0].CreateRevision && sub.needsView(ev)) {
+		if !sub.refresh(ctx) {
+			return false
+		}
+	}
+	if len(ev.Messages) > 0 {
+		if !sub.deliver(ctx, ev.Messages) {
+			return false
+		}
+	}
+	for _, id := range ev.Deleted {
+		if !sub.emit(ctx, Event{Kind: EventWarning, Text: fmt.Sprintf("message %s was deleted from etcd", id), Revision: ev.Revision}) {
+			return false
+		}
+	}
+	for _, w := range sub.gaps.settle() {
+		if !sub.emit(ctx, Event{Kind: EventWarning, Text: w, Revision: ev.Revision}) {
+			return false
+		}
+	}
+	sub.last = max(sub.last, ev.Revision)
+	return true
+}
+
+// needsView reports whether a batch has messages the cached view cannot
+// judge (an epoch or sender it does not know).
+func (sub *subscription) needsView(ev store.RoomEvent) bool {
+	for _, r := range ev.Messages {
+		env, err := crypto.ParseEnvelope(r.Value)
+		if err != nil {
+			continue
+		}
+		ep := sub.view.epoch(env.Epoch)
+		if ep == nil || ep.wraps[env.Sender] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (sub *subscription) refresh(ctx context.Context) bool {
+	nv, err := sub.s.loadView(ctx, sub.name)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return false
+		}
+		return sub.emit(ctx, Event{Kind: EventStatus, Err: err})
+	}
+	old := sub.view
+	sub.view = nv
+	for _, n := range diffNotices(old, nv, sub.s.me.Name()) {
+		if !sub.emit(ctx, n) {
+			return false
+		}
+	}
+	// A member left: rotate now rather than at the next send, so the window
+	// in which the departed member could still read is as short as can be.
+	if len(nv.pending) > 0 && nv.isMember(sub.s.me.Name()) {
+		if err := sub.s.rotateView(ctx, nv); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, context.Canceled) {
+			sub.s.log.Warn("key rotation failed", "room", sub.name, "err", err)
+		}
+	}
+	return true
+}
+
+func (sub *subscription) deliver(ctx context.Context, raws []store.RawMessage) bool {
+	fresh := raws[:0:0]
+	for _, r := range raws {
+		if r.CreateRevision > sub.last {
+			fresh = append(fresh, r)
+		}
+	}
+	msgs, err := sub.s.verifyAll(ctx, sub.view, fresh)
+	if err != nil {
+		return sub.emit(ctx, Event{Kind: EventStatus, Err: err})
+	}
+	for _, m := range msgs {
+		sub.gaps.add(m)
+		if !sub.emit(ctx, Event{Kind: EventMessage, Message: m, Revision: m.Revision}) {
+			return false
+		}
+		sub.last = max(sub.last, m.Revision)
+	}
+	return true
+}
+
+// catchUp re-reads the messages newer than the last delivered revision
+// after the watch's start was compacted, then lets run watch again.
+func (sub *subscription) catchUp(ctx context.Context) error {
+	var raws []store.RawMessage
+	cursor, rev := "", int64(0)
+	for {
+		page, err := sub.s.st.Messages(ctx, sub.name, cursor, pageSize, rev)
+		if err != nil {
+			return err
+		}
+		rev = page.Revision
+		older := false
+		for _, m := range page.Messages {
+			if m.CreateRevision > sub.last {
+				raws = append(raws, m)
+			} else {
+				older = true
+			}
+		}
+		// Ids are newest first by the senders' clocks; a page that holds
+		// only delivered messages means we have gone far enough.
+		if !page.More || (older && len(page.Messages) > 0 && allOlder(page.Messages, sub.last)) {
+			break
+		}
+		cursor = page.Next
+	}
+	if !sub.refresh(ctx) {
+		return ctx.Err()
+	}
+	if !sub.deliver(ctx, raws) {
+		return ctx.Err()
+	}
+	sub.last = max(sub.last, rev)
+	return nil
+}
+
+func allOlder(ms []store.RawMessage, rev int64) bool {
+	for _, m := range ms {
+		if m.CreateRevision > rev {
+			return false
+		}
+	}
+	return true
+}
+
+// diffNotices describes what changed between two views of a room.
+func diffNotices(old, nv *roomView, me string) []Event {
+	var out []Event
+	add := func(text, req string) {
+		out = append(out, Event{Kind: EventNotice, Text: text, Request: req, Revision: nv.revision})
+	}
+	for _, r := range nv.requests {
+		if old.hasRequest(r.User) == nil {
+			add(fmt.Sprintf("%s wants to join, approve with !%s", r.User, r.User), r.User)
+		}
+	}
+	for _, m := range nv.members {
+		if !old.isMember(m) {
+			by := ""
+			if w := nv.current().wraps[m]; w != nil {
+				by = w.Signer
+			}
+			if m == me {
+				add(fmt.Sprintf("you joined (approved by %s)", by), "")
+			} else {
+				add(fmt.Sprintf("%s joined (approved by %s)", m, by), "")
+			}
+		}
+	}
+	for _, m := range old.members {
+		if nv.isMember(m) {
+			continue
+		}
+		var by string
+		for _, e := range slices.Backward(nv.epochs) {
+			if l := e.left[m]; l != nil {
+				by = l.Signer
+				break
+			}
+		}
+		switch {
+		case by == m:
+			add(fmt.Sprintf("%s left", m), "")
+		case by != "":
+			add(fmt.Sprintf("%s removed %s", by, m), "")
+		default:
+			add(fmt.Sprintf("%s is no longer a member", m), "")
+		}
+	}
+	for u, by := range nv.denials {
+		if old.denials[u] == "" {
+			add(fmt.Sprintf("%s denied %s's request to join", by, u), "")
+		}
+	}
+	if oc, nc := old.current(), nv.current(); nc.epoch > oc.epoch {
+		add(fmt.Sprintf("%s rotated the room key to epoch %d (%s)", nc.author, nc.epoch, nc.reason), "")
+	}
+	known := make(map[string]bool, len(old.rejected))
+	for _, r := range old.rejected {
+		known[r.What+"@"+fmt.Sprint(r.Revision)] = true
+	}
+	for _, r := range nv.rejected {
+		if !known[r.What+"@"+fmt.Sprint(r.Revision)] {
+			out = append(out, Event{Kind: EventWarning, Text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), Revision: r.Revision})
+		}
+	}
+	return out
+}
+
+// gapTracker follows each sender's sequence live. A gap is reported only if
+// it is still open one batch later, since one sender's concurrent sends may
+// commit out of order.
+type gapTracker struct {
+	max     map[string]uint64
+	missing map[string]map[uint64]int // sender -> seq -> batches seen open
+	seen    map[string]map[uint64]bool
+}
+
+func newGapTracker() *gapTracker {
+	return &gapTracker{max: map[string]uint64{}, missing: map[string]map[uint64]int{}, seen: map[string]map[uint64]bool{}}
+}
+
+func (g *gapTracker) add(m Message) {
+	if m.Rejected != "" || m.Seq == 0 {
+		return
+	}
+	if g.seen[m.Sender] == nil {
+		g.seen[m.Sender] = map[uint64]bool{}
+		g.missing[m.Sender] = map[uint64]int{}
+	}
+	g.seen[m.Sender][m.Seq] = true
+	delete(g.missing[m.Sender], m.Seq)
+	last, known := g.max[m.Sender]
+	if known {
+		for n := last + 1; n < m.Seq; n++ {
+			if !g.seen[m.Sender][n] {
+				g.missing[m.Sender][n] = 0
+			}
+		}
+	}
+	g.max[m.Sender] = max(last, m.Seq)
+}
+
+func (g *gapTracker) settle() []string {
+	var out []string
+	for sender, miss := range g.missing {
+		n := 0
+		for seq, age := range miss {
+			if age >= 1 {
+				n++
+				delete(miss, seq)
+			} else {
+				miss[seq] = age + 1
+			}
+		}
+		switch {
+		case n == 1:
+			out = append(out, fmt.Sprintf("1 message from %s is missing", sender))
+		case n > 1:
+			out = append(out, fmt.Sprintf("%d messages from %s are missing", n, sender))
+		}
+	}
+	return out
+}

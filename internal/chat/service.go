@@ -1,0 +1,251 @@
+// Package chat is Parley's domain API: users, rooms, membership, join
+// requests, messages and live events. The command line and the terminal UI
+// are thin layers over a Service.
+//
+// Chat decides what is true: which records count (every record read from
+// etcd is verified against its signer's key before use), who is a member in
+// which key epoch, which messages are authentic. It knows nothing of etcd
+// keys or transactions (package store owns them) and nothing of terminals.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// Errors callers branch on.
+var (
+	ErrNameTaken      = errors.New("username taken")
+	ErrNoRoom         = errors.New("no such room")
+	ErrRoomExists     = errors.New("room already exists")
+	ErrNotMember      = errors.New("not a member of this room")
+	ErrAlreadyMember  = errors.New("already a member")
+	ErrNoRequest      = errors.New("no pending join request")
+	ErrDenied         = errors.New("join request denied")
+	ErrDirectRoom     = errors.New("direct rooms cannot be joined")
+	ErrNoUser         = errors.New("no such user")
+	ErrNotAllowed     = errors.New("not allowed")
+	ErrKeyChanged     = errors.New("user's key changed since first seen")
+	ErrMessageTooLong = errors.New("message too long")
+)
+
+// MaxMessageBytes is the longest message text accepted, in bytes.
+const MaxMessageBytes = 16 * 1024
+
+// Pins remembers, on the user's own machine, the keys first seen for each
+// user (trust on first use, as ssh's known_hosts), so that an attacker with
+// write access to etcd cannot swap a user's keys unnoticed. Implementations
+// must be safe for concurrent use.
+type Pins interface {
+	// Pinned returns the fingerprint pinned for user, or "" if none.
+	Pinned(user string) string
+	// Pin records the fingerprint for user.
+	Pin(user, fingerprint string) error
+}
+
+// Options configure a Service. The zero value is usable.
+type Options struct {
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Pins remembers users' keys across runs; nil keeps them in memory only.
+	Pins Pins
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is one logged-in user's view of the chat. It is safe for
+// concurrent use. Create it with Login.
+type Service struct {
+	st   *store.Client // immutable after construction
+	me   *crypto.Identity
+	log  *slog.Logger
+	pins Pins
+	now  func() time.Time
+
+	mu     sync.Mutex                          // guards the fields below
+	users  map[string]*crypto.PublicIdentity // verified public identities
+	keys   map[keyCacheKey][]crypto.RoomKey    // unwrapped room keys by wrap
+	views  map[string]*roomView                // newest verified state per room
+	chains map[string]*chain                   // my send chain per room
+}
+
+type keyCacheKey struct {
+	room  string
+	epoch uint32
+	rev   int64
+}
+
+// Login claims the identity's user name in the cluster (create-only) or
+// checks that the existing claim is this identity's. A name claimed by
+// other keys fails with ErrNameTaken.
+func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Options) (*Service, error) {
+	s := &Service{
+		st:     st,
+		me:     me,
+		log:    opts.Logger,
+		pins:   opts.Pins,
+		now:    opts.Now,
+		users:  make(map[string]*crypto.PublicIdentity),
+		keys:   make(map[keyCacheKey][]crypto.RoomKey),
+		views:  make(map[string]*roomView),
+		chains: make(map[string]*chain),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.pins == nil {
+		s.pins = newMemPins()
+	}
+	if _, err := names.User(me.Name()); err != nil {
+		return nil, err
+	}
+	pub := me.Public()
+	u := store.User{Name: me.Name(), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: s.now().UTC()}
+	existing, err := st.CreateUser(ctx, me, u)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrExists):
+		other, perr := crypto.NewPublicIdentity(existing.Body.Name, existing.Body.SigningKey, existing.Body.KEMKey)
+		if perr != nil || !other.Equal(pub) {
+			return nil, fmt.Errorf("log in as %q: %w", me.Name(), ErrNameTaken)
+		}
+	default:
+		return nil, fmt.Errorf("log in as %q: %w", me.Name(), err)
+	}
+	s.users[me.Name()] = pub
+	if err := s.pin(me.Name(), pub); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Me returns the logged-in user's name.
+func (s *Service) Me() string { return s.me.Name() }
+
+// Fingerprint returns the logged-in user's key fingerprint.
+func (s *Service) Fingerprint() string { return s.me.Public().Fingerprint() }
+
+// Store returns the store the service uses.
+func (s *Service) Store() *store.Client { return s.st }
+
+func (s *Service) pin(user string, p *crypto.PublicIdentity) error {
+	fp := p.Fingerprint()
+	switch old := s.pins.Pinned(user); old {
+	case "":
+		return s.pins.Pin(user, fp)
+	case fp:
+		return nil
+	default:
+		return fmt.Errorf("%w: %s was %s, etcd now says %s", ErrKeyChanged, user, old, fp)
+	}
+}
+
+// lookupUsers returns verified public identities for the given names,
+// fetching unknown ones in one round trip. Names that do not exist or whose
+// records fail verification are absent; their reasons are in bad.
+func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*crypto.PublicIdentity, map[string]error, error) {
+	out := make(map[string]*crypto.PublicIdentity, len(list))
+	var missing []string
+	seen := make(map[string]bool, len(list))
+	s.mu.Lock()
+	for _, n := range list {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if p, ok := s.users[n]; ok {
+			out[n] = p
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	s.mu.Unlock()
+	bad := make(map[string]error)
+	if len(missing) == 0 {
+		return out, bad, nil
+	}
+	found, badRecs, err := s.st.Users(ctx, missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	for n, e := range badRecs {
+		bad[n] = e
+	}
+	for _, n := range missing {
+		rec, ok := found[n]
+		if !ok {
+			if _, isBad := bad[n]; !isBad {
+				bad[n] = fmt.Errorf("%w: %q", ErrNoUser, n)
+			}
+			continue
+		}
+		p, err := crypto.NewPublicIdentity(n, rec.Body.SigningKey, rec.Body.KEMKey)
+		if err != nil {
+			bad[n] = fmt.Errorf("user record of %q: %w", n, err)
+			continue
+		}
+		if err := rec.Verify(p); err != nil {
+			bad[n] = err
+			continue
+		}
+		if err := s.pin(n, p); err != nil {
+			bad[n] = err
+			continue
+		}
+		out[n] = p
+		s.mu.Lock()
+		s.users[n] = p
+		s.mu.Unlock()
+	}
+	return out, bad, nil
+}
+
+// User returns the verified public identity of a user.
+func (s *Service) User(ctx context.Context, name string) (*crypto.PublicIdentity, error) {
+	n, err := names.User(name)
+	if err != nil {
+		return nil, err
+	}
+	got, bad, err := s.lookupUsers(ctx, []string{n})
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := got[n]; ok {
+		return p, nil
+	}
+	if e, ok := bad[n]; ok {
+		return nil, e
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoUser, n)
+}
+
+type memPins struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newMemPins() *memPins { return &memPins{m: make(map[string]string)} }
+
+func (p *memPins) Pinned(u string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[u]
+}
+
+func (p *memPins) Pin(u, fp string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[u] = fp
+	return nil
+}

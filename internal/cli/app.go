@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// Config is the resolved configuration of one run. Precedence: flag, then
+// PARLEY_* environment variable, then default.
+type Config struct {
+	// Endpoints of an existing etcd cluster; empty means the shared local
+	// member in Home.
+	Endpoints []string
+	// Home holds keystores, pinned keys, logs and the local member's data.
+	// Default: $XDG_DATA_HOME/parley (~/.local/share/parley).
+	Home string
+	// User is the user name to act as; empty means ask (TUI) or fail (CLI).
+	User string
+	// Timeout bounds each non-interactive operation; zero means 15s.
+	Timeout time.Duration
+}
+
+// App is one run of parley: its configuration and, once opened, its
+// connection and logged-in service.
+type App struct {
+	env *Env
+	cfg Config
+
+	local *node.Shared
+	st    *store.Client
+	svc   *chat.Service
+	logf  *os.File
+}
+
+func defaultHome(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "parley")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "parley")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "parley")
+	}
+	return ".parley"
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Config returns the resolved configuration.
+func (a *App) Config() Config { return a.cfg }
+
+// logger returns the diagnostics logger, writing to a file in the home.
+func (a *App) logger() *slog.Logger {
+	if a.logf == nil {
+		if err := os.MkdirAll(filepath.Join(a.cfg.Home, "logs"), 0o700); err == nil {
+			f, err := os.OpenFile(filepath.Join(a.cfg.Home, "logs", "parley.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err == nil {
+				a.logf = f
+			}
+		}
+	}
+	if a.logf == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(a.logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Store connects to the cluster: the configured endpoints, or the shared
+// local member of the home (started here if no process hosts it yet).
+func (a *App) Store(ctx context.Context) (*store.Client, error) {
+	if a.st != nil {
+		return a.st, nil
+	}
+	if err := os.MkdirAll(a.cfg.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("create home %s: %w", a.cfg.Home, err)
+	}
+	eps := a.cfg.Endpoints
+	if len(eps) == 0 {
+		sh, err := node.Local(ctx, a.cfg.Home, a.logger())
+		if err != nil {
+			return nil, fmt.Errorf("start local etcd member in %s: %w", a.cfg.Home, err)
+		}
+		a.local = sh
+		eps = sh.Endpoints()
+	}
+	st, err := store.Open(store.Config{
+		Endpoints: eps,
+		LogFile:   filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
+		Logger:    a.logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.st = st
+	return st, nil
+}
+
+// Service logs in as the configured user, creating the identity on first
+// use of the name in this home.
+func (a *App) Service(ctx context.Context) (*chat.Service, error) {
+	if a.svc != nil {
+		return a.svc, nil
+	}
+	if a.cfg.User == "" {
+		return nil, usagef("no user: pass --user NAME or set PARLEY_USER")
+	}
+	return a.Login(ctx, a.cfg.User, nil)
+}
+
+// Login logs in as user. passphrase, if not nil, is used for the keystore
+// instead of PARLEY_PASSPHRASE or a prompt.
+func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.Service, error) {
+	u, err := names.User(user)
+	if err != nil {
+		return nil, err
+	}
+	id, err := a.identity(u, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pins, err := openPins(filepath.Join(a.userDir(u), "known_users"))
+	if err != nil {
+		return nil, err
+	}
+	svc, err := chat.Login(ctx, st, id, chat.Options{Logger: a.logger(), Pins: pins})
+	if err != nil {
+		return nil, err
+	}
+	a.svc = svc
+	return svc, nil
+}
+
+func (a *App) userDir(u string) string { return filepath.Join(a.cfg.Home, "users", u) }
+
+// KeystoreExists reports whether the home holds a keystore for user, and
+// whether it is encrypted.
+func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
+	data, err := os.ReadFile(filepath.Join(a.userDir(user), "keystore"))
+	if err != nil {
+		return false, false
+	}
+	enc, err := crypto.KeystoreEncrypted(data)
+	return true, err == nil && enc
+}
+
+// identity loads user's keystore from the home, or creates a new identity.
+func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
+	path := filepath.Join(a.userDir(u), "keystore")
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		enc, err := crypto.KeystoreEncrypted(data)
+		if err != nil {
+			return nil, fmt.Errorf("keystore %s: %w", path, err)
+		}
+		if enc && pass == nil {
+			if pass, err = a.passphrase(fmt.Sprintf("Passphrase for %s: ", u), false); err != nil {
+				return nil, err
+			}
+		}
+		id, err := crypto.UnmarshalKeystore(data, pass)
+		if err != nil {
+			return nil, fmt.Errorf("keystore of %s: %w", u, err)
+		}
+		if id.Name() != u {
+			return nil, fmt.Errorf("keystore %s holds user %q, not %q", path, id.Name(), u)
+		}
+		return id, nil
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, fmt.Errorf("read keystore: %w", err)
+	}
+	id, err := crypto.NewIdentity(u)
+	if err != nil {
+		return nil, err
+	}
+	if pass == nil {
+		if pass, err = a.passphrase(fmt.Sprintf("New passphrase for %s (empty for none): ", u), true); err != nil {
+			return nil, err
+		}
+	}
+	data, err = crypto.MarshalKeystore(id, pass)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		return nil, fmt.Errorf("write keystore: %w", err)
+	}
+	return id, nil
+}
+
+// passphrase returns PARLEY_PASSPHRASE, or asks on the terminal. For a new
+// keystore with no terminal and no variable, it returns an empty passphrase
+// (the keystore is then protected by file permissions only).
+func (a *App) passphrase(prompt string, isNew bool) ([]byte, error) {
+	if p := a.env.getenv("PARLEY_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	if a.env.ReadPassword == nil || !a.env.StdinIsTerminal {
+		if isNew {
+			return []byte{}, nil
+		}
+		return nil, crypto.ErrPassphraseRequired
+	}
+	p, err := a.env.ReadPassword(prompt)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	if isNew && len(p) > 0 {
+		again, err := a.env.ReadPassword("Repeat passphrase: ")
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		if string(again) != string(p) {
+			return nil, errors.New("passphrases do not match")
+		}
+	}
+	return p, nil
+}
+
+func (a *App) close() {
+	if a.st != nil {
+		a.st.Close()
+	}
+	if a.local != nil {
+		a.local.Close()
+	}
+	if a.logf != nil {
+		a.logf.Close()
+	}
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readLines calls fn for each line of the reader, skipping empty lines.
+func readLines(sc *bufio.Scanner, fn func(string) error) error {
+	sc.Buffer(make([]byte, 64*1024), chat.MaxMessageBytes+1)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}

@@ -1,0 +1,621 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+func (a *App) rootCommand() *cobra.Command {
+	var endpoints, home, user string
+	var timeout time.Duration
+	root := &cobra.Command{
+		Use:   "parley",
+		Short: "End-to-end encrypted terminal chat on etcd",
+		Long: `Parley is an end-to-end encrypted chat for the terminal whose storage is an
+etcd cluster. With no command it opens the full-screen chat.
+
+With no --endpoints it runs (or shares) a single etcd member in its home
+directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
+		Example: `  parley                                  # open the chat
+  parley --user alice create general
+  parley --user bob join general --wait   # waits until a member approves
+  parley --user alice approve general bob
+  echo hello | parley --user bob send general -
+  parley --user bob read general --follow --json
+  PARLEY_ENDPOINTS=10.0.0.1:2379,10.0.0.2:2379 parley --user alice rooms`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g := a.env.getenv
+			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
+			a.cfg.Home = firstNonEmpty(home, g("PARLEY_HOME"), defaultHome(g))
+			a.cfg.User = firstNonEmpty(user, g("PARLEY_USER"))
+			a.cfg.Timeout = timeout
+			if a.cfg.Timeout <= 0 {
+				a.cfg.Timeout = 15 * time.Second
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.env.RunTUI == nil || !a.env.StdinIsTerminal || !a.env.StdoutIsTerminal {
+				return usagef("the full-screen chat needs a terminal; see parley --help for commands")
+			}
+			return a.env.RunTUI(cmd.Context(), a)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&endpoints, "endpoints", "", "comma-separated etcd client URLs (env PARLEY_ENDPOINTS; default: a local member in the home)")
+	pf.StringVar(&home, "home", "", "directory for keys and local data (env PARLEY_HOME; default $XDG_DATA_HOME/parley)")
+	pf.StringVar(&user, "user", "", "user name to act as (env PARLEY_USER)")
+	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+
+	root.AddCommand(
+		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
+		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
+		a.membersCmd(), a.leaveCmd(), a.removeCmd(),
+	)
+	return root
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func args(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) != n {
+			return usagef("%s needs %s", cmd.Name(), names)
+		}
+		return nil
+	}
+}
+
+// op returns a context bounded by the configured timeout.
+func (a *App) op(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), a.cfg.Timeout)
+}
+
+
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+func (a *App) warn(format string, args ...any) {
+	fmt.Fprintf(a.env.Stderr, "parley: warning: "+format+"\n", args...)
+}
+
+func (a *App) whoamiCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "whoami",
+		Short:   "Show the user you act as and your key fingerprint",
+		Example: "  parley --user alice whoami",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"user": s.Me(), "fingerprint": s.Fingerprint(), "home": a.cfg.Home, "endpoints": s.Store().Endpoints()})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\nfingerprint %s\n", s.Me(), s.Fingerprint())
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *App) roomsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rooms",
+		Short: "List the rooms: yours, your direct rooms, and those you may ask to join",
+		Example: `  parley rooms
+  parley rooms --json | jq -r 'select(.member) | .room'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			rooms, rejected, err := s.Rooms(ctx)
+			if err != nil {
+				return err
+			}
+			for _, r := range rejected {
+				a.warn("rejected %s of room %q: %s", r.What, r.Room, r.Reason)
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				for _, r := range rooms {
+					if err := printJSON(w, r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			switch len(rooms) {
+			case 0:
+				fmt.Fprintln(w, "There are no rooms yet. Create one with: parley create ROOM")
+				return nil
+			case 1:
+				fmt.Fprintln(w, "There is 1 room:")
+			default:
+				fmt.Fprintf(w, "There are %d rooms:\n", len(rooms))
+			}
+			for i, r := range rooms {
+				fmt.Fprintf(w, "[%d] %s\n", i, describeRoom(r))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per room")
+	return c
+}
+
+func describeRoom(r chat.RoomInfo) string {
+	var status string
+	switch {
+	case r.Kind == chat.Direct:
+		return fmt.Sprintf("@%s (direct)", r.Peer)
+	case r.Member:
+		status = "member"
+	case r.Requested:
+		status = "join requested"
+	default:
+		status = "not a member"
+	}
+	n := len(r.Members)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("%s (%d member%s, %s)", r.Name, n, plural, status)
+}
+
+func (a *App) createCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "create ROOM",
+		Short:   "Create a group room; you are its first member",
+		Example: "  parley create general",
+		Args:    args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := s.CreateRoom(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s\n", r.Name)
+			return nil
+		},
+	}
+}
+
+func (a *App) joinCmd() *cobra.Command {
+	var wait bool
+	c := &cobra.Command{
+		Use:   "join ROOM",
+		Short: "Ask to join a group room; a member approves or denies",
+		Long: `Ask to join a group room. Every member sees the request and any of them
+approves it (parley approve ROOM USER, or !USER in the chat). With --wait,
+join blocks until the request is approved (exit 0) or denied (exit 4).`,
+		Example: `  parley join general --wait && parley read general`,
+		Args:    args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			s, err := a.Service(ctx)
+			if err == nil {
+				err = s.RequestJoin(ctx, argv[0])
+			}
+			cancel()
+			if errors.Is(err, chat.ErrAlreadyMember) {
+				fmt.Fprintf(cmd.OutOrStdout(), "already a member of %s\n", argv[0])
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !wait {
+				fmt.Fprintf(cmd.OutOrStdout(), "asked to join %s; a member must approve\n", argv[0])
+				return nil
+			}
+			fmt.Fprintf(a.env.Stderr, "waiting for a member of %s to approve...\n", argv[0])
+			ap, err := s.WaitApproval(cmd.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "joined %s (approved by %s)\n", argv[0], ap.By)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&wait, "wait", false, "wait until the request is approved or denied")
+	return c
+}
+
+func (a *App) requestsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "requests ROOM",
+		Short:   "List pending join requests of a room",
+		Example: "  parley requests general --json",
+		Args:    args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			reqs, err := s.Requests(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, r := range reqs {
+				if asJSON {
+					if err := printJSON(w, r); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(w, "%s  %s wants to join, approve with: parley approve %s %s\n", r.Time.Local().Format("2006-01-02 15:04"), r.User, r.Room, r.User)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per request")
+	return c
+}
+
+func (a *App) approveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "approve ROOM USER",
+		Short:   "Approve a join request: the newcomer gets the keys to the whole history",
+		Example: "  parley approve general bob",
+		Args:    args(2, "a room and a user"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if err := s.Approve(ctx, argv[0], argv[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "approved %s in %s\n", argv[1], argv[0])
+			return nil
+		},
+	}
+}
+
+func (a *App) denyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "deny ROOM USER",
+		Short:   "Deny a join request",
+		Example: "  parley deny general mallory",
+		Args:    args(2, "a room and a user"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if err := s.Deny(ctx, argv[0], argv[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "denied %s in %s\n", argv[1], argv[0])
+			return nil
+		},
+	}
+}
+
+func (a *App) dmCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "dm USER",
+		Short: "Open (or create) your direct room with a user",
+		Long: `Open your direct room with USER, creating it if needed. A direct room has
+exactly two members and can never be joined by anyone else. Elsewhere,
+@USER as a room argument means this room.`,
+		Example: "  parley dm bob && parley send @bob 'hi bob'",
+		Args:    args(1, "a user"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := s.DirectRoom(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "direct room with %s: @%s\n", r.Peer, r.Peer)
+			return nil
+		},
+	}
+}
+
+func (a *App) sendCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "send ROOM TEXT...",
+		Short: "Send a message (TEXT '-' sends one message per line of stdin)",
+		Example: `  parley send general hello everyone
+  parley send @bob 'see you at 5'
+  tail -f build.log | parley send builds -`,
+		Args: func(cmd *cobra.Command, argv []string) error {
+			if len(argv) < 2 {
+				return usagef("send needs a room and the text")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			s, err := a.Service(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			room := argv[0]
+			send := func(text string) error {
+				ctx, cancel := a.op(cmd)
+				defer cancel()
+				m, err := s.Send(ctx, room, text)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), messageJSON(m))
+				}
+				return nil
+			}
+			if len(argv) == 2 && argv[1] == "-" {
+				return readLines(bufio.NewScanner(a.env.Stdin), send)
+			}
+			return send(strings.Join(argv[1:], " "))
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print each sent message as JSON")
+	return c
+}
+
+func messageJSON(m chat.Message) map[string]any {
+	o := map[string]any{
+		"room": m.Room, "id": m.ID, "sender": m.Sender, "time": m.Time.Format(time.RFC3339Nano),
+		"revision": m.Revision, "epoch": m.Epoch, "seq": m.Seq,
+	}
+	if m.Rejected != "" {
+		o["rejected"] = m.Rejected
+	} else {
+		o["text"] = m.Text
+	}
+	return o
+}
+
+func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, messageJSON(m))
+	}
+	ts := m.Time.Local().Format("2006-01-02 15:04:05")
+	if m.Rejected != "" {
+		sender := m.Sender
+		if sender == "" {
+			sender = "?"
+		}
+		_, err := fmt.Fprintf(w, "%s  [rejected record from %s: %s]\n", ts, sender, m.Rejected)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s  %s: %s\n", ts, m.Sender, m.Text)
+	return err
+}
+
+func (a *App) readCmd() *cobra.Command {
+	var asJSON, follow bool
+	var limit int
+	c := &cobra.Command{
+		Use:   "read ROOM",
+		Short: "Print a room's messages, verified and decrypted",
+		Long: `Print a room's messages, oldest first. Records that fail verification are
+printed as rejected, with the reason; tampering that no single record
+shows (deleted or replayed messages) is reported on stderr.`,
+		Example: `  parley read general --limit 50
+  parley read @bob --follow
+  parley read general --json | jq -r .text`,
+		Args: args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if limit < 0 {
+				return usagef("--limit must be positive")
+			}
+			ctx, cancel := a.op(cmd)
+			s, err := a.Service(ctx)
+			var p *chat.Page
+			if err == nil {
+				p, err = s.History(ctx, argv[0], limit)
+			}
+			cancel()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, r := range p.Rejected {
+				a.warn("rejected %s: %s", r.What, r.Reason)
+			}
+			for _, m := range p.Messages {
+				if err := a.printMessage(w, m, asJSON); err != nil {
+					return err
+				}
+			}
+			for _, wr := range p.Warnings {
+				a.warn("%s", wr)
+			}
+			if !follow {
+				return nil
+			}
+			ch, err := s.Subscribe(cmd.Context(), argv[0], p.Revision+1)
+			if err != nil {
+				return err
+			}
+			for ev := range ch {
+				switch ev.Kind {
+				case chat.EventMessage:
+					if err := a.printMessage(w, ev.Message, asJSON); err != nil {
+						return err
+					}
+				case chat.EventNotice:
+					if asJSON {
+						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Text, "revision": ev.Revision})
+					} else {
+						fmt.Fprintf(w, "%s  * %s\n", time.Now().Format("2006-01-02 15:04:05"), ev.Text)
+					}
+				case chat.EventWarning:
+					a.warn("%s", ev.Text)
+				case chat.EventStatus:
+					if ev.Err != nil {
+						a.warn("%v", ev.Err)
+					} else {
+						fmt.Fprintln(a.env.Stderr, "parley: reconnected")
+					}
+				}
+			}
+			return cmd.Context().Err()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
+	c.Flags().BoolVar(&follow, "follow", false, "after the history, print new messages as they arrive")
+	c.Flags().IntVar(&limit, "limit", 0, "print only the newest N messages (0: all)")
+	return c
+}
+
+func (a *App) membersCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "members ROOM",
+		Short:   "List a room's members",
+		Example: "  parley members general --json",
+		Args:    args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			ms, err := s.Members(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, m := range ms {
+				if asJSON {
+					if err := printJSON(w, m); err != nil {
+						return err
+					}
+					continue
+				}
+				var tags []string
+				if m.Creator {
+					tags = append(tags, "creator")
+				}
+				if m.AddedBy != "" && m.AddedBy != m.Name {
+					tags = append(tags, "approved by "+m.AddedBy)
+				}
+				if m.Me {
+					tags = append(tags, "you")
+				}
+				line := m.Name
+				if len(tags) > 0 {
+					line += " (" + strings.Join(tags, ", ") + ")"
+				}
+				fmt.Fprintln(w, line)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per member")
+	return c
+}
+
+func (a *App) leaveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave ROOM",
+		Short: "Leave a room; the others rotate its key so you cannot read what follows",
+		Args:  args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if err := s.Leave(ctx, argv[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "left %s\n", argv[0])
+			return nil
+		},
+	}
+}
+
+func (a *App) removeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove ROOM USER",
+		Short: "Remove a member and rotate the room key",
+		Long: `Remove USER from ROOM and rotate the room key at once, so USER cannot read
+what is sent afterwards. Any member may remove any other member except the
+room's creator, who can only leave.`,
+		Example: "  parley remove general mallory",
+		Args:    args(2, "a room and a user"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if err := s.Remove(ctx, argv[0], argv[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s; the room key is rotated\n", argv[1], argv[0])
+			return nil
+		},
+	}
+}
+
+

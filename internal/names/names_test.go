@@ -1,0 +1,75 @@
+package names
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestUser(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"alice", "alice", true},
+		{"Bob", "bob", true},
+		{"zoë", "zoë", true},
+		{"zoe\u0308", "zoë", true}, // NFD input folds to NFC
+		{"李雷", "李雷", true},
+		{"a.b-c_d", "a.b-c_d", true},
+		{"9lives", "9lives", true},
+		{"", "", false},
+		{"-x", "", false},
+		{"a/b", "", false},
+		{"a b", "", false},
+		{"a\nb", "", false},
+		{"a\x00", "", false},
+		{"a+b", "", false},
+		{"@a", "", false},
+		{"😀", "", false},
+		{strings.Repeat("x", 32), strings.Repeat("x", 32), true},
+		{strings.Repeat("x", 33), "", false},
+		{"\xff", "", false},
+	}
+	for _, tt := range tests {
+		got, err := User(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("User(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("User(%q) error %v does not wrap ErrInvalid", tt.in, err)
+		}
+	}
+}
+
+func TestRoomKeepsCase(t *testing.T) {
+	got, err := Room("General")
+	if err != nil || got != "General" {
+		t.Fatalf("Room(General) = %q, %v", got, err)
+	}
+}
+
+func TestDirect(t *testing.T) {
+	r, err := Direct("bob", "alice")
+	if err != nil || r != "@alice+bob" {
+		t.Fatalf("Direct(bob, alice) = %q, %v", r, err)
+	}
+	a, b, ok := DirectPair(r)
+	if !ok || a != "alice" || b != "bob" {
+		t.Fatalf("DirectPair(%q) = %q, %q, %v", r, a, b, ok)
+	}
+	if _, err := Direct("bob", "bob"); err == nil {
+		t.Fatal("Direct(bob, bob) succeeded")
+	}
+	for _, bad := range []string{"@bob+alice", "@alice", "@alice+alice", "@a/b+c", "alice+bob"} {
+		if _, _, ok := DirectPair(bad); ok {
+			t.Errorf("DirectPair(%q) accepted", bad)
+		}
+	}
+	if _, err := AnyRoom("@alice+bob"); err != nil {
+		t.Errorf("AnyRoom(direct) = %v", err)
+	}
+	if _, err := AnyRoom("@bob+alice"); err == nil {
+		t.Errorf("AnyRoom(unsorted direct) accepted")
+	}
+}

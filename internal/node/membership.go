@@ -1,0 +1,214 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// memberStatusTimeout bounds the status call to one member in Status, so
+// that one unreachable member does not use up the caller's whole deadline.
+const memberStatusTimeout = 2 * time.Second
+
+// promoteRetryInterval is how often Promote asks again while the learner
+// catches up with the leader.
+const promoteRetryInterval = 100 * time.Millisecond
+
+// AddLearner adds a member named name, reachable at peerURLs, to the
+// cluster cli talks to, as a learner: a member that receives the log but
+// does not vote, so adding it cannot cost the cluster its quorum. It
+// returns the new member's ID and the InitialCluster the new member must
+// be started with (with InitialClusterState ClusterStateExisting). Once the
+// member runs and has caught up, [Promote] makes it a voting member.
+func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
+	if name == "" {
+		return 0, "", errors.New("node: add learner: no name")
+	}
+	if len(peerURLs) == 0 {
+		return 0, "", fmt.Errorf("node: add learner %q: no peer URLs", name)
+	}
+	for _, u := range peerURLs {
+		if _, err := parseMemberURL(u); err != nil {
+			return 0, "", fmt.Errorf("node: add learner %q: %w", name, err)
+		}
+	}
+	resp, err := cli.MemberAddAsLearner(ctx, peerURLs)
+	if err != nil {
+		return 0, "", fmt.Errorf("node: add learner %q at %v: %w", name, peerURLs, err)
+	}
+	id = resp.Member.ID
+	var pairs []string
+	for _, m := range resp.Members {
+		n := m.Name
+		if m.ID == id {
+			n = name
+		}
+		// A member added earlier that has not started yet has no name. It
+		// is listed all the same, nameless, as etcdctl does: a joining
+		// member checks that it knows every member's peer URLs.
+		for _, u := range m.PeerURLs {
+			pairs = append(pairs, n+"="+u)
+		}
+	}
+	return id, strings.Join(pairs, ","), nil
+}
+
+// Promote makes the learner id a voting member. etcd refuses while the
+// learner is behind the leader; Promote asks again until it is accepted or
+// ctx ends. Promoting a member that already votes is not an error.
+func Promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
+	for {
+		_, err := cli.MemberPromote(ctx, id)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, rpctypes.ErrMemberNotLearner):
+			return nil
+		case errors.Is(err, rpctypes.ErrMemberLearnerNotReady),
+			errors.Is(err, rpctypes.ErrLeaderChanged),
+			errors.Is(err, rpctypes.ErrNoLeader):
+		default:
+			return fmt.Errorf("node: promote member %x: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: promote member %x: %w (last: %w)", id, context.Cause(ctx), err)
+		case <-time.After(promoteRetryInterval):
+		}
+	}
+}
+
+// RemoveMember removes the member named name from the cluster cli talks
+// to. A member that has not started yet has no name; it can be named by
+// its ID in hexadecimal, as [MemberStatus] prints it. Removing a running
+// member stops it.
+func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error {
+	resp, err := cli.MemberList(ctx)
+	if err != nil {
+		return fmt.Errorf("node: remove member %q: %w", name, err)
+	}
+	var ids []uint64
+	for _, m := range resp.Members {
+		if m.Name == name {
+			ids = append(ids, m.ID)
+		}
+	}
+	if len(ids) == 0 {
+		if id, err := strconv.ParseUint(name, 16, 64); err == nil {
+			for _, m := range resp.Members {
+				if m.ID == id {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return fmt.Errorf("node: remove member %q: no such member", name)
+	case 1:
+	default:
+		return fmt.Errorf("node: remove member %q: %d members have that name; name one by its ID", name, len(ids))
+	}
+	if _, err := cli.MemberRemove(ctx, ids[0]); err != nil {
+		return fmt.Errorf("node: remove member %q (%x): %w", name, ids[0], err)
+	}
+	return nil
+}
+
+// MemberStatus describes one member of a cluster as [Status] found it.
+type MemberStatus struct {
+	Name       string // empty for a member that has not started yet
+	ID         uint64
+	ClientURLs []string
+	PeerURLs   []string
+	IsLearner  bool
+
+	// Reachable reports whether the member answered a status request on
+	// one of its client URLs. The fields below are set only if it did.
+	Reachable bool
+	// Err is why the member could not be reached.
+	Err error
+
+	IsLeader    bool   // the member is the leader by its own account
+	Leader      uint64 // the leader's ID as the member knows it; 0 if none
+	Version     string // etcd version of the member
+	RaftTerm    uint64
+	RaftIndex   uint64 // last index of the member's raft log
+	RaftApplied uint64 // last raft index the member has applied
+	DBSize      int64  // size of the member's database file, in bytes
+	DBSizeInUse int64  // bytes of the database in use; the rest is free pages
+	// Errors are the problems the member reports, such as alarms.
+	Errors []string
+}
+
+// String returns the member's name and its ID in hexadecimal, as etcd
+// prints IDs, or the ID alone for a member that has not started.
+func (m MemberStatus) String() string {
+	if m.Name == "" {
+		return strconv.FormatUint(m.ID, 16)
+	}
+	return fmt.Sprintf("%s (%x)", m.Name, m.ID)
+}
+
+// Status lists the members of the cluster cli talks to and asks each one
+// for its status, in parallel, giving each up to 2 s within ctx. Members
+// that cannot be reached are listed with Reachable false. Status fails only
+// if the member list itself cannot be had.
+func Status(ctx context.Context, cli *clientv3.Client) ([]MemberStatus, error) {
+	resp, err := cli.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node: list members: %w", err)
+	}
+	out := make([]MemberStatus, len(resp.Members))
+	var wg sync.WaitGroup
+	for i, m := range resp.Members {
+		out[i] = MemberStatus{
+			Name:       m.Name,
+			ID:         m.ID,
+			ClientURLs: slices.Clone(m.ClientURLs),
+			PeerURLs:   slices.Clone(m.PeerURLs),
+			IsLearner:  m.IsLearner,
+		}
+		if len(m.ClientURLs) == 0 {
+			out[i].Err = errors.New("member has not started")
+			continue
+		}
+		wg.Go(func() { memberStatus(ctx, cli, &out[i]) })
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// memberStatus fills in ms from the first of its client URLs that answers.
+func memberStatus(ctx context.Context, cli *clientv3.Client, ms *MemberStatus) {
+	ctx, cancel := context.WithTimeout(ctx, memberStatusTimeout)
+	defer cancel()
+	var errs []error
+	for _, u := range ms.ClientURLs {
+		st, err := cli.Status(ctx, u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+			continue
+		}
+		ms.Reachable = true
+		ms.Leader = st.Leader
+		ms.IsLeader = st.Leader != 0 && st.Leader == st.Header.GetMemberId()
+		ms.Version = st.Version
+		ms.RaftTerm = st.RaftTerm
+		ms.RaftIndex = st.RaftIndex
+		ms.RaftApplied = st.RaftAppliedIndex
+		ms.DBSize = st.DbSize
+		ms.DBSizeInUse = st.DbSizeInUse
+		ms.Errors = slices.Clone(st.Errors)
+		return
+	}
+	ms.Err = errors.Join(errs...)
+}

@@ -1,0 +1,167 @@
+// Package store is Parley's only door to etcd: it owns the key schema, the
+// encoding of every record kept in etcd, the transactions that keep those
+// records consistent, and the watches that deliver changes.
+//
+// Store knows nothing of chat rules (who may approve whom, how keys are
+// sealed). It signs and verifies records only through the Signer and Verifier
+// interfaces, binding every signature to the record's kind and etcd key, so a
+// record copied to another key no longer verifies. It never sees plaintext:
+// message envelopes are opaque bytes here.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Config says how to reach an etcd cluster.
+type Config struct {
+	// Endpoints are the client URLs of the cluster (host:port or
+	// http(s)://host:port). Required.
+	Endpoints []string
+	// TLS, when non-nil, is used for client connections.
+	TLS *tls.Config
+	// Username and Password authenticate to etcd when its auth is enabled;
+	// empty means no authentication.
+	Username, Password string
+	// DialTimeout bounds authentication and the first status probe; zero
+	// means 5 seconds.
+	DialTimeout time.Duration
+	// LogFile receives the etcd client's own log lines (retries, balancer
+	// changes); empty discards them. They never go to the terminal.
+	LogFile string
+	// Logger receives Parley's own diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client is a connection to one etcd cluster, safe for concurrent use. One
+// Client per process is the intended use: a single gRPC connection carries
+// all requests and watches.
+type Client struct {
+	cli     *clientv3.Client
+	log     *slog.Logger
+	logFile io.Closer // nil when client logs are discarded
+}
+
+// Open connects to the cluster in cfg. Connecting is lazy in etcd's client:
+// Open fails only on bad configuration; an unreachable cluster shows up as
+// ErrUnavailable from the first call.
+func Open(cfg Config) (*Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("open etcd client: no endpoints")
+	}
+	eps := make([]string, 0, len(cfg.Endpoints))
+	for _, e := range cfg.Endpoints {
+		e = strings.TrimSpace(e)
+		if e != "" {
+			eps = append(eps, e)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, errors.New("open etcd client: no endpoints")
+	}
+	dt := cfg.DialTimeout
+	if dt == 0 {
+		dt = 5 * time.Second
+	}
+	zl, closer, err := fileLogger(cfg.LogFile)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            eps,
+		DialTimeout:          dt,
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+		TLS:                  cfg.TLS,
+		Username:             cfg.Username,
+		Password:             cfg.Password,
+		Logger:               zl,
+		MaxCallSendMsgSize:   maxRequestBytes + 64*1024,
+		PermitWithoutStream:  true,
+	})
+	if err != nil {
+		if closer != nil {
+			closer.Close()
+		}
+		return nil, fmt.Errorf("open etcd client for %s: %w", strings.Join(eps, ","), err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{cli: cli, log: log, logFile: closer}, nil
+}
+
+func fileLogger(path string) (*zap.Logger, io.Closer, error) {
+	if path == "" {
+		return zap.NewNop(), nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open etcd client log: %w", err)
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	core := zapcore.NewCore(enc, zapcore.AddSync(f), zap.WarnLevel)
+	return zap.New(core), f, nil
+}
+
+// Close releases the connection. Watches end.
+func (c *Client) Close() error {
+	err := c.cli.Close()
+	if c.logFile != nil {
+		c.logFile.Close()
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// Endpoints returns the endpoints the client was configured with.
+func (c *Client) Endpoints() []string { return c.cli.Endpoints() }
+
+// Raw returns the underlying etcd client for cluster administration and
+// benchmarks of raw etcd. Chat code must not use it.
+func (c *Client) Raw() *clientv3.Client { return c.cli }
+
+// EndpointHealth is what one endpoint answered to a status probe.
+type EndpointHealth struct {
+	Endpoint string
+	OK       bool
+	Leader   bool
+	Err      error
+}
+
+// Health probes every configured endpoint concurrently, each bounded by ctx.
+func (c *Client) Health(ctx context.Context) []EndpointHealth {
+	eps := c.cli.Endpoints()
+	out := make([]EndpointHealth, len(eps))
+	done := make(chan struct{}, len(eps))
+	for i, ep := range eps {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			st, err := c.cli.Status(ctx, ep)
+			out[i] = EndpointHealth{Endpoint: ep, Err: mapErr(err)}
+			if err == nil {
+				out[i].OK = true
+				out[i].Leader = st.Leader == st.Header.MemberId
+			}
+		}()
+	}
+	for range eps {
+		<-done
+	}
+	return out
+}

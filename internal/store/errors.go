@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors callers branch on. Every error returned by this package
+// that comes from etcd is mapped once, here.
+var (
+	// ErrUnavailable means the cluster could not be reached or has no
+	// leader (no quorum); the operation may be retried later. A write that
+	// failed this way may still have committed: writes in this package are
+	// idempotent, so retrying is safe.
+	ErrUnavailable = errors.New("etcd cluster unavailable")
+	// ErrCompacted means a requested revision was compacted away; re-read
+	// the current state and continue from its revision.
+	ErrCompacted = errors.New("revision compacted")
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means a create-only write found a different record in
+	// place.
+	ErrExists = errors.New("already exists")
+	// ErrConflict means a transaction's precondition failed: somebody
+	// changed the records first. Re-read and decide again.
+	ErrConflict = errors.New("changed concurrently")
+	// ErrTooLarge means a request exceeds etcd's request size limit.
+	ErrTooLarge = errors.New("request too large for etcd")
+	// ErrNoSpace means the cluster's storage quota is exhausted (an
+	// operator must compact and defragment it).
+	ErrNoSpace = errors.New("etcd storage quota exhausted")
+	// ErrPermission means etcd refused the credentials or the operation.
+	ErrPermission = errors.New("etcd permission denied")
+)
+
+// maxRequestBytes is etcd's default request limit (1.5 MiB).
+const maxRequestBytes = 1536 * 1024
+
+// mapErr converts an etcd or gRPC error into one of the sentinels above,
+// keeping the original in the chain for diagnostics.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var sentinel error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		sentinel = ErrUnavailable
+	case errors.Is(err, rpctypes.ErrCompacted):
+		sentinel = ErrCompacted
+	case errors.Is(err, rpctypes.ErrRequestTooLarge), errors.Is(err, rpctypes.ErrGRPCRequestTooLarge):
+		sentinel = ErrTooLarge
+	case errors.Is(err, rpctypes.ErrNoSpace), errors.Is(err, rpctypes.ErrGRPCNoSpace):
+		sentinel = ErrNoSpace
+	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrGRPCNoLeader),
+		errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrGRPCTimeout),
+		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrGRPCTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrGRPCTimeoutDueToConnectionLost),
+		errors.Is(err, rpctypes.ErrGRPCLeaderChanged), errors.Is(err, rpctypes.ErrGRPCNotCapable):
+		sentinel = ErrUnavailable
+	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrGRPCPermissionDenied),
+		errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrGRPCAuthFailed):
+		sentinel = ErrPermission
+	}
+	if sentinel == nil {
+		if s, ok := status.FromError(err); ok {
+			switch s.Code() {
+			case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
+				sentinel = ErrUnavailable
+			case codes.ResourceExhausted:
+				sentinel = ErrTooLarge
+			case codes.PermissionDenied, codes.Unauthenticated:
+				sentinel = ErrPermission
+			}
+		}
+	}
+	if sentinel == nil {
+		return err
+	}
+	return &mappedError{sentinel: sentinel, cause: err}
+}
+
+type mappedError struct {
+	sentinel error
+	cause    error
+}
+
+func (e *mappedError) Error() string {
+	return fmt.Sprintf("%v: %v", e.sentinel, rpctypes.ErrorDesc(e.cause))
+}
+
+func (e *mappedError) Unwrap() []error { return []error{e.sentinel, e.cause} }

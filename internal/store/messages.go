@@ -1,0 +1,170 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// RawMessage is one stored message envelope, not yet verified.
+type RawMessage struct {
+	ID    string // message id, the last segment of the key
+	Value []byte // the envelope
+	// CreateRevision orders messages: it is the same for every reader.
+	CreateRevision int64
+	// ModRevision differs from CreateRevision only if the record was
+	// overwritten, which an honest client never does.
+	ModRevision int64
+}
+
+// PutMessage stores one envelope under its id, create-only and conditional
+// on the room version, in one transaction and one round trip.
+//
+// It is idempotent: if a record with this id already exists with the same
+// bytes (a retry of a write that had committed), it reports success with
+// the original revision. Errors: ErrStale if the room version changed (a
+// member left: rotate, then send again under the new epoch), ErrExists if a
+// different record holds the id.
+func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byte, versionRev int64) (rev int64, err error) {
+	if err := checkRoom(room); err != nil {
+		return 0, err
+	}
+	if !validID(id) {
+		return 0, fmt.Errorf("send to %q: bad message id %q", room, id)
+	}
+	if len(envelope) > maxRequestBytes-1024 {
+		return 0, fmt.Errorf("send to %q: %w", room, ErrTooLarge)
+	}
+	k := msgKey(room, id)
+	resp, err := c.cli.Txn(ctx).
+		If(
+			clientv3.Compare(clientv3.CreateRevision(k), "=", 0),
+			clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev),
+		).
+		Then(clientv3.OpPut(k, string(envelope))).
+		Else(clientv3.OpGet(k)).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("send to %q: %w", room, mapErr(err))
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil
+	}
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		if bytes.Equal(kvs[0].Value, envelope) {
+			return kvs[0].CreateRevision, nil
+		}
+		return 0, fmt.Errorf("send to %q: message id %s: %w", room, id, ErrExists)
+	}
+	return 0, fmt.Errorf("send to %q: %w", room, ErrStale)
+}
+
+// ErrStale means the room changed under a conditional write (a member left
+// or the key rotated): re-read the room and try again.
+var ErrStale = fmt.Errorf("room changed: %w", ErrConflict)
+
+// MessagePage is one page of a room's messages in key order, which is
+// newest first (message ids start with an inverted timestamp). Callers sort
+// by CreateRevision for display.
+type MessagePage struct {
+	Messages []RawMessage
+	// Revision is the etcd revision the page was read at; pass it back to
+	// read further pages of the same snapshot, and watch from Revision+1.
+	Revision int64
+	// More reports whether older messages remain after this page.
+	More bool
+	// Next is the cursor for the following (older) page.
+	Next string
+}
+
+// Messages reads up to limit messages of room, newest first, starting after
+// the cursor (an id from a previous page's Next; "" for the newest). rev 0
+// reads the latest revision; otherwise the page is read at rev (ErrCompacted
+// if it is gone). Because keys are ordered newest-first and the range is
+// ascending with no revision filter, etcd stops after limit keys: reading
+// the newest page costs the same in a room of ten messages or of millions.
+func (c *Client) Messages(ctx context.Context, room, after string, limit int, rev int64) (MessagePage, error) {
+	if err := checkRoom(room); err != nil {
+		return MessagePage{}, err
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	p := msgPrefix(room)
+	start := p
+	if after != "" {
+		start = p + after + "\x00"
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(p)), clientv3.WithLimit(int64(limit))}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := c.cli.Get(ctx, start, opts...)
+	if err != nil {
+		return MessagePage{}, fmt.Errorf("read messages of %q: %w", room, mapErr(err))
+	}
+	page := MessagePage{Revision: resp.Header.Revision, More: resp.More, Messages: make([]RawMessage, 0, len(resp.Kvs))}
+	if rev > 0 {
+		page.Revision = rev
+	}
+	for _, kv := range resp.Kvs {
+		page.Messages = append(page.Messages, RawMessage{
+			ID:             strings.TrimPrefix(string(kv.Key), p),
+			Value:          kv.Value,
+			CreateRevision: kv.CreateRevision,
+			ModRevision:    kv.ModRevision,
+		})
+	}
+	if n := len(page.Messages); n > 0 {
+		page.Next = page.Messages[n-1].ID
+	}
+	return page, nil
+}
+
+// CountMessages returns the number of messages stored in room.
+func (c *Client) CountMessages(ctx context.Context, room string) (int64, error) {
+	if err := checkRoom(room); err != nil {
+		return 0, err
+	}
+	resp, err := c.cli.Get(ctx, msgPrefix(room), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("count messages of %q: %w", room, mapErr(err))
+	}
+	return resp.Count, nil
+}
+
+// validID accepts message ids as keys: 32 lowercase hex digits.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Message reads one message by id; ErrNotFound if there is none.
+func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, error) {
+	if err := checkRoom(room); err != nil {
+		return RawMessage{}, err
+	}
+	if !validID(id) {
+		return RawMessage{}, fmt.Errorf("read message: bad id %q", id)
+	}
+	resp, err := c.cli.Get(ctx, msgKey(room, id))
+	if err != nil {
+		return RawMessage{}, fmt.Errorf("read message %s of %q: %w", id, room, mapErr(err))
+	}
+	if len(resp.Kvs) == 0 {
+		return RawMessage{}, fmt.Errorf("message %s of %q: %w", id, room, ErrNotFound)
+	}
+	kv := resp.Kvs[0]
+	return RawMessage{ID: id, Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}, nil
+}
