@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parley-chat/parley/internal/node"
 )
 

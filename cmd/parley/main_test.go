@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/parley-chat/parley/internal/cli"
+	"github.com/parley-chat/parley/internal/node"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"parley": func() {
+			node.SilenceGRPCLogs()
+			os.Exit(cli.Main(context.Background(), os.Args[1:], cli.ProcessEnv()))
+		},
+	})
+}
+
+// TestScripts runs each testdata/script/*.txtar against the parley binary,
+// with its own home and its own real etcd member (PARLEY_ENDPOINTS), except
+// scripts named embedded-*, which use parley's default local member.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PARLEY_HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("NO_COLOR", "1")
+			if m, _ := filepath.Match("embedded-*", filepath.Base(env.WorkDir)); m {
+				return nil
+			}
+			eps, stop, err := startMember(filepath.Join(env.WorkDir, ".etcd"))
+			if err != nil {
+				return err
+			}
+			env.Defer(func() {
+				if err := stop(); err != nil {
+					env.T().Log(err)
+				}
+			})
+			env.Setenv("PARLEY_ENDPOINTS", eps)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"eventually": eventually,
+		},
+	})
+}
+
+// eventually PATTERN CMD ARGS... runs the command until its stdout matches
+// PATTERN, for at most 20 seconds.
+func eventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: eventually PATTERN CMD ARGS...")
+	}
+	re := regexp.MustCompile(args[0])
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		err := ts.Exec(args[1], args[2:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("%s: stdout never matched %q", args[1], args[0])
+}
+
+func startMember(dir string) (endpoints string, stop func() error, err error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		urls, err := node.FreeLoopbackURLs(2)
+		if err != nil {
+			return "", nil, err
+		}
+		d := filepath.Join(dir, fmt.Sprint(attempt))
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		n, err := node.Start(ctx, node.Config{
+			Name:             "script",
+			DataDir:          filepath.Join(d, "data"),
+			ListenClientURLs: []string{urls[0]},
+			ListenPeerURLs:   []string{urls[1]},
+			InitialCluster:   "script=" + urls[1],
+			LogFile:          filepath.Join(d, "etcd.log"),
+			UnsafeNoFsync:    true,
+		}, nil)
+		cancel()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return urls[0], n.Close, nil
+	}
+	return "", nil, errors.New("no free ports for etcd")
+}
