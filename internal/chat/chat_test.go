@@ -23,9 +23,47 @@ type env struct {
 	st  *store.Client
 }
 
-func newEnv(t *testing.T) *env {
+// flows run against every kind of etcd Parley supports.
+var flows = []struct {
+	name string
+	fn   func(*testing.T, *env)
+}{
+	{"UsernameTaken", flowUsernameTaken},
+	{"GroupRoomFlow", flowGroupRoomFlow},
+	{"ConcurrentApprovals", flowConcurrentApprovals},
+	{"DirectRoom", flowDirectRoom},
+	{"LeaveAndRemoveRotate", flowLeaveAndRemoveRotate},
+	{"ConcurrentSendersOneOrder", flowConcurrentSendersOneOrder},
+	{"TamperedRecordsRejected", flowTamperedRecordsRejected},
+	{"SubscribeLive", flowSubscribeLive},
+}
+
+// TestEmbedded runs every flow on an in-process embedded etcd member.
+func TestEmbedded(t *testing.T) {
+	for _, f := range flows {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			f.fn(t, newEnv(t, storetest.StartEmbedded(t)))
+		})
+	}
+}
+
+// TestStockEtcd runs every flow on a stock etcd server process (Debian's
+// etcd-server, 3.4 or newer).
+func TestStockEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts etcd processes")
+	}
+	bin := storetest.StockEtcd(t)
+	for _, f := range flows {
+		t.Run(f.name, func(t *testing.T) {
+			f.fn(t, newEnv(t, storetest.StartStock(t, bin)))
+		})
+	}
+}
+
+func newEnv(t *testing.T, eps []string) *env {
 	t.Helper()
-	eps := storetest.StartEmbedded(t)
 	st, err := store.Open(store.Config{Endpoints: eps})
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +112,7 @@ func mustSend(t *testing.T, s *chat.Service, room, text string) chat.Message {
 	return m
 }
 
-func TestUsernameTaken(t *testing.T) {
-	e := newEnv(t)
+func flowUsernameTaken(t *testing.T, e *env) {
 	e.login("alice")
 	id, _ := crypto.NewIdentity("alice")
 	if _, err := chat.Login(ctx(t), e.st, id, chat.Options{}); !errors.Is(err, chat.ErrNameTaken) {
@@ -83,8 +120,7 @@ func TestUsernameTaken(t *testing.T) {
 	}
 }
 
-func TestGroupRoomFlow(t *testing.T) {
-	e := newEnv(t)
+func flowGroupRoomFlow(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
 
@@ -172,8 +208,7 @@ func TestGroupRoomFlow(t *testing.T) {
 	}
 }
 
-func TestConcurrentApprovals(t *testing.T) {
-	e := newEnv(t)
+func flowConcurrentApprovals(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
 	alice.CreateRoom(c, "r")
@@ -200,8 +235,7 @@ func TestConcurrentApprovals(t *testing.T) {
 	mustSend(t, carol, "r", "in")
 }
 
-func TestDirectRoom(t *testing.T) {
-	e := newEnv(t)
+func flowDirectRoom(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
 	r, err := alice.DirectRoom(c, "bob")
@@ -244,8 +278,7 @@ func TestDirectRoom(t *testing.T) {
 	}
 }
 
-func TestLeaveAndRemoveRotate(t *testing.T) {
-	e := newEnv(t)
+func flowLeaveAndRemoveRotate(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
 	alice.CreateRoom(c, "team")
@@ -300,8 +333,7 @@ func TestLeaveAndRemoveRotate(t *testing.T) {
 	}
 }
 
-func TestConcurrentSendersOneOrder(t *testing.T) {
-	e := newEnv(t)
+func flowConcurrentSendersOneOrder(t *testing.T, e *env) {
 	c := ctx(t)
 	users := []*chat.Service{e.login("alice"), e.login("bob"), e.login("carol")}
 	users[0].CreateRoom(c, "busy")
@@ -354,8 +386,7 @@ func TestConcurrentSendersOneOrder(t *testing.T) {
 	}
 }
 
-func TestTamperedRecordsRejected(t *testing.T) {
-	e := newEnv(t)
+func flowTamperedRecordsRejected(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob := e.login("alice"), e.login("bob")
 	alice.CreateRoom(c, "r")
@@ -414,8 +445,7 @@ func TestTamperedRecordsRejected(t *testing.T) {
 	}
 }
 
-func TestSubscribeLive(t *testing.T) {
-	e := newEnv(t)
+func flowSubscribeLive(t *testing.T, e *env) {
 	c := ctx(t)
 	alice, bob := e.login("alice"), e.login("bob")
 	alice.CreateRoom(c, "live")

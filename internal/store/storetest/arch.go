@@ -1,0 +1,5 @@
+package storetest
+
+import "runtime"
+
+func goarch() string { return runtime.GOARCH }
