@@ -36,6 +36,7 @@ var flows = []struct {
 	{"ConcurrentSendersOneOrder", flowConcurrentSendersOneOrder},
 	{"TamperedRecordsRejected", flowTamperedRecordsRejected},
 	{"SubscribeLive", flowSubscribeLive},
+	{"RollbackRefused", flowRollbackRefused},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -480,5 +481,30 @@ func flowSubscribeLive(t *testing.T, e *env) {
 	mustSend(t, bob, "live", "hi alice")
 	if ev := next(chat.EventMessage); ev.Message.Text != "hi alice" || ev.Message.Sender != "bob" {
 		t.Fatalf("message event = %+v", ev)
+	}
+}
+
+func flowRollbackRefused(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob, carol := e.login("alice"), e.login("bob"), e.login("carol")
+	alice.CreateRoom(c, "r")
+	bob.RequestJoin(c, "r")
+	alice.Approve(c, "r", "bob")
+	if err := alice.Remove(c, "r", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	carol.RequestJoin(c, "r")
+	// Someone with etcd access deletes epoch 2, so the room looks as if bob
+	// (who holds epoch 1) were still a member.
+	raw, err := clientv3.New(clientv3.Config{Endpoints: e.eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Delete(c, store.Prefix+"room/r/s/epoch/0000000002"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Approve(c, "r", "carol"); !errors.Is(err, chat.ErrRolledBack) {
+		t.Fatalf("approve in a rolled-back room = %v, want ErrRolledBack", err)
 	}
 }

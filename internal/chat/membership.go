@@ -329,6 +329,9 @@ func (s *Service) memberView(ctx context.Context, name string) (*roomView, error
 	if err != nil {
 		return nil, err
 	}
+	if v.rolledBack != 0 {
+		return nil, fmt.Errorf("room %q: %w: its state went back from key epoch %d to %d", name, ErrRolledBack, v.rolledBack, v.current().epoch)
+	}
 	if !v.isMember(s.me.Name()) {
 		if v.hasRequest(s.me.Name()) != nil {
 			return nil, fmt.Errorf("room %q: %w (your join request is pending)", name, ErrNotMember)

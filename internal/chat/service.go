@@ -35,6 +35,7 @@ var (
 	ErrNotAllowed     = errors.New("not allowed")
 	ErrKeyChanged     = errors.New("user's key changed since first seen")
 	ErrMessageTooLong = errors.New("message too long")
+	ErrRolledBack     = errors.New("room state rolled back in etcd")
 )
 
 // MaxMessageBytes is the longest message text accepted, in bytes.

@@ -33,6 +33,10 @@ type roomView struct {
 	rejected []Rejected
 
 	myWrap *store.Signed[store.Wrap] // my wrap of the newest epoch I belong to
+
+	// rolledBack, if not zero, is the newer epoch this service saw before:
+	// the state was rolled back and must not be sent into.
+	rolledBack uint32
 }
 
 type epochInfo struct {
@@ -92,10 +96,18 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		return nil, err
 	}
 	s.mu.Lock()
-	if old := s.views[room]; old == nil || old.revision <= v.revision {
+	defer s.mu.Unlock()
+	old := s.views[room]
+	if old != nil && old.current().epoch > v.current().epoch {
+		// Epochs never go away; a state that lost one was rolled back by
+		// someone with write access to etcd. Keep the newer view.
+		v.rolledBack = old.current().epoch
+		v.rejected = append(v.rejected, Rejected{Room: room, What: "room state", Reason: fmt.Sprintf("rolled back from key epoch %d to %d", old.current().epoch, v.current().epoch), Revision: v.revision})
+		return v, nil
+	}
+	if old == nil || old.revision <= v.revision {
 		s.views[room] = v
 	}
-	s.mu.Unlock()
 	return v, nil
 }
 
