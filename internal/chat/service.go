@@ -71,11 +71,11 @@ type Service struct {
 	pins Pins
 	now  func() time.Time
 
-	mu     sync.Mutex                          // guards the fields below
+	mu     sync.Mutex                        // guards the fields below
 	users  map[string]*crypto.PublicIdentity // verified public identities
-	keys   map[keyCacheKey][]crypto.RoomKey    // unwrapped room keys by wrap
-	views  map[string]*roomView                // newest verified state per room
-	chains map[string]*chain                   // my send chain per room
+	keys   map[keyCacheKey][]crypto.RoomKey  // unwrapped room keys by wrap
+	views  map[string]*roomView              // newest verified state per room
+	chains map[string]*chain                 // my send chain per room
 }
 
 type keyCacheKey struct {

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-
 )
 
 // EndpointStatus is what one etcd endpoint answered to a probe.
@@ -68,4 +67,3 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 	}
 	return sum, nil
 }
-

@@ -92,8 +92,6 @@ func (a *App) op(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), a.cfg.Timeout)
 }
 
-
-
 func printJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -617,5 +615,3 @@ room's creator, who can only leave.`,
 		},
 	}
 }
-
-

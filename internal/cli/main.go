@@ -10,7 +10,6 @@ import (
 	"io"
 	"strings"
 
-
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
