@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ func StartCluster(t testing.TB, n int) (endpoints []string) {
 // startCluster starts n members with data and logs under dir. On failure
 // it closes the members it started.
 func startCluster(ctx context.Context, dir string, n int) ([]*node.Node, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	urls, err := node.FreeLoopbackURLs(2 * n)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,102 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/cli"
+	"github.com/parley-chat/parley/internal/store/storetest"
+)
+
+func run(t *testing.T, ctx context.Context, env map[string]string, stdout io.Writer, args ...string) (int, string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	code := cli.Main(ctx, args, &cli.Env{
+		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return code, stderr.String()
+}
+
+// TestReadFollow checks that read --follow prints the history, then join
+// notices and new messages as they arrive, and exits on interrupt.
+func TestReadFollow(t *testing.T) {
+	eps := storetest.StartEmbedded(t)
+	env := map[string]string{"PARLEY_ENDPOINTS": eps[0], "PARLEY_HOME": t.TempDir()}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for _, args := range [][]string{
+		{"--user", "alice", "create", "live"},
+		{"--user", "alice", "send", "live", "first"},
+	} {
+		if code, stderr := run(t, ctx, env, nil, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+
+	pr, pw := io.Pipe()
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		code, _ := run(t, fctx, env, pw, "--user", "alice", "read", "live", "--follow", "--json")
+		pw.Close()
+		done <- code
+	}()
+	lines := make(chan map[string]any, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				lines <- m
+			}
+		}
+		close(lines)
+	}()
+	expect := func(key, want string) {
+		t.Helper()
+		for {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatalf("output ended before %s=%q", key, want)
+				}
+				if m[key] == want {
+					return
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no line with %s=%q", key, want)
+			}
+		}
+	}
+	expect("text", "first")
+	if code, stderr := run(t, ctx, env, nil, "--user", "bob", "join", "live"); code != 0 {
+		t.Fatalf("join: %d %s", code, stderr)
+	}
+	expect("notice", "bob wants to join, approve with !bob")
+	if code, stderr := run(t, ctx, env, nil, "--user", "alice", "approve", "live", "bob"); code != 0 {
+		t.Fatalf("approve: %d %s", code, stderr)
+	}
+	if code, stderr := run(t, ctx, env, nil, "--user", "bob", "send", "live", "second"); code != 0 {
+		t.Fatalf("send: %d %s", code, stderr)
+	}
+	expect("text", "second")
+	stop()
+	select {
+	case code := <-done:
+		if code != cli.ExitInterrupted {
+			t.Fatalf("interrupted follow exited %d, want %d", code, cli.ExitInterrupted)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("read --follow did not stop on interrupt")
+	}
+}
