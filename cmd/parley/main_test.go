@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PARLEY_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("NO_COLOR", "1")
-			if m, _ := filepath.Match("embedded-*", filepath.Base(env.WorkDir)); m {
+			if strings.Contains(filepath.Base(env.WorkDir), "embedded-") {
 				return nil
 			}
 			eps, stop, err := startMember(filepath.Join(env.WorkDir, ".etcd"))
@@ -53,6 +54,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"eventually": eventually,
+			"sleep":      sleep,
 		},
 	})
 }
@@ -105,4 +107,17 @@ func startMember(dir string) (endpoints string, stop func() error, err error) {
 		return urls[0], n.Close, nil
 	}
 	return "", nil, errors.New("no free ports for etcd")
+}
+
+// sleep DURATION pauses the script. Scripts use it only to give a background
+// process time to print what cannot be observed before it is stopped.
+func sleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d > time.Minute {
+		ts.Fatalf("sleep: bad duration %q", args[0])
+	}
+	time.Sleep(d)
 }

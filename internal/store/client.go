@@ -23,6 +23,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Config says how to reach an etcd cluster.
@@ -90,6 +92,12 @@ func Open(cfg Config) (*Client, error) {
 		Logger:               zl,
 		MaxCallSendMsgSize:   maxRequestBytes + 64*1024,
 		PermitWithoutStream:  true,
+		// gRPC's default reconnect backoff grows to two minutes; a chat
+		// client whose member restarts must be back within seconds.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		})},
 	})
 	if err != nil {
 		if closer != nil {
