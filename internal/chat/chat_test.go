@@ -37,6 +37,7 @@ var flows = []struct {
 	{"TamperedRecordsRejected", flowTamperedRecordsRejected},
 	{"SubscribeLive", flowSubscribeLive},
 	{"RollbackRefused", flowRollbackRefused},
+	{"SubscribeAfterCompaction", flowSubscribeAfterCompaction},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -506,5 +507,73 @@ func flowRollbackRefused(t *testing.T, e *env) {
 	}
 	if err := alice.Approve(c, "r", "carol"); !errors.Is(err, chat.ErrRolledBack) {
 		t.Fatalf("approve in a rolled-back room = %v, want ErrRolledBack", err)
+	}
+}
+
+// flowSubscribeAfterCompaction subscribes from a revision that etcd has
+// compacted away: the subscription must re-read and deliver every message
+// sent since, once each, in order.
+func flowSubscribeAfterCompaction(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	alice.CreateRoom(c, "r")
+	mustSend(t, alice, "r", "seen")
+	p, err := alice.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 5 {
+		m := mustSend(t, alice, "r", fmt.Sprintf("missed %d", i))
+		want = append(want, m.Text)
+	}
+	raw, err := clientv3.New(clientv3.Config{Endpoints: e.eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	resp, err := raw.Get(c, "anything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Compact(c, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(c)
+	defer cancel()
+	ch, err := alice.Subscribe(sctx, "r", p.Revision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	timeout := time.After(15 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("subscription closed")
+			}
+			if ev.Kind == chat.EventMessage {
+				got = append(got, ev.Message.Text)
+			}
+		case <-timeout:
+			t.Fatalf("after compaction got %q, want %q", got, want)
+		}
+	}
+	mustSend(t, alice, "r", "live again")
+	for {
+		select {
+		case ev := <-ch:
+			if ev.Kind != chat.EventMessage {
+				continue
+			}
+			got = append(got, ev.Message.Text)
+			if !slices.Equal(got, append(want, "live again")) {
+				t.Fatalf("got %q", got)
+			}
+			return
+		case <-time.After(15 * time.Second):
+			t.Fatal("no live message after catching up")
+		}
 	}
 }
