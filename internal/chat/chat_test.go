@@ -38,6 +38,7 @@ var flows = []struct {
 	{"SubscribeLive", flowSubscribeLive},
 	{"RollbackRefused", flowRollbackRefused},
 	{"SubscribeAfterCompaction", flowSubscribeAfterCompaction},
+	{"OutboxExactlyOnce", flowOutboxExactlyOnce},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -575,5 +576,117 @@ func flowSubscribeAfterCompaction(t *testing.T, e *env) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("no live message after catching up")
 		}
+	}
+}
+
+type memOutbox struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	last map[string][]byte // last version of every entry ever put
+}
+
+func (o *memOutbox) Put(id string, b []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.m[id] = slices.Clone(b)
+	if o.last == nil {
+		o.last = map[string][]byte{}
+	}
+	o.last[id] = slices.Clone(b)
+	return nil
+}
+func (o *memOutbox) Delete(id string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.m, id)
+	return nil
+}
+func (o *memOutbox) List() (map[string][]byte, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string][]byte, len(o.m))
+	for k, v := range o.m {
+		out[k] = slices.Clone(v)
+	}
+	return out, nil
+}
+func (o *memOutbox) TryLock() (func(), bool, error) { return func() {}, true, nil }
+
+// flowOutboxExactlyOnce queues messages while the cluster is unreachable,
+// then delivers them from a restarted client, twice over (as after a crash
+// between the write and the outbox cleanup): each arrives exactly once, in
+// order, with an unbroken chain.
+func flowOutboxExactlyOnce(t *testing.T, e *env) {
+	c := ctx(t)
+	id, _ := crypto.NewIdentity("alice")
+	ob := &memOutbox{m: map[string][]byte{}}
+	online, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	online.CreateRoom(c, "r")
+	mustSend(t, online, "r", "before")
+
+	dead, err := store.Open(store.Config{Endpoints: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	offline, err := chat.Login(c, dead, id, chat.Options{Outbox: ob, Claimed: true})
+	if err != nil {
+		t.Fatalf("offline login with a confirmed identity: %v", err)
+	}
+	for _, text := range []string{"queued 1", "queued 2"} {
+		m, err := offline.SendOrQueue(c, "r", text, 300*time.Millisecond)
+		if err != nil || !m.Pending {
+			t.Fatalf("SendOrQueue offline = %+v, %v; want pending", m, err)
+		}
+	}
+	if p, _ := offline.Pending(); len(p) != 2 || p[0].Text != "queued 1" {
+		t.Fatalf("Pending = %+v", p)
+	}
+
+	// A new client (the restart) delivers; keep a copy of the outbox as it
+	// was after the envelopes were fixed, to replay a crash.
+	restarted, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := restarted.DeliverOutbox(c)
+	if err != nil || len(done) != 2 {
+		t.Fatalf("DeliverOutbox = %d, %v", len(done), err)
+	}
+	if p, _ := restarted.Pending(); len(p) != 0 {
+		t.Fatalf("outbox not empty after delivery: %+v", p)
+	}
+	p, err := restarted.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(p), []string{"alice: before", "alice: queued 1", "alice: queued 2"}; !slices.Equal(got, want) {
+		t.Fatalf("history = %q, want %q", got, want)
+	}
+	if len(p.Warnings) != 0 {
+		t.Fatalf("warnings: %q", p.Warnings)
+	}
+
+	// A crash after the writes but before the outbox was cleaned: the
+	// entries come back, with their fixed envelopes, and are delivered
+	// again without duplicates.
+	ob.mu.Lock()
+	for id, b := range ob.last {
+		ob.m[id] = b
+	}
+	ob.mu.Unlock()
+	again, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := again.DeliverOutbox(c); err != nil || len(done) != 2 {
+		t.Fatalf("second DeliverOutbox = %d, %v", len(done), err)
+	}
+	p, _ = again.History(c, "r", 0)
+	if got := texts(p); len(got) != 3 || len(p.Warnings) != 0 {
+		t.Fatalf("after replayed delivery: %q, warnings %q", got, p.Warnings)
 	}
 }

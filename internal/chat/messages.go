@@ -31,6 +31,8 @@ type Message struct {
 	Rejected string `json:"rejected,omitempty"`
 	// Mine reports that I sent it.
 	Mine bool `json:"-"`
+	// Pending reports that it waits in the outbox for the cluster.
+	Pending bool `json:"pending,omitempty"`
 
 	prev crypto.MessageID
 }

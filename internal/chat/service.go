@@ -60,6 +60,13 @@ type Options struct {
 	Pins Pins
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Outbox keeps messages that could not be sent while the cluster was
+	// unavailable; nil disables queueing (SendOrQueue then waits).
+	Outbox Outbox
+	// Claimed reports that this identity's name claim was confirmed by the
+	// cluster before, so Login may proceed while the cluster is
+	// unavailable (messages then go to the outbox).
+	Claimed bool
 }
 
 // Service is one logged-in user's view of the chat. It is safe for
@@ -70,6 +77,9 @@ type Service struct {
 	log  *slog.Logger
 	pins Pins
 	now  func() time.Time
+
+	outbox       Outbox        // nil: no queueing
+	outboxSignal chan struct{} // wakes RunOutbox
 
 	mu     sync.Mutex                        // guards the fields below
 	users  map[string]*crypto.PublicIdentity // verified public identities
@@ -98,6 +108,9 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		keys:   make(map[keyCacheKey][]crypto.RoomKey),
 		views:  make(map[string]*roomView),
 		chains: make(map[string]*chain),
+
+		outbox:       opts.Outbox,
+		outboxSignal: make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -113,9 +126,18 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	}
 	pub := me.Public()
 	u := store.User{Name: me.Name(), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: s.now().UTC()}
-	existing, err := st.CreateUser(ctx, me, u)
+	cctx := ctx
+	if opts.Claimed {
+		// A confirmed identity need not wait long to learn it is offline.
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+	}
+	existing, err := st.CreateUser(cctx, me, u)
 	switch {
 	case err == nil:
+	case errors.Is(err, store.ErrUnavailable) && opts.Claimed:
+		s.log.Info("cluster unavailable; continuing with a confirmed identity", "user", me.Name())
 	case errors.Is(err, store.ErrExists):
 		other, perr := crypto.NewPublicIdentity(existing.Body.Name, existing.Body.SigningKey, existing.Body.KEMKey)
 		if perr != nil || !other.Equal(pub) {

@@ -149,11 +149,34 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	if err != nil {
 		return nil, err
 	}
-	svc, err := chat.Login(ctx, st, id, chat.Options{Logger: a.logger(), Pins: pins})
+	claimed := filepath.Join(a.userDir(u), "claimed")
+	_, statErr := os.Stat(claimed)
+	svc, err := chat.Login(ctx, st, id, chat.Options{
+		Logger: a.logger(), Pins: pins,
+		Outbox:  newFileOutbox(a.userDir(u)),
+		Claimed: statErr == nil,
+	})
 	if err != nil {
 		return nil, err
 	}
+	if statErr != nil {
+		if err := os.WriteFile(claimed, nil, 0o600); err != nil {
+			return nil, err
+		}
+	}
 	a.svc = svc
+	// Messages queued while the cluster was unavailable go out first.
+	if pending, _ := svc.Pending(); len(pending) > 0 {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		done, err := svc.DeliverOutbox(dctx)
+		cancel()
+		for _, m := range done {
+			fmt.Fprintf(a.env.Stderr, "parley: delivered queued message %s to %s\n", m.ID, m.Room)
+		}
+		if err != nil {
+			a.logger().Info("outbox delivery deferred", "err", err)
+		}
+	}
 	return svc, nil
 }
 

@@ -64,7 +64,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	root.AddCommand(
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
-		a.membersCmd(), a.leaveCmd(), a.removeCmd(),
+		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(),
 	)
 	return root
 }
@@ -395,9 +395,12 @@ func (a *App) sendCmd() *cobra.Command {
 			send := func(text string) error {
 				ctx, cancel := a.op(cmd)
 				defer cancel()
-				m, err := s.Send(ctx, room, text)
+				m, err := s.SendOrQueue(ctx, room, text, min(a.cfg.Timeout/2, 5*time.Second))
 				if err != nil {
 					return err
+				}
+				if m.Pending {
+					fmt.Fprintf(a.env.Stderr, "parley: cluster unavailable: message %s queued, it will be sent once when the cluster is back\n", m.ID)
 				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), messageJSON(m))
@@ -418,6 +421,9 @@ func messageJSON(m chat.Message) map[string]any {
 	o := map[string]any{
 		"room": m.Room, "id": m.ID, "sender": m.Sender, "time": m.Time.Format(time.RFC3339Nano),
 		"revision": m.Revision, "epoch": m.Epoch, "seq": m.Seq,
+	}
+	if m.Pending {
+		o["pending"] = true
 	}
 	if m.Rejected != "" {
 		o["rejected"] = m.Rejected
@@ -490,6 +496,11 @@ shows (deleted or replayed messages) is reported on stderr.`,
 			if err != nil {
 				return err
 			}
+			// While following, deliver what this user queued earlier.
+			obCtx, stopOutbox := context.WithCancel(cmd.Context())
+			obDone := make(chan struct{})
+			go func() { defer close(obDone); s.RunOutbox(obCtx, nil) }()
+			defer func() { stopOutbox(); <-obDone }()
 			for ev := range ch {
 				switch ev.Kind {
 				case chat.EventMessage:
@@ -614,4 +625,57 @@ room's creator, who can only leave.`,
 			return nil
 		},
 	}
+}
+
+func (a *App) outboxCmd() *cobra.Command {
+	var asJSON, deliver bool
+	c := &cobra.Command{
+		Use:   "outbox",
+		Short: "List messages queued while the cluster was unavailable",
+		Long: `Messages sent while the cluster has no quorum wait in an outbox in your
+home and are delivered, each exactly once, by the next parley command that
+reaches the cluster (or at once by a running chat or read --follow).`,
+		Example: `  parley outbox
+  parley outbox --deliver`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.op(cmd)
+			defer cancel()
+			s, err := a.Service(ctx)
+			if err != nil {
+				return err
+			}
+			if deliver {
+				done, err := s.DeliverOutbox(ctx)
+				for _, m := range done {
+					fmt.Fprintf(a.env.Stderr, "parley: delivered %s to %s\n", m.ID, m.Room)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			pending, err := s.Pending()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, m := range pending {
+				if asJSON {
+					if err := printJSON(w, messageJSON(m)); err != nil {
+						return err
+					}
+					continue
+				}
+				status := "pending"
+				if m.Rejected != "" {
+					status = "failed: " + m.Rejected
+				}
+				fmt.Fprintf(w, "%s  %s  %s: %s (%s)\n", m.Time.Local().Format("2006-01-02 15:04:05"), m.Room, m.Sender, m.Text, status)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
+	c.Flags().BoolVar(&deliver, "deliver", false, "try to deliver the queued messages now")
+	return c
 }

@@ -18,9 +18,34 @@ import (
 // that one unreachable member does not use up the caller's whole deadline.
 const memberStatusTimeout = 2 * time.Second
 
-// promoteRetryInterval is how often Promote asks again while the learner
-// catches up with the leader.
-const promoteRetryInterval = 100 * time.Millisecond
+// retryInterval is how often a membership change refused for a passing
+// reason is asked for again.
+const retryInterval = 100 * time.Millisecond
+
+// retry calls op until it succeeds, fails with an error for which
+// transient is false, or ctx ends. It returns op's last error, joined with
+// ctx's if ctx ended.
+func retry(ctx context.Context, op func() error, transient func(error) bool) error {
+	for {
+		err := op()
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
+		case <-time.After(retryInterval):
+		}
+	}
+}
+
+// isUnhealthy reports whether etcd refused a membership change because the
+// leader has not been connected to a quorum of voting members for long
+// enough: etcd wants every peer it counts connected for 5 s, so a change
+// right after a member joined is refused for a few seconds.
+func isUnhealthy(err error) bool {
+	return errors.Is(err, rpctypes.ErrUnhealthy)
+}
 
 // AddLearner adds a member named name, reachable at peerURLs, to the
 // cluster cli talks to, as a learner: a member that receives the log but
@@ -28,6 +53,10 @@ const promoteRetryInterval = 100 * time.Millisecond
 // returns the new member's ID and the InitialCluster the new member must
 // be started with (with InitialClusterState ClusterStateExisting). Once the
 // member runs and has caught up, [Promote] makes it a voting member.
+//
+// etcd refuses membership changes while the leader has been connected to a
+// quorum of voting members for less than 5 s, as happens right after a
+// member joined; AddLearner asks again until it is accepted or ctx ends.
 func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
 	if name == "" {
 		return 0, "", errors.New("node: add learner: no name")
@@ -40,7 +69,11 @@ func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs
 			return 0, "", fmt.Errorf("node: add learner %q: %w", name, err)
 		}
 	}
-	resp, err := cli.MemberAddAsLearner(ctx, peerURLs)
+	var resp *clientv3.MemberAddResponse
+	err = retry(ctx, func() (err error) {
+		resp, err = cli.MemberAddAsLearner(ctx, peerURLs)
+		return err
+	}, isUnhealthy)
 	if err != nil {
 		return 0, "", fmt.Errorf("node: add learner %q at %v: %w", name, peerURLs, err)
 	}
@@ -65,31 +98,26 @@ func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs
 // learner is behind the leader; Promote asks again until it is accepted or
 // ctx ends. Promoting a member that already votes is not an error.
 func Promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
-	for {
+	err := retry(ctx, func() error {
 		_, err := cli.MemberPromote(ctx, id)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, rpctypes.ErrMemberNotLearner):
-			return nil
-		case errors.Is(err, rpctypes.ErrMemberLearnerNotReady),
-			errors.Is(err, rpctypes.ErrLeaderChanged),
-			errors.Is(err, rpctypes.ErrNoLeader):
-		default:
-			return fmt.Errorf("node: promote member %x: %w", id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("node: promote member %x: %w (last: %w)", id, context.Cause(ctx), err)
-		case <-time.After(promoteRetryInterval):
-		}
+		return err
+	}, func(err error) bool {
+		return errors.Is(err, rpctypes.ErrMemberLearnerNotReady) ||
+			errors.Is(err, rpctypes.ErrLeaderChanged) ||
+			errors.Is(err, rpctypes.ErrNoLeader) ||
+			isUnhealthy(err)
+	})
+	if err != nil && !errors.Is(err, rpctypes.ErrMemberNotLearner) {
+		return fmt.Errorf("node: promote member %x: %w", id, err)
 	}
+	return nil
 }
 
 // RemoveMember removes the member named name from the cluster cli talks
 // to. A member that has not started yet has no name; it can be named by
 // its ID in hexadecimal, as [MemberStatus] prints it. Removing a running
-// member stops it.
+// member stops it. Like [AddLearner], RemoveMember asks again while etcd
+// refuses because a member joined less than 5 s ago, until ctx ends.
 func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error {
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
@@ -117,7 +145,11 @@ func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error 
 	default:
 		return fmt.Errorf("node: remove member %q: %d members have that name; name one by its ID", name, len(ids))
 	}
-	if _, err := cli.MemberRemove(ctx, ids[0]); err != nil {
+	err = retry(ctx, func() error {
+		_, err := cli.MemberRemove(ctx, ids[0])
+		return err
+	}, isUnhealthy)
+	if err != nil {
 		return fmt.Errorf("node: remove member %q (%x): %w", name, ids[0], err)
 	}
 	return nil

@@ -9,8 +9,8 @@ import (
 	"github.com/parley-chat/parley/internal/node"
 )
 
-// joinLearner adds a member named name to the cluster of cli's endpoints
-// as a learner, starts it and promotes it.
+// TestMembership grows a cluster from one member to three through
+// learners, checks its status and shrinks it again.
 func TestMembership(t *testing.T) {
 	began := time.Now()
 	first := startNode(t, testConfig(t, "m1"))
@@ -21,6 +21,7 @@ func TestMembership(t *testing.T) {
 	nodes := map[string]*node.Node{"m1": first}
 	for _, name := range []string{"m2", "m3"} {
 		cfg := testConfig(t, name)
+		// For m3 this waits until m2 has been connected for 5 s.
 		id, initial, err := node.AddLearner(ctx, cli, name, cfg.ListenPeerURLs)
 		if err != nil {
 			t.Fatalf("AddLearner %s: %v", name, err)
@@ -34,13 +35,23 @@ func TestMembership(t *testing.T) {
 		if n.ID() != id {
 			t.Fatalf("member %s started with ID %x, added as %x", name, n.ID(), id)
 		}
+		nodes[name] = n
+
+		st, err := node.Status(ctx, cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range st {
+			if m.IsLearner != (m.ID == id) {
+				t.Errorf("after adding %s: member status %+v", name, m)
+			}
+		}
 		if err := node.Promote(ctx, cli, id); err != nil {
 			t.Fatalf("Promote %s: %v", name, err)
 		}
 		if err := node.Promote(ctx, cli, id); err != nil {
 			t.Fatalf("second Promote %s: %v", name, err)
 		}
-		nodes[name] = n
 	}
 	t.Logf("three-member cluster formed in %v", time.Since(began))
 
@@ -67,9 +78,8 @@ func TestMembership(t *testing.T) {
 	}
 
 	// Every member has the data.
-	for name, n := range nodes {
+	for _, n := range nodes {
 		mustGet(t, newClient(t, n.ClientURLs()), "k", "v")
-		_ = name
 	}
 
 	if err := node.RemoveMember(ctx, cli, "nobody"); err == nil {

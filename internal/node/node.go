@@ -94,6 +94,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	if failure != nil {
 		closeStreams()
+		// etcd's Close waits for its client servers, which wait for the
+		// server to be ready or stopping: stop the server first.
+		e.Server.HardStop()
 		e.Close()
 		return nil, errors.Join(failure, closeLogger())
 	}

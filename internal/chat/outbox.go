@@ -1,0 +1,337 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// Outbox keeps messages that could not reach the cluster, on the user's own
+// disk, until they are delivered. Entries hold no plaintext: the text is
+// sealed to the user's own key, and once a message is placed in the
+// sender's chain the stored envelope is the final encrypted one.
+// Implementations must make Put durable before returning.
+type Outbox interface {
+	// Put stores or replaces the entry with id.
+	Put(id string, data []byte) error
+	// Delete removes an entry; deleting a missing entry is not an error.
+	Delete(id string) error
+	// List returns every entry, oldest first.
+	List() (map[string][]byte, error)
+	// TryLock takes the outbox for delivery; ok is false if another
+	// process holds it.
+	TryLock() (unlock func(), ok bool, err error)
+}
+
+// outboxEntry is one queued message.
+type outboxEntry struct {
+	Room    string    `json:"room"`
+	ID      string    `json:"id"`
+	Queued  time.Time `json:"queued"`
+	Sealed  []byte    `json:"sealed"`  // text sealed to myself
+	SelfKey []byte    `json:"selfkey"` // the one-off key, wrapped to myself
+	// Once placed in my chain: the envelope as sent and its header.
+	Envelope []byte `json:"envelope,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"`
+	Prev     string `json:"prev,omitempty"`
+	Failed   string `json:"failed,omitempty"` // permanent failure reason
+}
+
+const outboxRoomPrefix = "parley/v1/outbox/"
+
+// ErrQueued is not returned as an error; Message.Pending reports queueing.
+
+// SendOrQueue sends like Send, but if the cluster cannot be reached within
+// wait it puts the message in the outbox and returns it with Pending set;
+// DeliverOutbox (or RunOutbox) sends it later, exactly once. With no
+// outbox configured it behaves like Send.
+func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.Duration) (Message, error) {
+	if s.outbox == nil {
+		return s.Send(ctx, room, text)
+	}
+	name, err := s.resolve(room)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := checkText(text); err != nil {
+		return Message{}, fmt.Errorf("send to %q: %w", name, err)
+	}
+	// Messages already waiting go first, to keep my order.
+	if n, _ := s.pendingCount(); n == 0 {
+		sctx, cancel := context.WithTimeout(ctx, wait)
+		m, err := s.Send(sctx, name, text)
+		cancel()
+		unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+		if err == nil || !unavailable || errors.Is(ctx.Err(), context.Canceled) {
+			return m, err
+		}
+	}
+	return s.queue(name, text)
+}
+
+func (s *Service) pendingCount() (int, error) {
+	all, err := s.outbox.List()
+	return len(all), err
+}
+
+func (s *Service) queue(room, text string) (Message, error) {
+	now := s.now()
+	id := crypto.NewMessageID(now)
+	k := crypto.NewRoomKey()
+	h := crypto.Header{Epoch: 1, Sender: s.me.Name(), Seq: 1, Time: now.UnixMilli()}
+	sealed, err := crypto.SealMessage(s.me, k, outboxRoomPrefix+room, id, h, []byte(text))
+	if err != nil {
+		return Message{}, err
+	}
+	wrapped, err := crypto.WrapKeys(s.me.Public(), []byte(outboxRoomPrefix+room+"\x00"+id.String()), []crypto.RoomKey{k})
+	if err != nil {
+		return Message{}, err
+	}
+	e := outboxEntry{Room: room, ID: id.String(), Queued: now.UTC(), Sealed: sealed, SelfKey: wrapped}
+	if err := s.saveEntry(&e); err != nil {
+		return Message{}, fmt.Errorf("queue message for %q: %w", room, err)
+	}
+	s.signalOutbox()
+	return Message{Room: room, ID: id.String(), Sender: s.me.Name(), Text: text, Time: now.UTC(), Mine: true, Pending: true}, nil
+}
+
+func (s *Service) saveEntry(e *outboxEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.outbox.Put(e.ID, b)
+}
+
+func (s *Service) openEntry(e *outboxEntry) (string, error) {
+	id, err := crypto.ParseMessageID(e.ID)
+	if err != nil {
+		return "", err
+	}
+	keys, err := s.me.UnwrapKeys([]byte(outboxRoomPrefix+e.Room+"\x00"+e.ID), e.SelfKey)
+	if err != nil || len(keys) != 1 {
+		return "", fmt.Errorf("outbox entry %s: cannot open: %v", e.ID, err)
+	}
+	env, err := crypto.ParseEnvelope(e.Sealed)
+	if err != nil {
+		return "", err
+	}
+	if err := env.Verify(outboxRoomPrefix+e.Room, id, s.me.Public()); err != nil {
+		return "", fmt.Errorf("outbox entry %s: %w", e.ID, err)
+	}
+	pt, err := env.Open(keys[0], outboxRoomPrefix+e.Room, id)
+	return string(pt), err
+}
+
+// Pending lists the messages waiting in the outbox, oldest first; entries
+// that failed for good carry the reason in Rejected.
+func (s *Service) Pending() ([]Message, error) {
+	if s.outbox == nil {
+		return nil, nil
+	}
+	all, err := s.outbox.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for _, id := range sortedIDs(all) {
+		var e outboxEntry
+		if err := json.Unmarshal(all[id], &e); err != nil {
+			out = append(out, Message{ID: id, Rejected: "damaged outbox entry: " + err.Error(), Pending: true})
+			continue
+		}
+		text, err := s.openEntry(&e)
+		m := Message{Room: e.Room, ID: e.ID, Sender: s.me.Name(), Text: text, Time: e.Queued, Mine: true, Pending: true, Rejected: e.Failed}
+		if err != nil {
+			m.Rejected = err.Error()
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// sortedIDs orders outbox ids oldest first (ids sort newest first).
+func sortedIDs(m map[string][]byte) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	// Descending id is ascending time.
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] > ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}
+
+// DeliverOutbox sends every queued message, oldest first, each exactly
+// once, and returns those delivered. It stops at the first that cannot be
+// delivered for now (the cluster is still unavailable). If another process
+// is delivering the same outbox, it returns at once.
+func (s *Service) DeliverOutbox(ctx context.Context) ([]Message, error) {
+	if s.outbox == nil {
+		return nil, nil
+	}
+	unlock, ok, err := s.outbox.TryLock()
+	if err != nil || !ok {
+		return nil, err
+	}
+	defer unlock()
+	all, err := s.outbox.List()
+	if err != nil {
+		return nil, err
+	}
+	var done []Message
+	for _, id := range sortedIDs(all) {
+		var e outboxEntry
+		if err := json.Unmarshal(all[id], &e); err != nil || e.Failed != "" {
+			continue
+		}
+		m, err := s.deliver(ctx, &e)
+		if err == nil {
+			done = append(done, m)
+			if err := s.outbox.Delete(e.ID); err != nil {
+				return done, err
+			}
+			continue
+		}
+		if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+			return done, err
+		}
+		// Permanent: keep it, marked, so the user sees why.
+		e.Failed = err.Error()
+		if serr := s.saveEntry(&e); serr != nil {
+			return done, serr
+		}
+	}
+	return done, nil
+}
+
+func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) {
+	text, err := s.openEntry(e)
+	if err != nil {
+		return Message{}, err
+	}
+	id, _ := crypto.ParseMessageID(e.ID)
+	v, err := s.memberView(ctx, e.Room)
+	if err != nil {
+		return Message{}, err
+	}
+	h := crypto.Header{Sender: s.me.Name(), Time: e.Queued.UnixMilli()}
+	var sent [][]byte
+	if e.Envelope == nil {
+		// Place it in my chain once, and remember the envelope before the
+		// first write so a retry after a crash sends the same bytes.
+		ch, err := s.chainFor(ctx, v)
+		if err != nil {
+			return Message{}, err
+		}
+		ch.mu.Lock()
+		h.Seq, h.Prev = ch.seq+1, ch.last
+		env, err := s.seal(v, e.Room, id, &h, text)
+		if err == nil {
+			e.Envelope, e.Seq, e.Prev = env, h.Seq, crypto.MessageID(h.Prev).String()
+			err = s.saveEntry(e)
+		}
+		if err != nil {
+			ch.mu.Unlock()
+			return Message{}, err
+		}
+		ch.seq, ch.last = h.Seq, id
+		ch.mu.Unlock()
+	} else {
+		prev, err := crypto.ParseMessageID(e.Prev)
+		if err != nil && e.Seq > 1 {
+			return Message{}, err
+		}
+		h.Seq, h.Prev = e.Seq, prev
+		if pe, err := crypto.ParseEnvelope(e.Envelope); err == nil {
+			h.Epoch = pe.Epoch
+		}
+	}
+	sent = append(sent, e.Envelope)
+	for attempt := 0; ; attempt++ {
+		rev, err := s.st.PutMessage(ctx, e.Room, e.ID, e.Envelope, v.versionRev)
+		if err == nil {
+			return Message{Room: e.Room, ID: e.ID, Sender: h.Sender, Text: text, Time: e.Queued, Revision: rev, Epoch: h.Epoch, Seq: h.Seq, Mine: true, prev: h.Prev}, nil
+		}
+		switch {
+		case errors.Is(err, store.ErrStale) && attempt < 8:
+			if v, err = s.memberView(ctx, e.Room); err != nil {
+				return Message{}, err
+			}
+			env, err := s.seal(v, e.Room, id, &h, text)
+			if err != nil {
+				return Message{}, err
+			}
+			e.Envelope = env
+			if err := s.saveEntry(e); err != nil {
+				return Message{}, err
+			}
+			sent = append(sent, env)
+		case errors.Is(err, store.ErrExists):
+			if raw, gerr := s.st.Message(ctx, e.Room, e.ID); gerr == nil {
+				for _, b := range sent {
+					if string(b) == string(raw.Value) {
+						return Message{Room: e.Room, ID: e.ID, Sender: h.Sender, Text: text, Time: e.Queued, Revision: raw.CreateRevision, Seq: h.Seq, Mine: true}, nil
+					}
+				}
+			}
+			return Message{}, err
+		default:
+			return Message{}, err
+		}
+	}
+}
+
+// RunOutbox delivers queued messages in the background until ctx ends:
+// at once, whenever a message is queued, and with growing pauses while the
+// cluster stays unavailable. delivered, if not nil, is called for each
+// message delivered.
+func (s *Service) RunOutbox(ctx context.Context, delivered func(Message)) {
+	if s.outbox == nil {
+		return
+	}
+	attempt := 0
+	for ctx.Err() == nil {
+		done, err := s.DeliverOutbox(ctx)
+		for _, m := range done {
+			if delivered != nil {
+				delivered(m)
+			}
+		}
+		wait := time.Duration(0)
+		if err != nil {
+			wait = backoff(min(attempt, 6))
+			attempt++
+		} else {
+			attempt = 0
+		}
+		if n, _ := s.pendingCount(); n == 0 || wait == 0 {
+			wait = time.Hour
+			if n, _ := s.pendingCount(); n > 0 {
+				wait = 5 * time.Second
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-s.outboxSignal:
+		}
+		t.Stop()
+	}
+}
+
+func (s *Service) signalOutbox() {
+	select {
+	case s.outboxSignal <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// fileOutbox keeps queued messages as one file per message in a directory
+// of the user's home, each written atomically and synced before Put
+// returns. A lock file serialises delivery between processes.
+type fileOutbox struct {
+	dir  string
+	lock string
+}
+
+func newFileOutbox(userDir string) *fileOutbox {
+	return &fileOutbox{dir: filepath.Join(userDir, "outbox"), lock: filepath.Join(userDir, "outbox.lock")}
+}
+
+func (o *fileOutbox) path(id string) (string, error) {
+	if id == "" || strings.ContainsAny(id, `/\.`) {
+		return "", fmt.Errorf("outbox: bad id %q", id)
+	}
+	return filepath.Join(o.dir, id+".json"), nil
+}
+
+func (o *fileOutbox) Put(id string, data []byte) error {
+	p, err := o.path(id)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	if err := writeFileAtomic(p, data, 0o600); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	// Make the rename durable too.
+	if d, err := os.Open(o.dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (o *fileOutbox) Delete(id string) error {
+	p, err := o.path(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+func (o *fileOutbox) List() (map[string][]byte, error) {
+	ents, err := os.ReadDir(o.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	out := make(map[string][]byte, len(ents))
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(o.dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		out[id] = b
+	}
+	return out, nil
+}
+
+func (o *fileOutbox) TryLock() (unlock func(), ok bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(o.lock), 0o700); err != nil {
+		return nil, false, err
+	}
+	f, err := os.OpenFile(o.lock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("outbox lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("outbox lock: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, true, nil
+}
