@@ -39,6 +39,7 @@ var flows = []struct {
 	{"RollbackRefused", flowRollbackRefused},
 	{"SubscribeAfterCompaction", flowSubscribeAfterCompaction},
 	{"OutboxExactlyOnce", flowOutboxExactlyOnce},
+	{"VerifiedCache", flowVerifiedCache},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -688,5 +689,77 @@ func flowOutboxExactlyOnce(t *testing.T, e *env) {
 	p, _ = again.History(c, "r", 0)
 	if got := texts(p); len(got) != 3 || len(p.Warnings) != 0 {
 		t.Fatalf("after replayed delivery: %q, warnings %q", got, p.Warnings)
+	}
+}
+
+type memVerified struct {
+	mu   sync.Mutex
+	m    map[[16]byte]bool
+	hits int
+}
+
+func (c *memVerified) Seen(room string, d [16]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[d] {
+		c.hits++
+	}
+	return c.m[d]
+}
+
+func (c *memVerified) Add(room string, ds [][16]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range ds {
+		c.m[d] = true
+	}
+	return nil
+}
+
+// flowVerifiedCache: a reopened room skips signature checks of records it
+// verified before, but a record changed since is verified again.
+func flowVerifiedCache(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	alice.CreateRoom(c, "r")
+	var ids []string
+	for _, text := range []string{"one", "two", "three"} {
+		ids = append(ids, mustSend(t, alice, "r", text).ID)
+	}
+	cache := &memVerified{m: map[[16]byte]bool{}}
+	id, _ := crypto.NewIdentity("bob")
+	bob, err := chat.Login(c, e.st, id, chat.Options{Verified: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.RequestJoin(c, "r")
+	alice.Approve(c, "r", "bob")
+	if _, err := bob.History(c, "r", 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(cache.m) != 3 || cache.hits != 0 {
+		t.Fatalf("after first read: %d cached, %d hits", len(cache.m), cache.hits)
+	}
+	raw, err := clientv3.New(clientv3.Config{Endpoints: e.eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	key := store.Prefix + "room/r/m/" + ids[1]
+	v, _ := raw.Get(c, key)
+	b := []byte(string(v.Kvs[0].Value))
+	b[len(b)-1] ^= 0x80 // the signature's last byte
+	// Deleted and written again, so only the signature can tell.
+	raw.Delete(c, key)
+	raw.Put(c, key, string(b))
+	p, err := bob.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cache.hits != 2 {
+		t.Fatalf("second read: %d cache hits, want 2", cache.hits)
+	}
+	if got := texts(p); len(got) != 3 || got[0] != "alice: one" || got[1] != "alice: three" || !strings.Contains(got[2], "signature") {
+		t.Fatalf("second read = %q", got)
 	}
 }

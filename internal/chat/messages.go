@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
@@ -34,7 +35,8 @@ type Message struct {
 	// Pending reports that it waits in the outbox for the cluster.
 	Pending bool `json:"pending,omitempty"`
 
-	prev crypto.MessageID
+	prev   crypto.MessageID
+	signed bool // the signature verified (now or before)
 }
 
 // chain is my sending state in one room: each of my messages carries the
@@ -314,11 +316,35 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 		return nil, err
 	}
 	out := make([]Message, len(raws))
+	var fresh [][16]byte
+	var freshMu sync.Mutex
 	work := func(lo, hi int) {
+		var mine [][16]byte
 		for i := lo; i < hi; i++ {
-			out[i] = s.verifyOne(v, keys, users, badUsers, raws[i], envs[i])
+			var d [16]byte
+			known := false
+			if s.verified != nil {
+				d = envelopeDigest(v.name, raws[i].ID, raws[i].Value)
+				known = s.verified.Seen(v.name, d)
+			}
+			out[i] = s.verifyOne(v, keys, users, badUsers, raws[i], envs[i], known)
+			if s.verified != nil && !known && out[i].signed {
+				mine = append(mine, d)
+			}
+		}
+		if len(mine) > 0 {
+			freshMu.Lock()
+			fresh = append(fresh, mine...)
+			freshMu.Unlock()
 		}
 	}
+	defer func() {
+		if len(fresh) > 0 {
+			if err := s.verified.Add(v.name, fresh); err != nil {
+				s.log.Warn("cannot remember verified messages", "room", v.name, "err", err)
+			}
+		}
+	}()
 	workers := runtime.GOMAXPROCS(0)
 	if len(raws) < 64 || workers == 1 {
 		work(0, len(raws))
@@ -334,7 +360,23 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 	return out, nil
 }
 
-func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope) Message {
+// envelopeDigest identifies an exact record for the verified cache.
+func envelopeDigest(room, id string, value []byte) [16]byte {
+	h := sha256.New()
+	h.Write([]byte("parley/v1/verified\x00"))
+	h.Write([]byte(room))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write(value)
+	var d [16]byte
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
+// verifyOne checks one record. known means its exact bytes were verified
+// before (the signature check is skipped; every other check still runs).
+func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, known bool) Message {
 	m := Message{Room: v.name, ID: raw.ID, Revision: raw.CreateRevision}
 	reject := func(format string, args ...any) Message {
 		m.Rejected = fmt.Sprintf(format, args...)
@@ -363,9 +405,12 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 		}
 		return reject("unknown sender %q", env.Sender)
 	}
-	if err := env.Verify(v.name, id, p); err != nil {
-		return reject("signature of %s does not verify (forged, tampered or moved): %v", env.Sender, err)
+	if !known {
+		if err := env.Verify(v.name, id, p); err != nil {
+			return reject("signature of %s does not verify (forged, tampered or moved): %v", env.Sender, err)
+		}
 	}
+	m.signed = true
 	ep := v.epoch(env.Epoch)
 	if ep == nil {
 		return reject("unknown key epoch %d", env.Epoch)

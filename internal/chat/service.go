@@ -63,6 +63,9 @@ type Options struct {
 	// Outbox keeps messages that could not be sent while the cluster was
 	// unavailable; nil disables queueing (SendOrQueue then waits).
 	Outbox Outbox
+	// Verified remembers which envelopes were already verified, so a room
+	// reopened later skips their signature checks; nil remembers nothing.
+	Verified VerifiedCache
 	// Claimed reports that this identity's name claim was confirmed by the
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
@@ -78,6 +81,7 @@ type Service struct {
 	pins Pins
 	now  func() time.Time
 
+	verified     VerifiedCache // nil: verify everything every time
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
 
@@ -110,6 +114,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		chains: make(map[string]*chain),
 
 		outbox:       opts.Outbox,
+		verified:     opts.Verified,
 		outboxSignal: make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -251,6 +256,18 @@ func (s *Service) User(ctx context.Context, name string) (*crypto.PublicIdentity
 		return nil, e
 	}
 	return nil, fmt.Errorf("%w: %q", ErrNoUser, n)
+}
+
+// VerifiedCache remembers, on the user's own disk, digests of envelopes
+// whose signatures verified. A digest covers room, id and every byte of
+// the envelope, so a changed record misses the cache and is verified
+// again. It holds no plaintext and no keys. Implementations must be safe
+// for concurrent use.
+type VerifiedCache interface {
+	// Seen reports whether the digest was recorded for room.
+	Seen(room string, digest [16]byte) bool
+	// Add records digests for room.
+	Add(room string, digests [][16]byte) error
 }
 
 type memPins struct {

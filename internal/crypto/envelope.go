@@ -4,13 +4,46 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// An envelope is one chat message as stored. Its layout, with all integers
-// big-endian and n the length of the sender name:
+// MaxPlaintext is the largest message plaintext, in bytes.
+const MaxPlaintext = 64 << 10
+
+// EnvelopeOverhead is how many bytes an envelope adds to its plaintext, not
+// counting the sender name: 42 bytes of header, the 16-byte authentication
+// tag and the 64-byte signature. A sealed envelope is
+// len(plaintext) + EnvelopeOverhead + len(sender) bytes.
+const EnvelopeOverhead = headerFixedSize + tagSize + sigSize
+
+const (
+	envelopeVersion = 0x01
+	headerFixedSize = 1 + 4 + 1 + 8 + 16 + 8 + 4
+	tagSize         = chacha20poly1305.Overhead
+	sigSize         = ed25519.SignatureSize
+	nonceSize       = chacha20poly1305.NonceSizeX
+	maxEnvelopeSize = EnvelopeOverhead + MaxNameBytes + MaxPlaintext
+)
+
+// A Header is the plaintext, signed part of an envelope.
+type Header struct {
+	Epoch  uint32   // room key epoch the message is encrypted under, from 1
+	Sender string   // sender's user name, 1 to MaxNameBytes bytes
+	Seq    uint64   // sender's sequence number in this room, from 1
+	Prev   [16]byte // ChainHash of the sender's previous envelope in this room; zero for Seq 1
+	Time   int64    // Unix milliseconds, by the sender's clock
+}
+
+// An Envelope is one chat message as stored, parsed but not yet verified.
+//
+// The embedded Header is a decoded copy of the envelope's header: changing
+// it changes nothing that Marshal, Verify, Open or ChainHash see.
+//
+// The encoded envelope is laid out as follows, with all integers big-endian
+// and n the length of the sender name:
 //
 //	offset    size  field
 //	0         1     version, 0x01
@@ -41,39 +74,6 @@ import (
 // The nonce is derived, not stored. Since a message ID is fresh for every
 // message, so is the nonce; a caller must never seal two different
 // plaintexts with the same room, ID, sender and key.
-const (
-	envelopeVersion = 0x01
-
-	// MaxPlaintext is the largest message plaintext, in bytes.
-	MaxPlaintext = 64 << 10
-
-	// EnvelopeOverhead is how many bytes an envelope adds to its plaintext,
-	// not counting the sender name: 42 bytes of header, the 16-byte
-	// authentication tag and the 64-byte signature. A sealed envelope is
-	// len(plaintext) + EnvelopeOverhead + len(sender) bytes.
-	EnvelopeOverhead = headerFixedSize + tagSize + sigSize
-
-	headerFixedSize = 1 + 4 + 1 + 8 + 16 + 8 + 4
-	tagSize         = chacha20poly1305.Overhead
-	sigSize         = ed25519.SignatureSize
-	nonceSize       = chacha20poly1305.NonceSizeX
-
-	maxEnvelopeSize = EnvelopeOverhead + MaxNameBytes + MaxPlaintext
-)
-
-// A Header is the plaintext, signed part of an envelope.
-type Header struct {
-	Epoch  uint32   // room key epoch the message is encrypted under, from 1
-	Sender string   // sender's user name, 1 to MaxNameBytes bytes
-	Seq    uint64   // sender's sequence number in this room, from 1
-	Prev   [16]byte // ChainHash of the sender's previous envelope in this room; zero for Seq 1
-	Time   int64    // Unix milliseconds, by the sender's clock
-}
-
-// An Envelope is a parsed, not yet verified, stored message.
-//
-// The embedded Header is a decoded copy of the envelope's header: changing
-// it changes nothing that Marshal, Verify, Open or ChainHash see.
 type Envelope struct {
 	Header
 	raw      []byte // the envelope, exactly as parsed
@@ -88,13 +88,13 @@ type Envelope struct {
 // plaintext at most MaxPlaintext bytes (else ErrTooLarge).
 func SealMessage(sender *Identity, key RoomKey, room string, id MessageID, h Header, plaintext []byte) ([]byte, error) {
 	if sender == nil {
-		return nil, fmt.Errorf("seal message: no sender identity")
+		return nil, errors.New("seal message: no sender identity")
 	}
 	if h.Sender != sender.name {
 		return nil, fmt.Errorf("seal message: header sender %q is not the identity's name %q", h.Sender, sender.name)
 	}
 	if h.Epoch == 0 || h.Seq == 0 {
-		return nil, fmt.Errorf("seal message: epoch and seq must be at least 1")
+		return nil, errors.New("seal message: epoch and seq must be at least 1")
 	}
 	if len(plaintext) > MaxPlaintext {
 		return nil, fmt.Errorf("seal message: plaintext is %d bytes, more than %d: %w", len(plaintext), MaxPlaintext, ErrTooLarge)
@@ -221,11 +221,14 @@ func (e *Envelope) Open(key RoomKey, room string, id MessageID) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
+	// The nonce and the associated data share one buffer, to save an
+	// allocation.
 	var stack [256]byte
-	aad := appendSignedPrefix(stack[:0], room, id)
-	aad = append(aad, e.raw[:e.ctOffset]...)
 	nonce := messageNonce(room, id, e.sender())
-	plaintext, err := aead.Open(nil, nonce[:], e.raw[e.ctOffset:len(e.raw)-sigSize], aad)
+	buf := append(stack[:0], nonce[:]...)
+	buf = appendSignedPrefix(buf, room, id)
+	buf = append(buf, e.raw[:e.ctOffset]...)
+	plaintext, err := aead.Open(nil, buf[:nonceSize], e.raw[e.ctOffset:len(e.raw)-sigSize], buf[nonceSize:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: envelope from %q in epoch %d", ErrDecrypt, e.sender(), e.Epoch)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,55 @@ func FuzzUnmarshalKeystore(f *testing.F) {
 			t.Fatalf("re-marshalled keystore: %v", err)
 		}
 	})
+}
+
+// TestFuzzCorpusValid checks that the committed "valid" seeds still get
+// through to success, so that fuzzing starts from inputs that reach the
+// cryptography.
+func TestFuzzCorpusValid(t *testing.T) {
+	read := func(target, name string) [][]byte {
+		data, err := os.ReadFile(filepath.Join("testdata", "fuzz", target, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if lines[0] != "go test fuzz v1" {
+			t.Fatalf("%s/%s: bad header", target, name)
+		}
+		var args [][]byte
+		for _, l := range lines[1:] {
+			q, ok := strings.CutPrefix(l, "[]byte(")
+			q, ok2 := strings.CutSuffix(q, ")")
+			s, err := strconv.Unquote(q)
+			if !ok || !ok2 || err != nil {
+				t.Fatalf("%s/%s: bad line %q", target, name, l)
+			}
+			args = append(args, []byte(s))
+		}
+		return args
+	}
+
+	env := read("FuzzParseEnvelope", "valid")
+	e, err := ParseEnvelope(env[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Verify("general", fixedMessageID("1"), fixedIdentity(t, "alice").Public()); err != nil {
+		t.Error(err)
+	}
+	if _, err := e.Open(fixedRoomKey(t, "general 1"), "general", fixedMessageID("1")); err != nil {
+		t.Error(err)
+	}
+
+	wrap := read("FuzzUnwrapKeys", "valid")
+	if _, err := fixedIdentity(t, "bob").UnwrapKeys(wrap[0], wrap[1]); err != nil {
+		t.Error(err)
+	}
+
+	ks := read("FuzzUnmarshalKeystore", "encrypted")
+	if _, err := unmarshalKeystore(ks[0], ks[1], fuzzMaxKDFParams()); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestFuzzCorpus checks that the committed seed corpora exist, and with

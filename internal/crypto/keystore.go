@@ -140,7 +140,7 @@ func marshalKeystore(id *Identity, passphrase []byte, params kdfParams) ([]byte,
 		sum := keystoreChecksum(body)
 		body = append(body, sum[:]...)
 	} else {
-		if err := params.check(params); err != nil {
+		if err := params.check(maxKDFParams()); err != nil {
 			return nil, fmt.Errorf("marshal keystore: %w", err)
 		}
 		body = append(body, keystoreEncrypted)

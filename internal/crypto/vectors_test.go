@@ -192,4 +192,3 @@ func unhex(tb testing.TB, s string) []byte {
 	}
 	return b
 }
-

@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto/hpke"
 	"crypto/mlkem"
+	"errors"
 	"fmt"
 )
 
@@ -36,10 +37,10 @@ const (
 // 1137 + 32*len(keys) bytes long.
 func WrapKeys(to *PublicIdentity, info []byte, keys []RoomKey) ([]byte, error) {
 	if to == nil {
-		return nil, fmt.Errorf("wrap room keys: no recipient")
+		return nil, errors.New("wrap room keys: no recipient")
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("wrap room keys: no keys")
+		return nil, errors.New("wrap room keys: no keys")
 	}
 	if len(keys) > MaxEpochs {
 		return nil, fmt.Errorf("wrap room keys: %d keys, more than %d: %w", len(keys), MaxEpochs, ErrTooLarge)

@@ -321,6 +321,9 @@ func (s *Shared) run() {
 			if uerr := unlock(s.lockFile); uerr != nil {
 				err = errors.Join(err, uerr)
 			}
+			if s.ctx.Err() != nil {
+				return // Close interrupted the start
+			}
 			delay = min(2*delay, takeoverMaxBackoff)
 			s.log.Error("take over local etcd member", "retry_in", delay, "err", err)
 			continue

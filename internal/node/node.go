@@ -24,7 +24,7 @@ import (
 // ErrStopped is the error a [Node] reports when its etcd server stopped
 // without [Node.Close] being called, for example because the member was
 // removed from its cluster.
-var ErrStopped = errors.New("node: etcd server stopped")
+var ErrStopped = errors.New("etcd server stopped")
 
 // Node is a running etcd member. It is safe for concurrent use.
 type Node struct {
@@ -48,7 +48,9 @@ type Node struct {
 // Start starts the etcd member described by cfg and waits until it is ready
 // to serve clients, which for a member of a new multi-member cluster means
 // until a quorum of members has started. If ctx ends first, Start stops the
-// member and returns an error.
+// member and returns an error. (A member joining an existing cluster first
+// asks the other members about it, which etcd bounds by its own timeouts,
+// not by ctx.)
 //
 // Messages about the member's life go to log; nil discards them. etcd's own
 // log goes to cfg.LogFile.
@@ -161,6 +163,17 @@ func (n *Node) ClientURLs() []string { return slices.Clone(n.clientURLs) }
 
 // PeerURLs returns the URLs the member advertises to other members.
 func (n *Node) PeerURLs() []string { return slices.Clone(n.peerURLs) }
+
+// IsLeader reports whether the member is, at the moment, the leader of its
+// cluster.
+func (n *Node) IsLeader() bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+		return n.etcd.Server.Leader() == n.etcd.Server.MemberID()
+	}
+}
 
 // Done returns a channel that is closed once the member has stopped, after
 // a call to Close or because it failed or was removed from its cluster.

@@ -127,15 +127,30 @@ func startCluster(ctx context.Context, dir string, n int) ([]*node.Node, error) 
 	return nodes, nil
 }
 
-// closeAll closes the non-nil nodes concurrently and waits for them.
+// closeAll closes the non-nil nodes and waits for them: the followers
+// together, then the leader. A leader closed along with its followers
+// would spend etcd's request timeout trying to hand its leadership to one
+// of them.
 func closeAll(nodes []*node.Node) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, nd := range nodes {
-		if nd != nil {
-			wg.Go(func() { errs[i] = nd.Close() })
+	var followers, leaders []*node.Node
+	for _, nd := range nodes {
+		switch {
+		case nd == nil:
+		case nd.IsLeader():
+			leaders = append(leaders, nd)
+		default:
+			followers = append(followers, nd)
 		}
 	}
-	wg.Wait()
+	var errs []error
+	for _, group := range [][]*node.Node{followers, leaders} {
+		groupErrs := make([]error, len(group))
+		var wg sync.WaitGroup
+		for i, nd := range group {
+			wg.Go(func() { groupErrs[i] = nd.Close() })
+		}
+		wg.Wait()
+		errs = append(errs, groupErrs...)
+	}
 	return errors.Join(errs...)
 }

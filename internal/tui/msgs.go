@@ -1,0 +1,465 @@
+package tui
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// Every call into chat runs in one of the commands below, never in Init,
+// Update or View; its outcome, error included, comes back as a message.
+
+const (
+	// opTimeout bounds one interactive operation against the cluster.
+	opTimeout = 15 * time.Second
+	// loginTimeout bounds a login, which may start the local etcd member.
+	loginTimeout = time.Minute
+	// sendTimeout bounds one message's delivery: Send retries while the
+	// cluster is away, so a message typed offline goes out when it is back.
+	sendTimeout = 24 * time.Hour
+	// probeTimeout and probeEvery pace the cluster probe of the status bar.
+	probeTimeout = 3 * time.Second
+	probeEvery   = 5 * time.Second
+	// listEvery paces the re-listing of rooms while the room list shows:
+	// chat has no watch on the set of rooms.
+	listEvery = 3 * time.Second
+	// feedRetry is the pause before a closed room subscription restarts.
+	feedRetry = 2 * time.Second
+	// pageSize is how many messages a conversation loads at a time.
+	pageSize = 200
+)
+
+// Login.
+
+type keystoreMsg struct {
+	user              string
+	exists, encrypted bool
+}
+
+type loginMsg struct {
+	user string
+	svc  *chat.Service
+	err  error
+}
+
+func keystoreCmd(s Session, user string) tea.Cmd {
+	return func() tea.Msg {
+		exists, enc := s.KeystoreExists(user)
+		return keystoreMsg{user: user, exists: exists, encrypted: enc}
+	}
+}
+
+func loginCmd(ctx context.Context, s Session, user string, pass []byte) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+		defer cancel()
+		svc, err := s.Login(ctx, user, pass)
+		clear(pass)
+		return loginMsg{user: user, svc: svc, err: err}
+	}
+}
+
+// Presence.
+
+type presenceOnMsg struct {
+	stop func()
+	err  error
+}
+
+type onlineMsg struct {
+	online map[string]bool
+	rev    int64
+	err    error
+}
+
+type presenceMsg struct {
+	ch     <-chan chat.PresenceEvent
+	ev     chat.PresenceEvent
+	closed bool
+}
+
+type presenceRetryMsg struct{}
+
+func goOnlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+	return func() tea.Msg {
+		stop, err := svc.GoOnline(ctx)
+		return presenceOnMsg{stop: stop, err: err}
+	}
+}
+
+func onlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		on, rev, err := svc.Online(ctx)
+		return onlineMsg{online: on, rev: rev, err: err}
+	}
+}
+
+// watchPresenceCmd starts the presence watch and waits for its first batch.
+func watchPresenceCmd(ctx context.Context, svc *chat.Service, fromRev int64) tea.Cmd {
+	return func() tea.Msg {
+		ch, err := svc.WatchPresence(ctx, fromRev)
+		if err != nil {
+			return presenceMsg{closed: true}
+		}
+		return nextPresence(ch)
+	}
+}
+
+func nextPresenceCmd(ch <-chan chat.PresenceEvent) tea.Cmd {
+	return func() tea.Msg { return nextPresence(ch) }
+}
+
+func nextPresence(ch <-chan chat.PresenceEvent) tea.Msg {
+	ev, ok := <-ch
+	return presenceMsg{ch: ch, ev: ev, closed: !ok}
+}
+
+// Cluster.
+
+type clusterMsg struct{ status []chat.EndpointStatus }
+
+type clusterTickMsg struct{}
+
+func clusterCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		return clusterMsg{status: svc.ClusterStatus(ctx)}
+	}
+}
+
+func clusterTick() tea.Cmd {
+	return tea.Tick(probeEvery, func(time.Time) tea.Msg { return clusterTickMsg{} })
+}
+
+// Rooms.
+
+type roomsMsg struct {
+	rooms     []chat.RoomInfo
+	summaries map[string]chat.RoomSummary
+	rejected  []chat.Rejected
+	err       error
+}
+
+type roomsTickMsg struct{ gen int }
+
+// roomsCmd lists the rooms, and reads the newest message of each room of
+// mine it has no summary for yet; the room subscriptions keep them current
+// after that.
+func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		rooms, rejected, err := svc.Rooms(ctx)
+		if err != nil {
+			return roomsMsg{err: err}
+		}
+		sums := make(map[string]chat.RoomSummary)
+		for _, r := range rooms {
+			if !r.Member || known[r.Name] {
+				continue
+			}
+			if s, err := svc.Summary(ctx, r.Name, 0); err == nil {
+				sums[r.Name] = s
+			}
+		}
+		return roomsMsg{rooms: rooms, summaries: sums, rejected: rejected}
+	}
+}
+
+func roomsTick(gen int) tea.Cmd {
+	return tea.Tick(listEvery, func(time.Time) tea.Msg { return roomsTickMsg{gen: gen} })
+}
+
+// Moving between screens.
+
+// openMsg asks to show a room: its conversation if I am a member, the
+// waiting screen if my request to join is pending. err reports a failed
+// create, direct chat or join.
+type openMsg struct {
+	room chat.RoomInfo
+	err  error
+}
+
+// showRoomsMsg asks for the room list.
+type showRoomsMsg struct{}
+
+// quitMsg asks to quit (after a warning if messages are unsent).
+type quitMsg struct{}
+
+func emit(m tea.Msg) tea.Cmd { return func() tea.Msg { return m } }
+
+func createCmd(ctx context.Context, svc *chat.Service, name string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		r, err := svc.CreateRoom(ctx, name)
+		return openMsg{room: r, err: err}
+	}
+}
+
+func directCmd(ctx context.Context, svc *chat.Service, user string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		r, err := svc.DirectRoom(ctx, user)
+		return openMsg{room: r, err: err}
+	}
+}
+
+// joinCmd asks to join room (a no-op if the request is pending already)
+// and returns the room as it stands then.
+func joinCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		r, err := svc.Room(ctx, room)
+		if err != nil || r.Member || r.Kind == chat.Direct {
+			return openMsg{room: r, err: err}
+		}
+		if err := svc.RequestJoin(ctx, r.Name); err != nil {
+			return openMsg{room: r, err: err}
+		}
+		r, err = svc.Room(ctx, r.Name)
+		return openMsg{room: r, err: err}
+	}
+}
+
+// Waiting for approval.
+
+type approvalMsg struct {
+	room     string
+	approval chat.Approval
+	err      error
+}
+
+type cancelJoinMsg struct {
+	room string
+	err  error
+}
+
+type roomMsg struct {
+	room chat.RoomInfo
+	err  error
+}
+
+// waitApprovalCmd blocks until a member approves or denies my request, or
+// ctx ends (the user cancelled).
+func waitApprovalCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		a, err := svc.WaitApproval(ctx, room)
+		return approvalMsg{room: room, approval: a, err: err}
+	}
+}
+
+func cancelJoinCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		return cancelJoinMsg{room: room, err: svc.CancelJoin(ctx, room)}
+	}
+}
+
+func roomCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		r, err := svc.Room(ctx, room)
+		return roomMsg{room: r, err: err}
+	}
+}
+
+// Conversation.
+
+type historyMsg struct {
+	room     string
+	page     *chat.Page
+	requests []chat.JoinRequest
+	members  []chat.Member
+	err      error
+}
+
+type olderMsg struct {
+	room string
+	page *chat.Page
+	err  error
+}
+
+type membersMsg struct {
+	room    string
+	members []chat.Member
+	show    bool // print them in the conversation (/members)
+	err     error
+}
+
+// resultMsg is the outcome of a command typed in a conversation.
+type resultMsg struct {
+	room string
+	text string
+	err  error
+}
+
+type sentMsg struct {
+	room  string
+	local int
+	msg   chat.Message
+	err   error
+}
+
+// historyCmd reads what a conversation opens with: the newest page of
+// messages, the pending join requests and the members.
+func historyCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		page, err := svc.History(ctx, room, pageSize)
+		if err != nil {
+			return historyMsg{room: room, err: err}
+		}
+		reqs, _ := svc.Requests(ctx, room)
+		mems, _ := svc.Members(ctx, room)
+		return historyMsg{room: room, page: page, requests: reqs, members: mems}
+	}
+}
+
+func olderCmd(ctx context.Context, svc *chat.Service, room, cursor string, rev int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		page, err := svc.Older(ctx, room, cursor, rev, pageSize)
+		return olderMsg{room: room, page: page, err: err}
+	}
+}
+
+func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		ms, err := svc.Members(ctx, room)
+		return membersMsg{room: room, members: ms, show: show, err: err}
+	}
+}
+
+// prepareSendCmd readies a room for sending, so that messages typed while
+// the cluster is away need it only for their write. Its failure is not
+// shown: Send reports it in context.
+func prepareSendCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		svc.PrepareSend(ctx, room)
+		return nil
+	}
+}
+
+// actionCmd runs one membership command and reports it as text.
+func actionCmd(ctx context.Context, room, done string, fn func(context.Context) error) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		err := fn(ctx)
+		return resultMsg{room: room, text: done, err: err}
+	}
+}
+
+type leftMsg struct {
+	room string
+	err  error
+}
+
+func leaveCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		return leftMsg{room: room, err: svc.Leave(ctx, room)}
+	}
+}
+
+// sendCmd sends one message. Send chooses the message id once and retries
+// the same write until ctx ends, so the message is stored exactly once even
+// if the cluster is away for a while.
+func sendCmd(ctx context.Context, svc *chat.Service, room string, local int, text string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		defer cancel()
+		m, err := svc.Send(ctx, room, text)
+		return sentMsg{room: room, local: local, msg: m, err: err}
+	}
+}
+
+// Room subscriptions.
+
+type feedMsg struct {
+	room   string
+	ch     <-chan chat.Event
+	cancel context.CancelFunc
+	err    error
+}
+
+type eventMsg struct {
+	room string
+	ch   <-chan chat.Event
+	ev   chat.Event
+}
+
+type feedClosedMsg struct {
+	room string
+	ch   <-chan chat.Event
+}
+
+type feedRetryMsg struct{ room string }
+
+// subscribeCmd subscribes to a room's events from fromRev (0: from the
+// room's state as last read).
+func subscribeCmd(ctx context.Context, svc *chat.Service, room string, fromRev int64) tea.Cmd {
+	return func() tea.Msg {
+		fctx, cancel := context.WithCancel(ctx)
+		ch, err := svc.Subscribe(fctx, room, fromRev)
+		if err != nil {
+			cancel()
+			return feedMsg{room: room, err: err}
+		}
+		return feedMsg{room: room, ch: ch, cancel: cancel}
+	}
+}
+
+// nextEventCmd waits for a subscription's next event; it is re-armed after
+// each one.
+func nextEventCmd(room string, ch <-chan chat.Event) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return feedClosedMsg{room: room, ch: ch}
+		}
+		return eventMsg{room: room, ch: ch, ev: ev}
+	}
+}
+
+func feedRetryCmd(room string) tea.Cmd {
+	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return feedRetryMsg{room: room} })
+}
+
+// cloneSet copies a set for a command to read while Update goes on.
+func cloneSet(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// memberNames returns the names of members, sorted.
+func memberNames(ms []chat.Member) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	slices.Sort(out)
+	return out
+}
