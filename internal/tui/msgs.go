@@ -305,13 +305,6 @@ type resultMsg struct {
 	err  error
 }
 
-type sentMsg struct {
-	room  string
-	local int
-	msg   chat.Message
-	err   error
-}
-
 // historyCmd reads what a conversation opens with: the newest page of
 // messages, the pending join requests and the members.
 func historyCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
@@ -346,18 +339,6 @@ func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) 
 	}
 }
 
-// prepareSendCmd readies a room for sending, so that messages typed while
-// the cluster is away need it only for their write. Its failure is not
-// shown: Send reports it in context.
-func prepareSendCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
-		defer cancel()
-		svc.PrepareSend(ctx, room)
-		return nil
-	}
-}
-
 // actionCmd runs one membership command and reports it as text.
 func actionCmd(ctx context.Context, room, done string, fn func(context.Context) error) tea.Cmd {
 	return func() tea.Msg {
@@ -381,15 +362,71 @@ func leaveCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 	}
 }
 
-// sendCmd sends one message. Send chooses the message id once and retries
-// the same write until ctx ends, so the message is stored exactly once even
-// if the cluster is away for a while.
+// sendWait is how long a message waits for the cluster before it goes to
+// the outbox on disk, from where RunOutbox delivers it when the cluster is
+// back, also after a restart.
+const sendWait = 3 * time.Second
+
+type sentMsg struct {
+	room  string
+	local int
+	msg   chat.Message // Pending: queued in the outbox, not sent yet
+	err   error
+}
+
+// sendCmd sends one message, or queues it in the outbox if the cluster
+// does not answer within sendWait. Either way it is stored exactly once:
+// its id is chosen once and every write of it is create-only. Without an
+// outbox, SendOrQueue is Send, which retries until ctx ends.
 func sendCmd(ctx context.Context, svc *chat.Service, room string, local int, text string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
-		m, err := svc.Send(ctx, room, text)
+		m, err := svc.SendOrQueue(ctx, room, text, sendWait)
 		return sentMsg{room: room, local: local, msg: m, err: err}
+	}
+}
+
+// deliveredMsg reports a message of the outbox delivered by RunOutbox.
+type deliveredMsg struct {
+	ch     <-chan chat.Message
+	msg    chat.Message
+	closed bool
+}
+
+// queuedMsg lists the messages waiting in the outbox at login.
+type queuedMsg struct {
+	msgs []chat.Message
+	err  error
+}
+
+// runOutboxCmd delivers queued messages until ctx ends, reporting each on
+// ch; done is closed once it has stopped.
+func runOutboxCmd(ctx context.Context, svc *chat.Service, ch chan<- chat.Message, done chan<- struct{}) tea.Cmd {
+	return func() tea.Msg {
+		defer close(done)
+		defer close(ch)
+		svc.RunOutbox(ctx, func(m chat.Message) {
+			select {
+			case ch <- m:
+			case <-ctx.Done():
+			}
+		})
+		return nil
+	}
+}
+
+func nextDeliveredCmd(ch <-chan chat.Message) tea.Cmd {
+	return func() tea.Msg {
+		m, ok := <-ch
+		return deliveredMsg{ch: ch, msg: m, closed: !ok}
+	}
+}
+
+func queuedCmd(svc *chat.Service) tea.Cmd {
+	return func() tea.Msg {
+		ms, err := svc.Pending()
+		return queuedMsg{msgs: ms, err: err}
 	}
 }
 
@@ -443,15 +480,6 @@ func nextEventCmd(room string, ch <-chan chat.Event) tea.Cmd {
 
 func feedRetryCmd(room string) tea.Cmd {
 	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return feedRetryMsg{room: room} })
-}
-
-// cloneSet copies a set for a command to read while Update goes on.
-func cloneSet(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // memberNames returns the names of members, sorted.
