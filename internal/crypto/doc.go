@@ -38,7 +38,7 @@ const (
 	labelMessage = "parley/v1/message-signature"
 	// labelMessageNonce derives a message's XChaCha20-Poly1305 nonce.
 	labelMessageNonce = "parley/v1/message-nonce"
-	// labelChainHash hashes an envelope into its successor's Prev field.
+	// labelChainHash domain-separates ChainHash, a digest of a whole envelope.
 	labelChainHash = "parley/v1/chain-hash"
 	// labelRoomKeyWrap starts the HPKE info of a room key wrap.
 	labelRoomKeyWrap = "parley/v1/room-key-wrap"

@@ -33,7 +33,7 @@ type Header struct {
 	Epoch  uint32   // room key epoch the message is encrypted under, from 1
 	Sender string   // sender's user name, 1 to MaxNameBytes bytes
 	Seq    uint64   // sender's sequence number in this room, from 1
-	Prev   [16]byte // ChainHash of the sender's previous envelope in this room; zero for Seq 1
+	Prev   [16]byte // id of the sender's previous message in this room; zero for Seq 1
 	Time   int64    // Unix milliseconds, by the sender's clock
 }
 
@@ -51,7 +51,7 @@ type Header struct {
 //	5         1     sender name length n, 1 to MaxNameBytes
 //	6         n     sender name
 //	6+n       8     seq, uint64, at least 1
-//	14+n      16    prev, ChainHash of the sender's previous envelope
+//	14+n      16    prev, id of the sender's previous message in the room
 //	30+n      8     time, int64 Unix milliseconds
 //	38+n      4     ciphertext length c, uint32, 16 to MaxPlaintext+16
 //	42+n      c     ciphertext: XChaCha20-Poly1305 of the plaintext

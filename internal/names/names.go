@@ -1,8 +1,9 @@
 // Package names defines what a Parley user name and room name may be, and
 // the canonical form both take before they are compared or stored.
 //
-// A name is 1 to 32 characters of Unicode letters, digits and marks, plus
-// '-', '_' and '.', starting with a letter or digit. User names are folded to
+// A name is 1 to 32 characters (at most 64 bytes in UTF-8) of Unicode
+// letters, digits and marks, plus '-', '_' and '.', starting with a letter
+// or digit. User names are folded to
 // lower case, so "Bob" and "bob" are the same user and cannot impersonate
 // one another; room names keep their case. Both are normalised to Unicode
 // NFC, so visually identical spellings are one name.
@@ -18,8 +19,12 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxLen is the longest name, in characters.
-const MaxLen = 32
+// MaxLen is the longest name, in characters; MaxBytes bounds its UTF-8
+// encoding, which keys and signed headers carry.
+const (
+	MaxLen   = 32
+	MaxBytes = 64
+)
 
 // Direct room names start with DirectPrefix, followed by the two user names
 // in byte order, joined by DirectSep; neither character can appear in a
@@ -102,6 +107,9 @@ func canonical(what, s string) (string, error) {
 	}
 	if n > MaxLen {
 		return "", fmt.Errorf("%w: %s %q is %d characters long; use %s", ErrInvalid, what, s, n, Allowed)
+	}
+	if len(s) > MaxBytes {
+		return "", fmt.Errorf("%w: %s %q is %d bytes long in UTF-8, at most %d", ErrInvalid, what, s, len(s), MaxBytes)
 	}
 	for i, r := range s {
 		ok := unicode.IsLetter(r) || unicode.IsDigit(r)

@@ -30,6 +30,8 @@ func TestUser(t *testing.T) {
 		{strings.Repeat("x", 32), strings.Repeat("x", 32), true},
 		{strings.Repeat("x", 33), "", false},
 		{"\xff", "", false},
+		{strings.Repeat("李", 21), strings.Repeat("李", 21), true},
+		{strings.Repeat("李", 22), "", false}, // 66 bytes
 	}
 	for _, tt := range tests {
 		got, err := User(tt.in)
