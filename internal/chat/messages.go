@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -35,8 +36,9 @@ type Message struct {
 	// Pending reports that it waits in the outbox for the cluster.
 	Pending bool `json:"pending,omitempty"`
 
-	prev   crypto.MessageID
-	signed bool // the signature verified (now or before)
+	prev      crypto.MessageID
+	signed    bool // the signature verified (now or before)
+	needsView bool // rejected for want of newer room state
 }
 
 // chain is my sending state in one room: each of my messages carries the
@@ -253,39 +255,74 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	if !v.isMember(s.me.Name()) && v.myWrap == nil {
 		return nil, fmt.Errorf("read %q: %w", name, ErrNotMember)
 	}
-	var raws []store.RawMessage
 	out := &Page{Room: name, Rejected: v.rejected}
 	complete := cursor == ""
-	for {
-		n := pageSize
-		if limit > 0 {
-			n = min(n, limit-len(raws))
+
+	// Fetch the next page while this one is verified.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan store.MessagePage, 2)
+	var fetchErr error
+	go func() {
+		defer close(pages)
+		got := 0
+		for {
+			n := pageSize
+			if limit > 0 {
+				n = min(n, limit-got)
+			}
+			page, err := s.st.Messages(ctx, name, cursor, n, rev)
+			if err != nil {
+				fetchErr = err
+				return
+			}
+			rev = page.Revision
+			got += len(page.Messages)
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				fetchErr = ctx.Err()
+				return
+			}
+			if !page.More || (limit > 0 && got >= limit) {
+				return
+			}
+			cursor = page.Next
 		}
-		page, err := s.st.Messages(ctx, name, cursor, n, rev)
+	}()
+	var msgs []Message
+	var retry []store.RawMessage // judged with a view older than the page
+	for page := range pages {
+		out.More, out.Cursor, out.Revision = page.More, page.Next, page.Revision
+		batch, err := s.verifyAll(ctx, v, page.Messages)
 		if err != nil {
 			return nil, err
 		}
-		rev = page.Revision
-		raws = append(raws, page.Messages...)
-		out.More, out.Cursor = page.More, page.Next
-		if !page.More || (limit > 0 && len(raws) >= limit) {
-			break
+		for i, m := range batch {
+			if m.needsView && v.revision < page.Revision {
+				retry = append(retry, page.Messages[i])
+				continue
+			}
+			msgs = append(msgs, m)
 		}
-		cursor = page.Next
 	}
-	out.Revision = rev
-	if out.More {
-		complete = false
+	if fetchErr != nil {
+		return nil, fetchErr
 	}
-	if v.revision < rev {
+	if len(retry) > 0 {
 		// Members approved after the state read may have sent messages.
 		if v, err = s.loadView(ctx, name); err != nil {
 			return nil, err
 		}
+		again, err := s.verifyAll(ctx, v, retry)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, again...)
 	}
-	msgs, err := s.verifyAll(ctx, v, raws)
-	if err != nil {
-		return nil, err
+	slices.SortFunc(msgs, func(a, b Message) int { return cmp.Compare(a.Revision, b.Revision) })
+	if out.More {
+		complete = false
 	}
 	out.Messages = msgs
 	out.Warnings = chainWarnings(msgs, complete)
@@ -295,7 +332,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 // verifyAll verifies and decrypts messages on every core, and returns them
 // in revision order.
 func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMessage) ([]Message, error) {
-	slices.SortFunc(raws, func(a, b store.RawMessage) int { return int(a.CreateRevision - b.CreateRevision) })
+	slices.SortFunc(raws, func(a, b store.RawMessage) int { return cmp.Compare(a.CreateRevision, b.CreateRevision) })
 	keys, _ := s.roomKeys(v) // nil if I hold none: messages are then rejected as unreadable
 	envs := make([]*crypto.Envelope, len(raws))
 	senders := make([]string, 0, 8)
@@ -320,16 +357,53 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 	var freshMu sync.Mutex
 	work := func(lo, hi int) {
 		var mine [][16]byte
-		for i := lo; i < hi; i++ {
-			var d [16]byte
-			known := false
-			if s.verified != nil {
-				d = envelopeDigest(v.name, raws[i].ID, raws[i].Value)
-				known = s.verified.Seen(v.name, d)
+		// Signatures are checked in batches, about twice as fast as one
+		// by one; the verified cache skips those seen before.
+		const batchSize = 64
+		var bv crypto.BatchVerifier
+		state := make([]sigState, batchSize)
+		digests := make([][16]byte, batchSize)
+		slot := make([]int, batchSize)
+		known := make([]bool, batchSize)
+		for start := lo; start < hi; start += batchSize {
+			end := min(start+batchSize, hi)
+			for i := start; i < end; i++ {
+				j := i - start
+				state[j], slot[j], known[j] = sigUnknown, -1, false
+				if s.verified != nil {
+					digests[j] = envelopeDigest(v.name, raws[i].ID, raws[i].Value)
+					if s.verified.Seen(v.name, digests[j]) {
+						state[j], known[j] = sigGood, true
+						continue
+					}
+				}
+				env := envs[i]
+				if env == nil {
+					continue
+				}
+				p, ok := users[env.Sender]
+				id, err := crypto.ParseMessageID(raws[i].ID)
+				if !ok || err != nil {
+					continue
+				}
+				slot[j] = bv.Add(env, v.name, id, p)
 			}
-			out[i] = s.verifyOne(v, keys, users, badUsers, raws[i], envs[i], known)
-			if s.verified != nil && !known && out[i].signed {
-				mine = append(mine, d)
+			var results []error
+			if bv.Len() > 0 {
+				results = bv.Verify()
+			}
+			for i := start; i < end; i++ {
+				j := i - start
+				if slot[j] >= 0 {
+					state[j] = sigGood
+					if results[slot[j]] != nil {
+						state[j] = sigBad
+					}
+				}
+				out[i] = s.verifyOne(v, keys, users, badUsers, raws[i], envs[i], state[j])
+				if s.verified != nil && !known[j] && out[i].signed {
+					mine = append(mine, digests[j])
+				}
 			}
 		}
 		if len(mine) > 0 {
@@ -374,9 +448,18 @@ func envelopeDigest(room, id string, value []byte) [16]byte {
 	return d
 }
 
-// verifyOne checks one record. known means its exact bytes were verified
-// before (the signature check is skipped; every other check still runs).
-func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, known bool) Message {
+// sigState is what is already known of a record's signature.
+type sigState int
+
+const (
+	sigUnknown sigState = iota // not checked yet: verifyOne checks it
+	sigGood                    // checked (in a batch, or remembered)
+	sigBad                     // a batch found it bad
+)
+
+// verifyOne checks one record. sig says whether its signature was already
+// checked; every other check always runs.
+func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, sig sigState) Message {
 	m := Message{Room: v.name, ID: raw.ID, Revision: raw.CreateRevision}
 	reject := func(format string, args ...any) Message {
 		m.Rejected = fmt.Sprintf(format, args...)
@@ -405,7 +488,10 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 		}
 		return reject("unknown sender %q", env.Sender)
 	}
-	if !known {
+	switch sig {
+	case sigBad:
+		return reject("signature of %s does not verify (forged, tampered or moved)", env.Sender)
+	case sigUnknown:
 		if err := env.Verify(v.name, id, p); err != nil {
 			return reject("signature of %s does not verify (forged, tampered or moved): %v", env.Sender, err)
 		}
@@ -413,9 +499,11 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 	m.signed = true
 	ep := v.epoch(env.Epoch)
 	if ep == nil {
+		m.needsView = true
 		return reject("unknown key epoch %d", env.Epoch)
 	}
 	if ep.wraps[env.Sender] == nil {
+		m.needsView = true
 		return reject("%s was not a member in key epoch %d", env.Sender, env.Epoch)
 	}
 	if l := ep.left[env.Sender]; l != nil && l.CreateRevision < raw.CreateRevision {
@@ -425,6 +513,7 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 		return reject("sent under the retired key of epoch %d", env.Epoch)
 	}
 	if int(env.Epoch) > len(keys) {
+		m.needsView = true
 		return reject("no key for epoch %d (sent after you left)", env.Epoch)
 	}
 	pt, err := env.Open(keys[env.Epoch-1], v.name, id)

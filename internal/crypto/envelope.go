@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hdevalence/ed25519consensus"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -201,7 +202,8 @@ func (e *Envelope) Verify(room string, id MessageID, sender *PublicIdentity) err
 	var stack [1024]byte
 	m := appendSignedPrefix(stack[:0], room, id)
 	m = append(m, e.raw[:len(e.raw)-sigSize]...)
-	if !ed25519.Verify(sender.signing, m, e.raw[len(e.raw)-sigSize:]) {
+	// ZIP-215 rules, as in BatchVerifier, so one answer for both.
+	if !ed25519consensus.Verify(sender.signing, m, e.raw[len(e.raw)-sigSize:]) {
 		return fmt.Errorf("%w: envelope from %q", ErrBadSignature, sender.name)
 	}
 	return nil

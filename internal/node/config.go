@@ -122,8 +122,8 @@ type Config struct {
 	PeerClientCertAuth bool
 
 	// LogFile is the file etcd's own log is appended to, created with mode
-	// 0600 if needed. Zero discards etcd's log. etcd never logs to the
-	// terminal.
+	// 0600 (and its directory with mode 0700) if needed. Zero discards
+	// etcd's log. etcd never logs to the terminal.
 	LogFile string
 
 	// LogLevel is etcd's log level: "debug", "info", "warn" or "error".

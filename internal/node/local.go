@@ -62,7 +62,15 @@ const (
 // Which process hosts is decided by an exclusive flock on <home>/etcd/lock;
 // the member's data lives in <home>/etcd/data, its URLs are recorded in
 // <home>/etcd/endpoint, and etcd logs to <home>/etcd/etcd.log. Only the
-// lock holder opens the data files.
+// lock holder opens the data files, and only it writes the record.
+//
+// A Shared that does not host tries the lock every 300 ms. The kernel
+// releases a flock when the descriptor holding it is closed, so the lock
+// comes free as soon as the host closes its Shared, exits or dies; the
+// first Shared to get it starts the member on the recorded URLs, with the
+// same data, and its clients and everyone else's reconnect to it. A
+// Shared that hosts a member that stops by itself releases the lock, so
+// that the member can be started again.
 type Shared struct {
 	dir       string
 	clientURL string

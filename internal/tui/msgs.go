@@ -433,10 +433,10 @@ func queuedCmd(svc *chat.Service) tea.Cmd {
 // Room subscriptions.
 
 type feedMsg struct {
-	room   string
-	ch     <-chan chat.Event
-	cancel context.CancelFunc
-	err    error
+	room string
+	gen  int
+	ch   <-chan chat.Event
+	err  error
 }
 
 type eventMsg struct {
@@ -453,16 +453,11 @@ type feedClosedMsg struct {
 type feedRetryMsg struct{ room string }
 
 // subscribeCmd subscribes to a room's events from fromRev (0: from the
-// room's state as last read).
-func subscribeCmd(ctx context.Context, svc *chat.Service, room string, fromRev int64) tea.Cmd {
+// room's state as last read) until ctx ends.
+func subscribeCmd(ctx context.Context, svc *chat.Service, room string, fromRev int64, gen int) tea.Cmd {
 	return func() tea.Msg {
-		fctx, cancel := context.WithCancel(ctx)
-		ch, err := svc.Subscribe(fctx, room, fromRev)
-		if err != nil {
-			cancel()
-			return feedMsg{room: room, err: err}
-		}
-		return feedMsg{room: room, ch: ch, cancel: cancel}
+		ch, err := svc.Subscribe(ctx, room, fromRev)
+		return feedMsg{room: room, gen: gen, ch: ch, err: err}
 	}
 }
 

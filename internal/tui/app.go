@@ -1,0 +1,836 @@
+// Package tui is Parley's full-screen terminal interface: the login, the
+// room list, the wait for approval to join a room, conversations and a
+// status bar, drawn with Bubble Tea.
+//
+// It is a thin layer over package chat: every action is one call to a
+// chat.Service, made in a Bubble Tea command, whose outcome comes back as a
+// message. It knows nothing of etcd (no keys, no client, no watches of its
+// own): the cluster appears only as the endpoint health chat reports, and
+// the live updates only as chat's room events and presence changes.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// Session logs a user in. *cli.App satisfies it.
+type Session interface {
+	// Login logs in as user with the passphrase of the user's keystore; a
+	// new user gets a keystore protected by passphrase (none if empty).
+	// The interface always passes a non-nil passphrase, so Login never
+	// prompts on the terminal.
+	Login(ctx context.Context, user string, passphrase []byte) (*chat.Service, error)
+	// KeystoreExists reports whether the user has a keystore here, and
+	// whether it is encrypted. It reads local files only.
+	KeystoreExists(user string) (exists, encrypted bool)
+}
+
+// Options configure Run. The zero value asks for the user name and uses
+// colour.
+type Options struct {
+	// User, if set, is logged in without asking for a name.
+	User string
+	// Endpoints are the configured etcd endpoints, shown until the first
+	// probe of the cluster answers; empty means the local member.
+	Endpoints []string
+	// NoColor draws without colour (NO_COLOR).
+	NoColor bool
+}
+
+// Run shows the interface on the terminal until the user quits or ctx
+// ends, and restores the terminal before it returns.
+func Run(ctx context.Context, s Session, opts Options) error {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := newModel(ctx, s, opts)
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opts.NoColor {
+		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	_, err := tea.NewProgram(m, popts...).Run()
+	cancel()
+	m.shutdown()
+	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
+		return parent.Err()
+	}
+	return err
+}
+
+// screen is what the interface shows.
+type screen int
+
+const (
+	screenLogin screen = iota
+	screenRooms
+	screenWaiting
+	screenConversation
+)
+
+// shared is what every screen reads: the logged-in service, the key map
+// and styles, and what is known of rooms, presence and outgoing messages.
+// Only Update changes it.
+type shared struct {
+	// ctx is the program's lifetime. The model lives exactly as long as
+	// the program, so it keeps the context every command derives its own
+	// from; cancelling it (on quit) ends subscriptions and sends.
+	ctx  context.Context
+	sess Session
+	opts Options
+	keys KeyMap
+	st   *styles
+
+	svc *chat.Service // nil until logged in
+	me  string
+
+	rooms    []chat.RoomInfo // as last listed, in list order
+	activity map[string]*activity
+	online   map[string]bool
+
+	outgoing  map[string][]*outgoing // by room, in typing order
+	nextLocal int
+}
+
+// activity is what the interface knows of a room's messages.
+type activity struct {
+	last       chat.Message // newest message seen
+	unread     int          // messages from others not shown yet
+	summarized bool         // last was read from the cluster once
+}
+
+func (sh *shared) act(room string) *activity {
+	a := sh.activity[room]
+	if a == nil {
+		a = &activity{}
+		sh.activity[room] = a
+	}
+	return a
+}
+
+// outgoing is a message typed by the user that is not in the room yet.
+type outgoing struct {
+	local  int
+	room   string
+	text   string
+	id     string // once queued in the outbox
+	state  sendState
+	queued time.Time
+}
+
+type sendState int
+
+const (
+	sendWaiting sendState = iota // behind another message of the room
+	sendSending                  // being sent
+	sendQueued                   // in the outbox until the cluster is back
+	sendFailed                   // refused for good (Rejected of a queued message)
+)
+
+// model is the root model: it owns the screens, the room subscriptions,
+// presence, the cluster probe and the outgoing messages.
+type model struct {
+	sh     *shared
+	screen screen
+	width  int
+	height int
+
+	login   *loginModel
+	rooms   *roomsModel
+	waiting *waitingModel
+	conv    *conversation
+	bar     *statusBar
+
+	feeds    map[string]*feed
+	feedGen  int
+	listGen  int
+	inflight map[string]int // room -> local id of the message being sent
+
+	stopPresence   func()
+	presenceCh     <-chan chat.PresenceEvent
+	presenceCancel context.CancelFunc
+	outboxDone     chan struct{}
+
+	quitArmed bool
+}
+
+// feed is one room subscription, kept while the user belongs to the room
+// (or waits to), so unread counts and join requests arrive live.
+type feed struct {
+	gen    int
+	ch     <-chan chat.Event // nil while starting
+	cancel context.CancelFunc
+	last   int64 // revision of the last event
+	down   bool  // reported the connection lost
+}
+
+func newModel(ctx context.Context, s Session, opts Options) *model {
+	sh := &shared{
+		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor),
+		activity: make(map[string]*activity), online: make(map[string]bool),
+		outgoing: make(map[string][]*outgoing),
+	}
+	return &model{
+		sh:       sh,
+		screen:   screenLogin,
+		login:    newLogin(sh),
+		rooms:    newRooms(sh),
+		bar:      newStatusBar(sh),
+		feeds:    make(map[string]*feed),
+		inflight: make(map[string]int),
+	}
+}
+
+func (m *model) Init() tea.Cmd { return m.login.Init() }
+
+// shutdown stops presence (marking the user offline at once) and waits
+// for the outbox to stop; Run calls it after the program ends.
+func (m *model) shutdown() {
+	if m.stopPresence != nil {
+		m.stopPresence()
+	}
+	if m.outboxDone != nil {
+		select {
+		case <-m.outboxDone:
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	if m.conv != nil {
+		m.conv.layout()
+	}
+	return m, cmd
+}
+
+func (m *model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.resize()
+		return nil
+	case tea.KeyPressMsg:
+		if key.Matches(msg, m.sh.keys.Quit) {
+			return m.quit()
+		}
+		m.quitArmed = false
+	case tea.InterruptMsg:
+		return tea.Quit
+	case quitMsg:
+		return m.quit()
+
+	case loginMsg:
+		if msg.err != nil || msg.svc == nil {
+			return m.login.Update(msg)
+		}
+		return m.loggedIn(msg.svc)
+
+	case presenceOnMsg:
+		if msg.err == nil {
+			m.stopPresence = msg.stop
+		}
+		return nil
+	case onlineMsg:
+		return m.onOnline(msg)
+	case presenceMsg:
+		return m.onPresence(msg)
+	case presenceRetryMsg:
+		return onlineCmd(m.sh.ctx, m.sh.svc)
+
+	case clusterMsg:
+		m.bar.setCluster(msg.status)
+		return clusterTick()
+	case clusterTickMsg:
+		return clusterCmd(m.sh.ctx, m.sh.svc)
+
+	case roomsMsg:
+		return m.onRooms(msg)
+	case roomsTickMsg:
+		if msg.gen != m.listGen || m.screen != screenRooms {
+			return nil
+		}
+		return tea.Batch(m.listRooms(), roomsTick(msg.gen))
+
+	case openMsg:
+		if msg.err != nil {
+			return m.showError(msg.err)
+		}
+		return m.open(msg.room)
+	case showRoomsMsg:
+		return m.showRooms("")
+
+	case feedMsg:
+		return m.onFeed(msg)
+	case eventMsg:
+		return m.onEvent(msg)
+	case feedClosedMsg:
+		if f := m.feeds[msg.room]; f != nil && f.ch == msg.ch {
+			f.ch = nil
+			return feedRetryCmd(msg.room)
+		}
+		return nil
+	case feedRetryMsg:
+		if f := m.feeds[msg.room]; f != nil && f.ch == nil {
+			m.stopFeed(msg.room)
+			return m.ensureFeed(msg.room, f.last)
+		}
+		return nil
+
+	case sentMsg:
+		return m.onSent(msg)
+	case deliveredMsg:
+		if msg.closed {
+			return nil
+		}
+		m.delivered(msg.msg)
+		return nextDeliveredCmd(msg.ch)
+	case queuedMsg:
+		for _, q := range msg.msgs {
+			st := sendQueued
+			if q.Rejected != "" {
+				st = sendFailed
+			}
+			m.sh.nextLocal++
+			m.sh.outgoing[q.Room] = append(m.sh.outgoing[q.Room], &outgoing{
+				local: m.sh.nextLocal, room: q.Room, text: q.Text, id: q.ID, state: st, queued: q.Time,
+			})
+		}
+		return nil
+
+	case approvalMsg, cancelJoinMsg:
+		return m.onWaitingDone(msg)
+	case roomMsg:
+		if m.waiting != nil && msg.err == nil && msg.room.Name == m.waiting.room.Name {
+			m.waiting.setRoom(msg.room)
+		}
+		return nil
+
+	case historyMsg, olderMsg, membersMsg, resultMsg:
+		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
+			return m.conv.Update(msg)
+		}
+		return nil
+	case leftMsg:
+		if msg.err != nil {
+			return m.showError(msg.err)
+		}
+		m.stopFeed(msg.room)
+		return m.showRooms(fmt.Sprintf("You left %s.", displayRoom(m.sh.me, msg.room)))
+
+	case tea.MouseWheelMsg:
+		if m.screen == screenConversation {
+			return m.conv.Update(msg)
+		}
+		return nil
+	}
+
+	switch m.screen {
+	case screenLogin:
+		return m.login.Update(msg)
+	case screenRooms:
+		return m.rooms.Update(msg)
+	case screenWaiting:
+		return m.waiting.Update(msg)
+	case screenConversation:
+		return m.conv.Update(msg)
+	}
+	return nil
+}
+
+func roomOf(msg tea.Msg) string {
+	switch msg := msg.(type) {
+	case historyMsg:
+		return msg.room
+	case olderMsg:
+		return msg.room
+	case membersMsg:
+		return msg.room
+	case resultMsg:
+		return msg.room
+	}
+	return ""
+}
+
+// quit ends the program, after a warning if a message is still on its way
+// to the cluster (queued messages are safe in the outbox).
+func (m *model) quit() tea.Cmd {
+	sending := 0
+	for _, outs := range m.sh.outgoing {
+		for _, o := range outs {
+			if o.state == sendSending || o.state == sendWaiting {
+				sending++
+			}
+		}
+	}
+	if sending > 0 && !m.quitArmed {
+		m.quitArmed = true
+		m.bar.alert = fmt.Sprintf("%s still being sent: press ctrl+c again to quit anyway", plural(sending, "message is", "messages are"))
+		return nil
+	}
+	return tea.Quit
+}
+
+func (m *model) resize() {
+	body := max(m.height-1, 1) // the status bar takes the last line
+	m.login.SetSize(m.width, m.height)
+	m.rooms.SetSize(m.width, body)
+	m.bar.SetSize(m.width, 1)
+	if m.waiting != nil {
+		m.waiting.SetSize(m.width, body)
+	}
+	if m.conv != nil {
+		m.conv.SetSize(m.width, body)
+	}
+}
+
+// loggedIn starts what runs for the whole session and shows the rooms.
+func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
+	sh := m.sh
+	sh.svc, sh.me = svc, svc.Me()
+	delivered := make(chan chat.Message)
+	m.outboxDone = make(chan struct{})
+	return tea.Batch(
+		// The login may have printed about delivered queued messages:
+		// draw the whole screen again.
+		tea.ClearScreen,
+		goOnlineCmd(sh.ctx, svc),
+		onlineCmd(sh.ctx, svc),
+		clusterCmd(sh.ctx, svc),
+		queuedCmd(svc),
+		runOutboxCmd(sh.ctx, svc, delivered, m.outboxDone),
+		nextDeliveredCmd(delivered),
+		m.showRooms(""),
+	)
+}
+
+// Presence.
+
+func (m *model) onOnline(msg onlineMsg) tea.Cmd {
+	if msg.err != nil {
+		return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
+	}
+	m.sh.online = msg.online
+	if m.presenceCancel != nil {
+		m.presenceCancel()
+	}
+	ctx, cancel := context.WithCancel(m.sh.ctx)
+	m.presenceCancel = cancel
+	m.presenceCh = nil
+	return watchPresenceCmd(ctx, m.sh.svc, msg.rev+1)
+}
+
+func (m *model) onPresence(msg presenceMsg) tea.Cmd {
+	if m.presenceCh == nil && !msg.closed {
+		m.presenceCh = msg.ch
+	}
+	if msg.ch != m.presenceCh {
+		return nil // an older watch
+	}
+	if msg.closed || msg.ev.Compacted {
+		m.presenceCh = nil
+		return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
+	}
+	for _, c := range msg.ev.Changes {
+		if c.Online {
+			m.sh.online[c.User] = true
+		} else {
+			delete(m.sh.online, c.User)
+		}
+	}
+	return nextPresenceCmd(msg.ch)
+}
+
+// Rooms.
+
+// showRooms switches to the room list and re-lists the rooms now and
+// every listEvery while the list shows.
+func (m *model) showRooms(info string) tea.Cmd {
+	m.leaveWaiting()
+	m.conv = nil
+	m.screen = screenRooms
+	m.rooms.info = info
+	m.listGen++
+	return tea.Batch(m.listRooms(), roomsTick(m.listGen))
+}
+
+func (m *model) listRooms() tea.Cmd {
+	known := make(map[string]bool)
+	for r, a := range m.sh.activity {
+		if a.summarized {
+			known[r] = true
+		}
+	}
+	return roomsCmd(m.sh.ctx, m.sh.svc, known)
+}
+
+func (m *model) onRooms(msg roomsMsg) tea.Cmd {
+	if msg.err != nil {
+		m.rooms.setError(msg.err)
+		return nil
+	}
+	m.sh.rooms = orderRooms(m.sh.me, msg.rooms)
+	for name, s := range msg.summaries {
+		a := m.sh.act(name)
+		a.summarized = true
+		if s.Last.Revision > a.last.Revision {
+			a.last = s.Last
+		}
+	}
+	m.rooms.setRooms(m.sh.rooms, msg.rejected)
+	var cmds []tea.Cmd
+	member := make(map[string]bool)
+	for _, r := range m.sh.rooms {
+		if r.Member {
+			member[r.Name] = true
+			cmds = append(cmds, m.ensureFeed(r.Name, 0))
+		}
+	}
+	for name := range m.feeds {
+		if !member[name] && (m.waiting == nil || m.waiting.room.Name != name) && (m.conv == nil || m.conv.room.Name != name) {
+			m.stopFeed(name)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// open shows a room: its conversation if I am a member, the waiting screen
+// if my request to join it is pending.
+func (m *model) open(r chat.RoomInfo) tea.Cmd {
+	switch {
+	case r.Member:
+		return m.openConversation(r)
+	case r.Requested:
+		return m.openWaiting(r)
+	}
+	return m.showError(fmt.Errorf("you are not a member of %s", r.Name))
+}
+
+func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
+	m.leaveWaiting()
+	m.screen = screenConversation
+	m.conv = newConversation(m.sh, r)
+	m.conv.SetSize(m.width, max(m.height-1, 1))
+	a := m.sh.act(r.Name)
+	a.unread = 0
+	m.bar.alert = ""
+	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
+	if !slices.ContainsFunc(m.sh.rooms, func(x chat.RoomInfo) bool { return x.Name == r.Name && x.Member }) {
+		// A room just created, joined or opened: list again for the tabs.
+		cmds = append(cmds, m.listRooms())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *model) openWaiting(r chat.RoomInfo) tea.Cmd {
+	m.leaveWaiting()
+	m.conv = nil
+	m.screen = screenWaiting
+	ctx, cancel := context.WithCancel(m.sh.ctx)
+	m.waiting = newWaiting(m.sh, r, cancel)
+	m.waiting.SetSize(m.width, max(m.height-1, 1))
+	return tea.Batch(
+		waitApprovalCmd(ctx, m.sh.svc, r.Name),
+		// Subscribed as a non-member, the room's notices still tell
+		// when its members change.
+		m.ensureFeed(r.Name, 0),
+	)
+}
+
+// leaveWaiting stops waiting for approval, if the waiting screen shows.
+func (m *model) leaveWaiting() {
+	if m.waiting == nil {
+		return
+	}
+	m.waiting.cancel()
+	if !slices.ContainsFunc(m.sh.rooms, func(x chat.RoomInfo) bool { return x.Name == m.waiting.room.Name && x.Member }) {
+		m.stopFeed(m.waiting.room.Name)
+	}
+	m.waiting = nil
+}
+
+func (m *model) onWaitingDone(msg tea.Msg) tea.Cmd {
+	w := m.waiting
+	switch msg := msg.(type) {
+	case approvalMsg:
+		if w == nil || msg.room != w.room.Name {
+			return nil
+		}
+		if msg.err == nil {
+			r := w.room
+			r.Member, r.Requested = true, false
+			w.cancel()
+			m.waiting = nil // keep the feed: it is the conversation's now
+			return m.openConversation(r)
+		}
+		return w.Update(msg)
+	case cancelJoinMsg:
+		if msg.err != nil {
+			if w != nil && w.room.Name == msg.room {
+				return w.Update(msg)
+			}
+			return m.showError(msg.err)
+		}
+		return m.showRooms(fmt.Sprintf("Your request to join %s is withdrawn.", msg.room))
+	}
+	return nil
+}
+
+// showError reports a failed action on the screen that asked for it.
+func (m *model) showError(err error) tea.Cmd {
+	switch m.screen {
+	case screenConversation:
+		m.conv.addError(err)
+	case screenWaiting:
+		m.waiting.err = err
+	default:
+		m.rooms.setError(err)
+	}
+	return nil
+}
+
+// Room subscriptions.
+
+func (m *model) ensureFeed(room string, fromRev int64) tea.Cmd {
+	if _, ok := m.feeds[room]; ok {
+		return nil
+	}
+	m.feedGen++
+	ctx, cancel := context.WithCancel(m.sh.ctx)
+	f := &feed{gen: m.feedGen, cancel: cancel, last: fromRev}
+	m.feeds[room] = f
+	from := int64(0)
+	if fromRev > 0 {
+		from = fromRev + 1
+	}
+	return subscribeCmd(ctx, m.sh.svc, room, from, f.gen)
+}
+
+func (m *model) stopFeed(room string) {
+	if f := m.feeds[room]; f != nil {
+		f.cancel()
+		delete(m.feeds, room)
+	}
+	m.bar.watchDown = m.anyFeedDown()
+}
+
+func (m *model) anyFeedDown() bool {
+	for _, f := range m.feeds {
+		if f.down {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *model) onFeed(msg feedMsg) tea.Cmd {
+	f := m.feeds[msg.room]
+	if f == nil || f.gen != msg.gen || f.ch != nil {
+		return nil // stopped or replaced meanwhile; its context is cancelled
+	}
+	if msg.err != nil {
+		f.ch = nil
+		return feedRetryCmd(msg.room)
+	}
+	f.ch = msg.ch
+	return nextEventCmd(msg.room, msg.ch)
+}
+
+func (m *model) onEvent(msg eventMsg) tea.Cmd {
+	f := m.feeds[msg.room]
+	if f == nil || f.ch != msg.ch {
+		return nil
+	}
+	ev := msg.ev
+	f.last = max(f.last, ev.Revision)
+	current := m.conv != nil && m.conv.room.Name == msg.room
+	var cmds []tea.Cmd
+	switch ev.Kind {
+	case chat.EventStatus:
+		f.down = ev.Err != nil
+		m.bar.watchDown = m.anyFeedDown()
+	case chat.EventMessage:
+		a := m.sh.act(msg.room)
+		if ev.Message.Revision > a.last.Revision {
+			a.last = ev.Message
+		}
+		if ev.Message.Mine {
+			m.resolveOutgoing(msg.room, ev.Message)
+		} else if !current && m.isMember(msg.room) {
+			a.unread++
+		}
+	case chat.EventNotice:
+		if m.waiting != nil && m.waiting.room.Name == msg.room {
+			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
+		}
+		if ev.Request != "" && !current && m.isMember(msg.room) {
+			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Request, displayRoom(m.sh.me, msg.room))
+		}
+	}
+	if current {
+		cmds = append(cmds, m.conv.Update(msg))
+	}
+	cmds = append(cmds, nextEventCmd(msg.room, msg.ch))
+	return tea.Batch(cmds...)
+}
+
+func (m *model) isMember(room string) bool {
+	return slices.ContainsFunc(m.sh.rooms, func(r chat.RoomInfo) bool { return r.Name == room && r.Member })
+}
+
+// Outgoing messages.
+
+// enqueue shows a typed message as pending and sends it once the room's
+// earlier messages are out, so a room's messages keep their typing order.
+func (m *model) enqueue(room, text string) tea.Cmd {
+	m.sh.nextLocal++
+	o := &outgoing{local: m.sh.nextLocal, room: room, text: text, state: sendWaiting}
+	m.sh.outgoing[room] = append(m.sh.outgoing[room], o)
+	return m.sendNext(room)
+}
+
+func (m *model) sendNext(room string) tea.Cmd {
+	if m.inflight[room] != 0 {
+		return nil
+	}
+	for _, o := range m.sh.outgoing[room] {
+		if o.state == sendWaiting {
+			o.state = sendSending
+			m.inflight[room] = o.local
+			return sendCmd(m.sh.ctx, m.sh.svc, room, o.local, o.text)
+		}
+	}
+	return nil
+}
+
+func (m *model) onSent(msg sentMsg) tea.Cmd {
+	if m.inflight[msg.room] == msg.local {
+		delete(m.inflight, msg.room)
+	}
+	i := slices.IndexFunc(m.sh.outgoing[msg.room], func(o *outgoing) bool { return o.local == msg.local })
+	switch {
+	case msg.err != nil:
+		if i >= 0 {
+			m.removeOutgoing(msg.room, i)
+		}
+		if m.conv != nil && m.conv.room.Name == msg.room {
+			m.conv.addError(fmt.Errorf("not sent: %q: %w", ellipsis(msg.msgText(m), 40), msg.err))
+		}
+	case msg.msg.Pending:
+		if i >= 0 {
+			o := m.sh.outgoing[msg.room][i]
+			o.state, o.id, o.queued = sendQueued, msg.msg.ID, msg.msg.Time
+		}
+	default:
+		m.resolveOutgoing(msg.room, msg.msg)
+	}
+	return m.sendNext(msg.room)
+}
+
+func (msg sentMsg) msgText(m *model) string {
+	for _, o := range m.sh.outgoing[msg.room] {
+		if o.local == msg.local {
+			return o.text
+		}
+	}
+	return msg.msg.Text
+}
+
+// delivered takes a message the outbox delivered.
+func (m *model) delivered(msg chat.Message) { m.resolveOutgoing(msg.Room, msg) }
+
+// resolveOutgoing replaces the pending copy of a message of mine with the
+// message itself, once it is in the room: matched by id once it has one,
+// or by text while it is being sent (the room's one message in flight).
+func (m *model) resolveOutgoing(room string, msg chat.Message) {
+	outs := m.sh.outgoing[room]
+	i := slices.IndexFunc(outs, func(o *outgoing) bool { return o.id != "" && o.id == msg.ID })
+	if i < 0 {
+		i = slices.IndexFunc(outs, func(o *outgoing) bool { return o.state == sendSending && o.text == msg.Text })
+	}
+	if i >= 0 {
+		m.removeOutgoing(room, i)
+	}
+	if m.conv != nil && m.conv.room.Name == room {
+		m.conv.addMessage(msg)
+	}
+}
+
+func (m *model) removeOutgoing(room string, i int) {
+	outs := slices.Delete(m.sh.outgoing[room], i, i+1)
+	if len(outs) == 0 {
+		delete(m.sh.outgoing, room)
+	} else {
+		m.sh.outgoing[room] = outs
+	}
+}
+
+// View.
+
+func (m *model) View() tea.View {
+	var body string
+	switch m.screen {
+	case screenLogin:
+		body = m.login.View()
+	case screenRooms:
+		body = m.rooms.View()
+	case screenWaiting:
+		body = m.waiting.View()
+	case screenConversation:
+		body = m.conv.View()
+	}
+	if m.screen != screenLogin {
+		body = lipgloss.JoinVertical(lipgloss.Left, body, m.bar.View(m.barInfo()))
+	}
+	v := tea.NewView(body)
+	v.AltScreen = true
+	v.WindowTitle = "Parley"
+	if m.screen == screenConversation {
+		v.MouseMode = tea.MouseModeCellMotion
+		v.WindowTitle = "Parley: " + displayRoom(m.sh.me, m.conv.room.Name)
+	}
+	return v
+}
+
+func (m *model) barInfo() barInfo {
+	info := barInfo{user: m.sh.me}
+	for _, outs := range m.sh.outgoing {
+		for _, o := range outs {
+			switch o.state {
+			case sendQueued:
+				info.queued++
+			case sendWaiting, sendSending:
+				info.sending++
+			}
+		}
+	}
+	for name, a := range m.sh.activity {
+		if a.unread > 0 && (m.conv == nil || m.conv.room.Name != name) {
+			info.unread += a.unread
+		}
+	}
+	switch {
+	case m.conv != nil:
+		info.room = displayRoom(m.sh.me, m.conv.room.Name)
+		info.members = len(m.conv.members)
+		for _, mem := range m.conv.members {
+			if m.sh.online[mem.Name] {
+				info.online++
+			}
+		}
+	case m.waiting != nil:
+		info.room = displayRoom(m.sh.me, m.waiting.room.Name) + " (waiting)"
+	}
+	return info
+}

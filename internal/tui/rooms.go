@@ -1,0 +1,378 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
+)
+
+// orderRooms puts rooms in list order, which is also their numbering: my
+// group rooms, my direct rooms, then the group rooms I may ask to join.
+// Within each part chat's order (by name) stays.
+func orderRooms(me string, rooms []chat.RoomInfo) []chat.RoomInfo {
+	out := make([]chat.RoomInfo, 0, len(rooms))
+	for _, part := range []func(chat.RoomInfo) bool{
+		func(r chat.RoomInfo) bool { return r.Kind != chat.Direct && r.Member },
+		func(r chat.RoomInfo) bool { return r.Kind == chat.Direct },
+		func(r chat.RoomInfo) bool { return r.Kind != chat.Direct && !r.Member },
+	} {
+		for _, r := range rooms {
+			if part(r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// roomsHeadline is the list's first sentence, worded for no room, one room
+// or many, as in the original design.
+func roomsHeadline(n int) string {
+	switch n {
+	case 0:
+		return "There are no rooms yet. Create one to start chatting:"
+	case 1:
+		return "There is 1 room:"
+	}
+	return fmt.Sprintf("There are %d rooms:", n)
+}
+
+type entryAction int
+
+const (
+	actRoom entryAction = iota
+	actCreate
+	actDirect
+)
+
+// listEntry is one numbered line of the list.
+type listEntry struct {
+	act  entryAction
+	room chat.RoomInfo
+}
+
+type promptKind int
+
+const (
+	promptNone promptKind = iota
+	promptCreate
+	promptDirect
+)
+
+// roomsModel is the room list: each room with its number, chosen with the
+// arrow keys and Enter or by typing the number; then entries to create a
+// room and to start a direct chat.
+type roomsModel struct {
+	sh     *shared
+	width  int
+	height int
+	help   help.Model
+
+	rooms    []chat.RoomInfo // in list order
+	rejected int
+	loaded   bool
+	cursor   int
+	typed    string // digits typed so far
+	prompt   promptKind
+	input    textinput.Model
+	busy     bool // a create, direct chat or join is under way
+	err      string
+	info     string
+}
+
+func newRooms(sh *shared) *roomsModel {
+	r := &roomsModel{sh: sh, help: help.New(), input: sh.st.newInput("")}
+	r.help.Styles = sh.st.help
+	return r
+}
+
+func (r *roomsModel) SetSize(w, h int) {
+	r.width, r.height = w, h
+	r.input.SetWidth(max(w-30, 10))
+	r.help.SetWidth(w - 4)
+}
+
+func (r *roomsModel) entries() []listEntry {
+	out := make([]listEntry, 0, len(r.rooms)+2)
+	for _, room := range r.rooms {
+		out = append(out, listEntry{act: actRoom, room: room})
+	}
+	return append(out, listEntry{act: actCreate}, listEntry{act: actDirect})
+}
+
+func (r *roomsModel) setRooms(rooms []chat.RoomInfo, rejected []chat.Rejected) {
+	// Keep the cursor on the same room when the list changes under it.
+	var at string
+	if es := r.entries(); r.loaded && r.cursor < len(es) && es[r.cursor].act == actRoom {
+		at = es[r.cursor].room.Name
+	}
+	r.rooms, r.rejected, r.loaded = rooms, len(rejected), true
+	r.err = ""
+	if at != "" {
+		for i, room := range rooms {
+			if room.Name == at {
+				r.cursor = i
+			}
+		}
+	}
+	r.cursor = min(r.cursor, len(r.entries())-1)
+}
+
+func (r *roomsModel) setError(err error) {
+	r.busy = false
+	r.err = err.Error()
+}
+
+func (r *roomsModel) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if r.prompt != promptNone {
+		if ok {
+			switch {
+			case key.Matches(k, r.sh.keys.Enter):
+				return r.submitPrompt()
+			case key.Matches(k, r.sh.keys.Back):
+				r.prompt, r.err = promptNone, ""
+				return nil
+			}
+		}
+		var cmd tea.Cmd
+		r.input, cmd = r.input.Update(msg)
+		return cmd
+	}
+	if !ok || r.busy {
+		return nil
+	}
+	keys := r.sh.keys
+	n := len(r.entries())
+	if key.Matches(k, keys.Number) {
+		r.typed += k.String()
+		if i, err := strconv.Atoi(r.typed); err == nil && i < n {
+			r.cursor = i
+		} else {
+			r.typed = k.String() // start again from this digit
+			if i, _ := strconv.Atoi(r.typed); i < n {
+				r.cursor = i
+			}
+		}
+		return nil
+	}
+	typed := r.typed
+	r.typed = ""
+	switch {
+	case key.Matches(k, keys.Up):
+		r.cursor = (r.cursor - 1 + n) % n
+	case key.Matches(k, keys.Down):
+		r.cursor = (r.cursor + 1) % n
+	case k.String() == "backspace" && typed != "":
+		r.typed = typed[:len(typed)-1]
+	case key.Matches(k, keys.Enter):
+		return r.choose(r.entries()[r.cursor])
+	case key.Matches(k, keys.Create):
+		return r.choose(listEntry{act: actCreate})
+	case key.Matches(k, keys.Direct):
+		return r.choose(listEntry{act: actDirect})
+	case key.Matches(k, keys.Reload):
+		return emit(showRoomsMsg{})
+	case key.Matches(k, keys.QuitList):
+		return emit(quitMsg{})
+	}
+	return nil
+}
+
+func (r *roomsModel) choose(e listEntry) tea.Cmd {
+	r.err, r.info = "", ""
+	switch e.act {
+	case actCreate:
+		r.prompt = promptCreate
+	case actDirect:
+		r.prompt = promptDirect
+	default:
+		if e.room.Member || e.room.Requested {
+			return emit(openMsg{room: e.room})
+		}
+		r.busy = true
+		r.info = "Asking to join " + e.room.Name + "…"
+		return joinCmd(r.sh.ctx, r.sh.svc, e.room.Name)
+	}
+	r.input.Reset()
+	r.input.CharLimit = names.MaxLen
+	return r.input.Focus()
+}
+
+func (r *roomsModel) submitPrompt() tea.Cmd {
+	v := strings.TrimSpace(r.input.Value())
+	switch r.prompt {
+	case promptCreate:
+		name, err := names.Room(v)
+		if err != nil {
+			r.err = err.Error()
+			return nil
+		}
+		r.prompt, r.busy, r.err = promptNone, true, ""
+		r.info = "Creating " + name + "…"
+		return createCmd(r.sh.ctx, r.sh.svc, name)
+	case promptDirect:
+		u, err := names.User(strings.TrimPrefix(v, "@"))
+		if err != nil {
+			r.err = err.Error()
+			return nil
+		}
+		if u == r.sh.me {
+			r.err = "That is you: a direct chat needs someone else."
+			return nil
+		}
+		r.prompt, r.busy, r.err = promptNone, true, ""
+		r.info = "Opening your direct chat with " + u + "…"
+		return directCmd(r.sh.ctx, r.sh.svc, u)
+	}
+	return nil
+}
+
+func (r *roomsModel) View() string {
+	st := r.sh.st
+	head := []string{
+		"",
+		"  " + st.title.Render("Parley") + st.subtle.Render("  logged in as ") + st.me.Render(r.sh.me),
+		"",
+	}
+	var rows []string
+	cursorRow := 0
+	if !r.loaded {
+		rows = append(rows, "  Loading the rooms…")
+	} else {
+		rows = append(rows, "  "+roomsHeadline(len(r.rooms)))
+		section := ""
+		for i, e := range r.entries() {
+			if s := sectionOf(e); s != section {
+				section = s
+				rows = append(rows, "", "  "+st.subtle.Render(s))
+			}
+			if i == r.cursor {
+				cursorRow = len(rows)
+			}
+			rows = append(rows, r.row(i, e))
+		}
+	}
+	var foot []string
+	switch r.prompt {
+	case promptCreate:
+		foot = append(foot, "  Name of the new room: "+r.input.View())
+	case promptDirect:
+		foot = append(foot, "  Chat with user: "+r.input.View())
+	default:
+		if r.typed != "" {
+			foot = append(foot, "  Number: "+r.typed)
+		}
+	}
+	if r.info != "" {
+		foot = append(foot, "  "+st.info.Render(r.info))
+	}
+	if r.err != "" {
+		foot = append(foot, "  "+st.err.Render(r.err))
+	}
+	if r.rejected > 0 {
+		foot = append(foot, "  "+st.warn.Render(plural(r.rejected, "record of the room list was", "records of the room list were")+" rejected (failed verification)"))
+	}
+	helpKeys := r.sh.keys.RoomsHelp()
+	if r.prompt != promptNone {
+		helpKeys = r.sh.keys.PromptHelp()
+	}
+	foot = append(foot, "", "  "+r.help.ShortHelpView(helpKeys))
+
+	// Scroll the rows so the cursor stays in sight.
+	room := max(r.height-len(head)-len(foot), 1)
+	top := 0
+	if cursorRow >= room {
+		top = cursorRow - room + 1
+	}
+	rows = rows[top:min(len(rows), top+room)]
+	for len(rows) < room {
+		rows = append(rows, "")
+	}
+	all := append(append(head, rows...), foot...)
+	return frame(all, r.width, r.height)
+}
+
+func sectionOf(e listEntry) string {
+	switch {
+	case e.act != actRoom:
+		return "New"
+	case e.room.Kind == chat.Direct:
+		return "Direct chats"
+	case e.room.Member:
+		return "Your rooms"
+	}
+	return "Rooms you may ask to join"
+}
+
+// row draws one entry: its number, name, and what is known of it.
+func (r *roomsModel) row(i int, e listEntry) string {
+	st := r.sh.st
+	num := fmt.Sprintf("[%d]", i)
+	var name, detail string
+	switch e.act {
+	case actCreate:
+		name = "create a room"
+	case actDirect:
+		name = "start a direct chat"
+	default:
+		name = displayRoom(r.sh.me, e.room.Name)
+		switch {
+		case e.room.Kind == chat.Direct:
+			detail = "direct"
+		case e.room.Member:
+			detail = plural(len(e.room.Members), "member", "members")
+		case e.room.Requested:
+			detail = plural(len(e.room.Members), "member", "members") + ", join requested"
+		default:
+			detail = plural(len(e.room.Members), "member", "members") + ", ask to join"
+		}
+	}
+	nameW := min(24, max(r.width/4, 8))
+	line := fmt.Sprintf("%-5s %s  %s", num, padRight(ellipsis(name, nameW), nameW), padRight(detail, 26))
+	if e.act == actRoom && e.room.Member {
+		line += r.activityText(e.room.Name)
+	}
+	line = ellipsis(line, max(r.width-4, 10))
+	if i == r.cursor {
+		return "  " + st.selected.Render(line)
+	}
+	return "  " + st.number.Render(num) + strings.TrimPrefix(line, num)
+}
+
+// activityText says when the last message came and how many are unread.
+func (r *roomsModel) activityText(room string) string {
+	a := r.sh.activity[room]
+	if a == nil {
+		return ""
+	}
+	var s string
+	if !a.last.Time.IsZero() {
+		s = when(a.last.Time, time.Now())
+		if a.last.Sender != "" && a.last.Rejected == "" {
+			s += " " + a.last.Sender + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
+		}
+		s = ellipsis(s, 34)
+	}
+	if a.unread > 0 {
+		s = padRight(s, 35) + fmt.Sprintf("(%d unread)", a.unread)
+	}
+	return s
+}
+
+func padRight(s string, w int) string {
+	if n := lipgloss.Width(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
