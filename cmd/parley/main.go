@@ -9,12 +9,18 @@ import (
 
 	"github.com/parley-chat/parley/internal/cli"
 	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/tui"
 )
 
 func main() {
 	node.SilenceGRPCLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.ProcessEnv())
+	env := cli.ProcessEnv()
+	env.RunTUI = func(ctx context.Context, a *cli.App) error {
+		cfg := a.Config()
+		return tui.Run(ctx, a, tui.Options{User: cfg.User, Endpoints: cfg.Endpoints, NoColor: os.Getenv("NO_COLOR") != ""})
+	}
+	code := cli.Main(ctx, os.Args[1:], env)
 	stop()
 	os.Exit(code)
 }

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -92,7 +91,7 @@ func (s *Service) Send(ctx context.Context, room, text string) (Message, error) 
 
 	sent := [][]byte{env}
 	for attempt := 0; ; attempt++ {
-		rev, err := s.st.PutMessage(ctx, name, id.String(), env, v.versionRev)
+		rev, err := s.write(ctx, name, id.String(), env, v.versionRev)
 		if err == nil {
 			return Message{
 				Room: name, ID: id.String(), Sender: h.Sender, Text: text, Time: time.UnixMilli(h.Time).UTC(),
@@ -320,7 +319,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		}
 		msgs = append(msgs, again...)
 	}
-	slices.SortFunc(msgs, func(a, b Message) int { return cmp.Compare(a.Revision, b.Revision) })
+	slices.SortFunc(msgs, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
 	if out.More {
 		complete = false
 	}
@@ -332,7 +331,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 // verifyAll verifies and decrypts messages on every core, and returns them
 // in revision order.
 func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMessage) ([]Message, error) {
-	slices.SortFunc(raws, func(a, b store.RawMessage) int { return cmp.Compare(a.CreateRevision, b.CreateRevision) })
+	slices.SortFunc(raws, func(a, b store.RawMessage) int { return messageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID) })
 	keys, _ := s.roomKeys(v) // nil if I hold none: messages are then rejected as unreadable
 	envs := make([]*crypto.Envelope, len(raws))
 	senders := make([]string, 0, 8)

@@ -257,7 +257,7 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 	}
 	sent = append(sent, e.Envelope)
 	for attempt := 0; ; attempt++ {
-		rev, err := s.st.PutMessage(ctx, e.Room, e.ID, e.Envelope, v.versionRev)
+		rev, err := s.write(ctx, e.Room, e.ID, e.Envelope, v.versionRev)
 		if err == nil {
 			return Message{Room: e.Room, ID: e.ID, Sender: h.Sender, Text: text, Time: e.Queued, Revision: rev, Epoch: h.Epoch, Seq: h.Seq, Mine: true, prev: h.Prev}, nil
 		}

@@ -85,11 +85,12 @@ type Service struct {
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
 
-	mu     sync.Mutex                        // guards the fields below
-	users  map[string]*crypto.PublicIdentity // verified public identities
-	keys   map[keyCacheKey][]crypto.RoomKey  // unwrapped room keys by wrap
-	views  map[string]*roomView              // newest verified state per room
-	chains map[string]*chain                 // my send chain per room
+	mu       sync.Mutex                        // guards the fields below
+	users    map[string]*crypto.PublicIdentity // verified public identities
+	keys     map[keyCacheKey][]crypto.RoomKey  // unwrapped room keys by wrap
+	views    map[string]*roomView              // newest verified state per room
+	chains   map[string]*chain                 // my send chain per room
+	batchers map[string]*batcher               // write batching per room
 }
 
 type keyCacheKey struct {
@@ -103,15 +104,16 @@ type keyCacheKey struct {
 // other keys fails with ErrNameTaken.
 func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Options) (*Service, error) {
 	s := &Service{
-		st:     st,
-		me:     me,
-		log:    opts.Logger,
-		pins:   opts.Pins,
-		now:    opts.Now,
-		users:  make(map[string]*crypto.PublicIdentity),
-		keys:   make(map[keyCacheKey][]crypto.RoomKey),
-		views:  make(map[string]*roomView),
-		chains: make(map[string]*chain),
+		st:       st,
+		me:       me,
+		log:      opts.Logger,
+		pins:     opts.Pins,
+		now:      opts.Now,
+		users:    make(map[string]*crypto.PublicIdentity),
+		keys:     make(map[keyCacheKey][]crypto.RoomKey),
+		views:    make(map[string]*roomView),
+		chains:   make(map[string]*chain),
+		batchers: make(map[string]*batcher),
 
 		outbox:       opts.Outbox,
 		verified:     opts.Verified,

@@ -21,6 +21,9 @@ type BatchVerifier struct {
 	items []batchItem
 }
 
+// minBatch is the smallest batch worth verifying as one.
+const minBatch = 4
+
 type batchItem struct {
 	pub ed25519.PublicKey
 	msg []byte
@@ -56,17 +59,26 @@ func (b *BatchVerifier) Len() int { return len(b.items) }
 // empty again.
 func (b *BatchVerifier) Verify() []error {
 	errs := make([]error, len(b.items))
-	bv := ed25519consensus.NewPreallocatedBatchVerifier(len(b.items))
 	n := 0
 	for i, it := range b.items {
 		if it.err != nil {
 			errs[i] = it.err
-			continue
+		} else {
+			n++
 		}
-		bv.Add(it.pub, it.msg, it.sig)
-		n++
 	}
-	if n > 0 && !bv.Verify() {
+	// Below a few signatures a batch costs more than checking each.
+	batched := n >= minBatch
+	if batched {
+		bv := ed25519consensus.NewPreallocatedBatchVerifier(n)
+		for _, it := range b.items {
+			if it.err == nil {
+				bv.Add(it.pub, it.msg, it.sig)
+			}
+		}
+		batched = bv.Verify()
+	}
+	if !batched {
 		for i, it := range b.items {
 			if it.err == nil && !ed25519consensus.Verify(it.pub, it.msg, it.sig) {
 				errs[i] = fmt.Errorf("%w: bad envelope signature", ErrBadSignature)

@@ -62,6 +62,57 @@ func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byt
 	return 0, fmt.Errorf("send to %q: %w", room, ErrStale)
 }
 
+// MessagePut is one message of a batch.
+type MessagePut struct {
+	ID       string
+	Envelope []byte
+}
+
+// MaxBatch is the most messages PutMessages writes in one transaction
+// (etcd allows 128 operations per transaction by default).
+const MaxBatch = 64
+
+// PutMessages stores several envelopes of one room in one transaction:
+// each under its own key, create-only, all conditional on the room
+// version. Concurrent sends share the cost of a transaction this way
+// (group commit). It is all or nothing: if any key exists or the version
+// changed, nothing is written and ErrConflict is returned; the caller then
+// writes the messages one by one with PutMessage, which tells the cases
+// apart. Messages written together share a revision; readers order them by
+// id after revision, so the ops are issued in that order.
+func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut, versionRev int64) (rev int64, err error) {
+	if err := checkRoom(room); err != nil {
+		return 0, err
+	}
+	if len(msgs) == 0 || len(msgs) > MaxBatch {
+		return 0, fmt.Errorf("send to %q: batch of %d messages", room, len(msgs))
+	}
+	cmps := make([]clientv3.Cmp, 0, len(msgs)+1)
+	ops := make([]clientv3.Op, 0, len(msgs))
+	size := 0
+	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev))
+	for _, m := range msgs {
+		if !validID(m.ID) {
+			return 0, fmt.Errorf("send to %q: bad message id %q", room, m.ID)
+		}
+		size += len(m.Envelope) + 128
+		k := msgKey(room, m.ID)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
+		ops = append(ops, clientv3.OpPut(k, string(m.Envelope)))
+	}
+	if size > maxRequestBytes-4096 {
+		return 0, fmt.Errorf("send to %q: %w", room, ErrTooLarge)
+	}
+	resp, err := c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("send to %q: %w", room, mapErr(err))
+	}
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("send to %q: %w", room, ErrConflict)
+	}
+	return resp.Header.Revision, nil
+}
+
 // ErrStale means the room changed under a conditional write (a member left
 // or the key rotated): re-read the room and try again.
 var ErrStale = fmt.Errorf("room changed: %w", ErrConflict)

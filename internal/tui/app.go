@@ -99,7 +99,9 @@ type shared struct {
 	online   map[string]bool
 
 	outgoing  map[string][]*outgoing // by room, in typing order
+	inflight  map[string]int         // room -> local id of the message being sent
 	nextLocal int
+	history   []string // lines typed, oldest first, for Up and Down
 }
 
 // activity is what the interface knows of a room's messages.
@@ -151,10 +153,9 @@ type model struct {
 	conv    *conversation
 	bar     *statusBar
 
-	feeds    map[string]*feed
-	feedGen  int
-	listGen  int
-	inflight map[string]int // room -> local id of the message being sent
+	feeds   map[string]*feed
+	feedGen int
+	listGen int
 
 	stopPresence   func()
 	presenceCh     <-chan chat.PresenceEvent
@@ -178,16 +179,15 @@ func newModel(ctx context.Context, s Session, opts Options) *model {
 	sh := &shared{
 		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor),
 		activity: make(map[string]*activity), online: make(map[string]bool),
-		outgoing: make(map[string][]*outgoing),
+		outgoing: make(map[string][]*outgoing), inflight: make(map[string]int),
 	}
 	return &model{
-		sh:       sh,
-		screen:   screenLogin,
-		login:    newLogin(sh),
-		rooms:    newRooms(sh),
-		bar:      newStatusBar(sh),
-		feeds:    make(map[string]*feed),
-		inflight: make(map[string]int),
+		sh:     sh,
+		screen: screenLogin,
+		login:  newLogin(sh),
+		rooms:  newRooms(sh),
+		bar:    newStatusBar(sh),
+		feeds:  make(map[string]*feed),
 	}
 }
 
@@ -693,30 +693,30 @@ func (m *model) isMember(room string) bool {
 
 // enqueue shows a typed message as pending and sends it once the room's
 // earlier messages are out, so a room's messages keep their typing order.
-func (m *model) enqueue(room, text string) tea.Cmd {
-	m.sh.nextLocal++
-	o := &outgoing{local: m.sh.nextLocal, room: room, text: text, state: sendWaiting}
-	m.sh.outgoing[room] = append(m.sh.outgoing[room], o)
-	return m.sendNext(room)
+func (sh *shared) enqueue(room, text string) tea.Cmd {
+	sh.nextLocal++
+	o := &outgoing{local: sh.nextLocal, room: room, text: text, state: sendWaiting, queued: time.Now()}
+	sh.outgoing[room] = append(sh.outgoing[room], o)
+	return sh.sendNext(room)
 }
 
-func (m *model) sendNext(room string) tea.Cmd {
-	if m.inflight[room] != 0 {
+func (sh *shared) sendNext(room string) tea.Cmd {
+	if sh.inflight[room] != 0 {
 		return nil
 	}
-	for _, o := range m.sh.outgoing[room] {
+	for _, o := range sh.outgoing[room] {
 		if o.state == sendWaiting {
 			o.state = sendSending
-			m.inflight[room] = o.local
-			return sendCmd(m.sh.ctx, m.sh.svc, room, o.local, o.text)
+			sh.inflight[room] = o.local
+			return sendCmd(sh.ctx, sh.svc, room, o.local, o.text)
 		}
 	}
 	return nil
 }
 
 func (m *model) onSent(msg sentMsg) tea.Cmd {
-	if m.inflight[msg.room] == msg.local {
-		delete(m.inflight, msg.room)
+	if m.sh.inflight[msg.room] == msg.local {
+		delete(m.sh.inflight, msg.room)
 	}
 	i := slices.IndexFunc(m.sh.outgoing[msg.room], func(o *outgoing) bool { return o.local == msg.local })
 	switch {
@@ -735,7 +735,7 @@ func (m *model) onSent(msg sentMsg) tea.Cmd {
 	default:
 		m.resolveOutgoing(msg.room, msg.msg)
 	}
-	return m.sendNext(msg.room)
+	return m.sh.sendNext(msg.room)
 }
 
 func (msg sentMsg) msgText(m *model) string {

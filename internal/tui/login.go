@@ -44,7 +44,7 @@ type loginModel struct {
 }
 
 func newLogin(sh *shared) *loginModel {
-	l := &loginModel{sh: sh, help: help.New(), input: sh.st.newInput("")}
+	l := &loginModel{sh: sh, help: help.New(), input: sh.st.newInput("> ")}
 	l.help.Styles = sh.st.help
 	l.input.CharLimit = names.MaxLen
 	l.input.Placeholder = "your name"

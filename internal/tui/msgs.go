@@ -292,10 +292,11 @@ type olderMsg struct {
 }
 
 type membersMsg struct {
-	room    string
-	members []chat.Member
-	show    bool // print them in the conversation (/members)
-	err     error
+	room     string
+	members  []chat.Member
+	requests []chat.JoinRequest
+	show     bool // print them in the conversation (/members)
+	err      error
 }
 
 // resultMsg is the outcome of a command typed in a conversation.
@@ -330,12 +331,17 @@ func olderCmd(ctx context.Context, svc *chat.Service, room, cursor string, rev i
 	}
 }
 
+// membersCmd reads a room's members and pending join requests.
 func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
 		ms, err := svc.Members(ctx, room)
-		return membersMsg{room: room, members: ms, show: show, err: err}
+		if err != nil {
+			return membersMsg{room: room, show: show, err: err}
+		}
+		reqs, err := svc.Requests(ctx, room)
+		return membersMsg{room: room, members: ms, requests: reqs, show: show, err: err}
 	}
 }
 

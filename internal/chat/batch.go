@@ -1,0 +1,144 @@
+package chat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// Concurrent sends to one room share etcd transactions (group commit): the
+// first sender that finds no write in flight becomes the writer and takes
+// everything queued meanwhile, up to store.MaxBatch messages, into one
+// transaction; the others wait for its outcome. A lone send is never
+// delayed to wait for company. Each message is still one create-only key,
+// written atomically, conditional on the room version.
+
+// batchWriteTimeout bounds one transaction written on behalf of several
+// senders, whose own contexts may differ.
+const batchWriteTimeout = 10 * time.Second
+
+type writeResult struct {
+	rev int64
+	err error
+}
+
+type pendingWrite struct {
+	id, room   string
+	env        []byte
+	versionRev int64
+	done       chan writeResult // buffered, receives exactly once
+}
+
+// batcher queues writes of one room. mu guards the fields below.
+type batcher struct {
+	mu      sync.Mutex
+	queue   []*pendingWrite
+	writing bool
+}
+
+func (s *Service) batcherFor(room string) *batcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.batchers[room]
+	if b == nil {
+		b = &batcher{}
+		s.batchers[room] = b
+	}
+	return b
+}
+
+// write stores one envelope, batched with concurrent writes to the same
+// room. Its errors are those of store.PutMessage.
+func (s *Service) write(ctx context.Context, room, id string, env []byte, versionRev int64) (int64, error) {
+	b := s.batcherFor(room)
+	p := &pendingWrite{id: id, room: room, env: env, versionRev: versionRev, done: make(chan writeResult, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if !b.writing {
+		b.writing = true
+		for len(b.queue) > 0 {
+			n := min(len(b.queue), store.MaxBatch)
+			batch := b.queue[:n:n]
+			b.queue = b.queue[n:]
+			b.mu.Unlock()
+			s.writeBatch(ctx, batch)
+			b.mu.Lock()
+		}
+		b.writing = false
+	}
+	b.mu.Unlock()
+	select {
+	case r := <-p.done:
+		return r.rev, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// writeBatch writes a batch and reports to every waiter.
+func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
+	if len(batch) == 1 {
+		p := batch[0]
+		rev, err := s.st.PutMessage(ctx, p.room, p.id, p.env, p.versionRev)
+		p.done <- writeResult{rev, err}
+		return
+	}
+	// Written on behalf of others: not bound to this caller's context.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchWriteTimeout)
+	defer cancel()
+	// Group by the version each message was sealed against.
+	slices.SortFunc(batch, func(a, b *pendingWrite) int {
+		if c := cmp.Compare(a.versionRev, b.versionRev); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id) // the order readers use within a revision
+	})
+	for start := 0; start < len(batch); {
+		end := start + 1
+		for end < len(batch) && batch[end].versionRev == batch[start].versionRev {
+			end++
+		}
+		group := batch[start:end]
+		start = end
+		if len(group) > 1 {
+			msgs := make([]store.MessagePut, len(group))
+			for i, p := range group {
+				msgs[i] = store.MessagePut{ID: p.id, Envelope: p.env}
+			}
+			rev, err := s.st.PutMessages(wctx, group[0].room, msgs, group[0].versionRev)
+			if err == nil {
+				for _, p := range group {
+					p.done <- writeResult{rev, nil}
+				}
+				continue
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				for _, p := range group {
+					p.done <- writeResult{0, err}
+				}
+				continue
+			}
+			// Some key exists (a retry) or the room changed: one by one,
+			// which says which.
+		}
+		for _, p := range group {
+			rev, err := s.st.PutMessage(wctx, p.room, p.id, p.env, p.versionRev)
+			p.done <- writeResult{rev, err}
+		}
+	}
+}
+
+// messageOrder is the order every reader shows messages in: by etcd
+// revision, and within one revision (messages written in one transaction)
+// by id descending, which is by send time.
+func messageOrder(aRev, bRev int64, aID, bID string) int {
+	if c := cmp.Compare(aRev, bRev); c != 0 {
+		return c
+	}
+	return cmp.Compare(bID, aID)
+}

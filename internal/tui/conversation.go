@@ -1,0 +1,527 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
+)
+
+const (
+	panelWidth = 24 // the members panel, its separator " │ " included
+	panelMin   = 80 // narrower terminals hide the panel
+	wheelStep  = 3  // lines per mouse wheel notch
+)
+
+// conversation is one room: its transcript (the newest page of history,
+// older pages loaded as the user scrolls up, then live events), the
+// members panel and the input line with history and completion.
+type conversation struct {
+	sh     *shared
+	width  int
+	height int
+
+	room     chat.RoomInfo
+	members  []chat.Member
+	requests []string // users whose join request is pending
+
+	entries []*entry
+	ids     map[string]bool // ids of the messages shown
+	loaded  bool
+	early   []chat.Event // events that came before the history
+	pageRev int64        // revision the history was read at
+	cursor  string       // for the next older page
+	more    bool         // older messages exist
+	older   bool         // an older page is being read
+
+	// The transcript drawn: lines for lines, built by layout.
+	lines    []string
+	dirty    bool
+	builtW   int
+	builtOut string // the outgoing messages the lines show
+	prepend  bool   // the last change added lines above, not below
+	scroll   int    // lines scrolled up from the newest
+	newBelow int    // messages arrived while scrolled up
+
+	input   textinput.Model
+	histPos int    // index in sh.history; len means the draft
+	draft   string // what was typed before walking the history
+	comp    *completion
+	panel   bool
+}
+
+func newConversation(sh *shared, r chat.RoomInfo) *conversation {
+	c := &conversation{
+		sh: sh, room: r, ids: make(map[string]bool), dirty: true, panel: true,
+		input: sh.st.newInput("> "), histPos: len(sh.history),
+	}
+	c.input.Placeholder = "Message " + displayRoom(sh.me, r.Name) + "  (/help for commands)"
+	c.input.CharLimit = chat.MaxMessageBytes
+	return c
+}
+
+func (c *conversation) Focus() tea.Cmd { return c.input.Focus() }
+
+func (c *conversation) SetSize(w, h int) {
+	c.width, c.height = w, h
+	c.input.SetWidth(max(w-3, 1))
+	c.dirty = true
+	c.layout()
+}
+
+func (c *conversation) showPanel() bool { return c.panel && c.width >= panelMin }
+
+func (c *conversation) transcriptWidth() int {
+	if c.showPanel() {
+		return max(c.width-panelWidth, 1)
+	}
+	return max(c.width, 1)
+}
+
+// transcriptHeight leaves room for the tabs, the rule and the input line.
+func (c *conversation) transcriptHeight() int { return max(c.height-3, 1) }
+
+func (c *conversation) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case historyMsg:
+		return c.onHistory(msg)
+	case olderMsg:
+		return c.onOlder(msg)
+	case membersMsg:
+		if msg.err != nil {
+			if msg.show {
+				c.addError(msg.err)
+			}
+			return nil
+		}
+		c.setRoster(msg.members, msg.requests)
+		if msg.show {
+			c.printMembers()
+		}
+		return nil
+	case resultMsg:
+		if msg.err != nil {
+			c.addError(msg.err)
+		} else if msg.text != "" {
+			c.addInfo(msg.text)
+		}
+		return nil
+	case eventMsg:
+		return c.onEvent(msg.ev)
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			return c.scrollBy(wheelStep)
+		case tea.MouseWheelDown:
+			return c.scrollBy(-wheelStep)
+		}
+		return nil
+	case tea.KeyPressMsg:
+		if cmd, done := c.key(msg); done {
+			return cmd
+		}
+	}
+	var cmd tea.Cmd
+	c.input, cmd = c.input.Update(msg)
+	return cmd
+}
+
+// key handles the conversation's own keys; done false passes the key on
+// to the input line.
+func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	keys := c.sh.keys
+	if !key.Matches(k, keys.Complete) {
+		c.comp = nil
+	}
+	page := max(c.transcriptHeight()-1, 1)
+	switch {
+	case key.Matches(k, keys.Enter):
+		return c.submit(), true
+	case key.Matches(k, keys.Complete):
+		c.complete()
+	case key.Matches(k, keys.PageUp):
+		return c.scrollBy(page), true
+	case key.Matches(k, keys.PageDown):
+		return c.scrollBy(-page), true
+	case key.Matches(k, keys.Bottom):
+		c.scroll, c.newBelow = 0, 0
+	case key.Matches(k, keys.HistPrev):
+		c.histMove(-1)
+	case key.Matches(k, keys.HistNext):
+		c.histMove(+1)
+	case key.Matches(k, keys.NextRoom):
+		return c.switchRoom(+1), true
+	case key.Matches(k, keys.PrevRoom):
+		return c.switchRoom(-1), true
+	case key.Matches(k, keys.GotoRoom):
+		return c.gotoRoom(int(k.Code - '0')), true
+	case key.Matches(k, keys.Panel):
+		c.panel = !c.panel
+		c.dirty = true
+	case key.Matches(k, keys.Back):
+		if c.input.Value() != "" {
+			c.input.Reset()
+			return nil, true
+		}
+		return emit(showRoomsMsg{}), true
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// History and live events.
+
+func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
+	c.loaded, c.dirty = true, true
+	if msg.err != nil {
+		c.addError(fmt.Errorf("cannot read the history: %w", msg.err))
+	} else {
+		p := msg.page
+		c.pageRev, c.cursor, c.more = p.Revision, p.Cursor, p.More
+		for _, r := range p.Rejected {
+			c.entries = append(c.entries, &entry{kind: entryWarning, text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), at: time.Now()})
+		}
+		for _, m := range p.Messages {
+			c.addMessage(m)
+		}
+		for _, w := range p.Warnings {
+			c.addWarning(w)
+		}
+		c.setRoster(msg.members, msg.requests)
+		for _, r := range msg.requests {
+			c.addRequest(r.User, r.Time)
+		}
+	}
+	early := c.early
+	c.early = nil
+	var cmds []tea.Cmd
+	for _, ev := range early {
+		cmds = append(cmds, c.onEvent(ev))
+	}
+	// A short first page leaves the screen half empty: read on.
+	c.layout()
+	if len(c.lines) < c.transcriptHeight() {
+		cmds = append(cmds, c.loadOlder())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (c *conversation) loadOlder() tea.Cmd {
+	if !c.more || c.older || c.cursor == "" {
+		return nil
+	}
+	c.older, c.dirty = true, true
+	return olderCmd(c.sh.ctx, c.sh.svc, c.room.Name, c.cursor, c.pageRev)
+}
+
+func (c *conversation) onOlder(msg olderMsg) tea.Cmd {
+	c.older, c.dirty = false, true
+	if msg.err != nil {
+		c.addError(fmt.Errorf("cannot read older messages: %w", msg.err))
+		return nil
+	}
+	p := msg.page
+	c.cursor, c.more = p.Cursor, p.More
+	var add []*entry
+	for _, w := range p.Warnings {
+		add = append(add, &entry{kind: entryWarning, text: w, at: time.Now()})
+	}
+	for _, m := range p.Messages {
+		if !c.ids[m.ID] {
+			c.ids[m.ID] = true
+			add = append(add, &entry{kind: entryMessage, msg: m, at: m.Time})
+		}
+	}
+	c.entries = append(add, c.entries...)
+	c.prepend = true
+	return nil
+}
+
+func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
+	if !c.loaded {
+		c.early = append(c.early, ev)
+		return nil
+	}
+	switch ev.Kind {
+	case chat.EventMessage:
+		if ev.Message.Revision > c.pageRev {
+			c.addMessage(ev.Message)
+		}
+	case chat.EventNotice:
+		if ev.Request != "" {
+			c.addRequest(ev.Request, time.Now())
+		} else {
+			c.add(&entry{kind: entryNotice, text: ev.Text, at: time.Now()})
+		}
+		return membersCmd(c.sh.ctx, c.sh.svc, c.room.Name, false)
+	case chat.EventWarning:
+		c.addWarning(ev.Text)
+	}
+	return nil
+}
+
+func (c *conversation) setRoster(ms []chat.Member, reqs []chat.JoinRequest) {
+	c.members = ms
+	c.requests = c.requests[:0]
+	for _, r := range reqs {
+		c.requests = append(c.requests, r.User)
+	}
+	c.dirty = true
+}
+
+// add appends an entry at the bottom.
+func (c *conversation) add(e *entry) {
+	c.entries = append(c.entries, e)
+	c.dirty = true
+}
+
+// addMessage shows a message once, in revision order.
+func (c *conversation) addMessage(m chat.Message) {
+	if m.ID != "" && c.ids[m.ID] {
+		return
+	}
+	c.ids[m.ID] = true
+	e := &entry{kind: entryMessage, msg: m, at: m.Time}
+	i := len(c.entries)
+	for i > 0 && c.entries[i-1].kind == entryMessage && c.entries[i-1].msg.Revision > m.Revision {
+		i--
+	}
+	c.entries = slices.Insert(c.entries, i, e)
+	c.dirty = true
+	if c.scroll > 0 && c.loaded {
+		c.newBelow++
+	}
+}
+
+func (c *conversation) addRequest(user string, at time.Time) {
+	if !slices.Contains(c.requests, user) {
+		c.requests = append(c.requests, user)
+	}
+	for _, e := range c.entries {
+		if e.kind == entryRequest && e.text == user {
+			return // asked before and still waiting: said already
+		}
+	}
+	c.add(&entry{kind: entryRequest, text: user, at: at})
+}
+
+func (c *conversation) addWarning(text string) {
+	c.add(&entry{kind: entryWarning, text: text, at: time.Now()})
+}
+
+func (c *conversation) addInfo(text string) {
+	c.add(&entry{kind: entryInfo, text: text, at: time.Now()})
+}
+
+func (c *conversation) addError(err error) {
+	c.add(&entry{kind: entryError, text: err.Error(), at: time.Now()})
+}
+
+func (c *conversation) printMembers() {
+	lines := []string{fmt.Sprintf("Members of %s (%d, %d online):", displayRoom(c.sh.me, c.room.Name), len(c.members), c.onlineCount())}
+	for _, m := range c.members {
+		state := "offline"
+		if c.sh.online[m.Name] {
+			state = "online"
+		}
+		var tags []string
+		if m.Me {
+			tags = append(tags, "you")
+		}
+		if m.Creator {
+			tags = append(tags, "creator")
+		}
+		if m.AddedBy != "" && m.AddedBy != m.Name {
+			tags = append(tags, "approved by "+m.AddedBy)
+		}
+		line := fmt.Sprintf("  %s  %s", m.Name, state)
+		if len(tags) > 0 {
+			line += " (" + strings.Join(tags, ", ") + ")"
+		}
+		lines = append(lines, line)
+	}
+	for _, r := range c.requests {
+		lines = append(lines, fmt.Sprintf("  %s  asks to join: !%s approves", r, r))
+	}
+	c.addInfo(strings.Join(lines, "\n"))
+}
+
+func (c *conversation) onlineCount() int {
+	n := 0
+	for _, m := range c.members {
+		if c.sh.online[m.Name] {
+			n++
+		}
+	}
+	return n
+}
+
+// Scrolling.
+
+// scrollBy moves the view up (positive) or down by n lines, and reads an
+// older page when the top comes into sight.
+func (c *conversation) scrollBy(n int) tea.Cmd {
+	top := max(len(c.lines)-c.transcriptHeight(), 0)
+	c.scroll = min(max(c.scroll+n, 0), top)
+	if c.scroll == 0 {
+		c.newBelow = 0
+	}
+	if c.scroll >= top {
+		return c.loadOlder()
+	}
+	return nil
+}
+
+// Input.
+
+func (c *conversation) submit() tea.Cmd {
+	line := c.input.Value()
+	tl := parseLine(line)
+	if tl.kind == lineEmpty {
+		return nil
+	}
+	c.remember(line)
+	c.input.Reset()
+	c.scroll, c.newBelow = 0, 0
+	switch tl.kind {
+	case lineInvalid:
+		c.addError(tl.err)
+	case lineMessage:
+		return c.sh.enqueue(c.room.Name, tl.text)
+	case lineCommand:
+		return c.run(tl)
+	}
+	return nil
+}
+
+// run carries out a /command (or !name).
+func (c *conversation) run(tl typedLine) tea.Cmd {
+	sh, room := c.sh, c.room.Name
+	user := func() (string, bool) {
+		u, err := names.User(tl.arg)
+		if err != nil {
+			c.addError(err)
+			return "", false
+		}
+		return u, true
+	}
+	switch tl.cmd {
+	case "approve":
+		if u, ok := user(); ok {
+			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Approve(ctx, room, u) })
+		}
+	case "deny":
+		if u, ok := user(); ok {
+			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Deny(ctx, room, u) })
+		}
+	case "remove":
+		if u, ok := user(); ok {
+			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Remove(ctx, room, u) })
+		}
+	case "dm":
+		if u, ok := user(); ok {
+			if u == sh.me {
+				c.addError(fmt.Errorf("that is you: a direct chat needs someone else"))
+				return nil
+			}
+			return directCmd(sh.ctx, sh.svc, u)
+		}
+	case "leave":
+		c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
+		return leaveCmd(sh.ctx, sh.svc, room)
+	case "join":
+		return joinCmd(sh.ctx, sh.svc, tl.arg)
+	case "create":
+		return createCmd(sh.ctx, sh.svc, tl.arg)
+	case "members":
+		return membersCmd(sh.ctx, sh.svc, room, true)
+	case "rooms":
+		return emit(showRoomsMsg{})
+	case "help":
+		c.addInfo(strings.Join(helpLines(sh.keys), "\n"))
+	case "quit":
+		return emit(quitMsg{})
+	}
+	return nil
+}
+
+// remember adds a line to the input history.
+func (c *conversation) remember(line string) {
+	h := c.sh.history
+	if len(h) == 0 || h[len(h)-1] != line {
+		c.sh.history = append(h, line)
+	}
+	c.histPos, c.draft = len(c.sh.history), ""
+}
+
+// histMove walks the input history: -1 older, +1 newer.
+func (c *conversation) histMove(d int) {
+	h := c.sh.history
+	pos := c.histPos + d
+	if pos < 0 || pos > len(h) {
+		return
+	}
+	if c.histPos == len(h) {
+		c.draft = c.input.Value()
+	}
+	c.histPos = pos
+	if pos == len(h) {
+		c.input.SetValue(c.draft)
+	} else {
+		c.input.SetValue(h[pos])
+	}
+	c.input.CursorEnd()
+}
+
+// Switching rooms.
+
+// memberRooms returns my rooms with their list numbers.
+func (c *conversation) memberRooms() (rooms []chat.RoomInfo, nums []int) {
+	for i, r := range c.sh.rooms {
+		if r.Member {
+			rooms, nums = append(rooms, r), append(nums, i)
+		}
+	}
+	return rooms, nums
+}
+
+func (c *conversation) switchRoom(d int) tea.Cmd {
+	rooms, _ := c.memberRooms()
+	if len(rooms) == 0 {
+		return nil
+	}
+	i := slices.IndexFunc(rooms, func(r chat.RoomInfo) bool { return r.Name == c.room.Name })
+	if i < 0 {
+		i = 0
+		if d < 0 {
+			i = len(rooms) - 1
+		}
+	} else {
+		i = (i + d + len(rooms)) % len(rooms)
+	}
+	if rooms[i].Name == c.room.Name {
+		return nil
+	}
+	return emit(openMsg{room: rooms[i]})
+}
+
+// gotoRoom opens the room with list number n, if it is one of mine.
+func (c *conversation) gotoRoom(n int) tea.Cmd {
+	if n < 0 || n >= len(c.sh.rooms) {
+		return nil
+	}
+	r := c.sh.rooms[n]
+	if !r.Member || r.Name == c.room.Name {
+		return nil
+	}
+	return emit(openMsg{room: r})
+}

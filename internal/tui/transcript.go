@@ -1,0 +1,275 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// entryKind says what a transcript entry shows.
+type entryKind int
+
+const (
+	entryMessage entryKind = iota // a message, or a rejected record
+	entryNotice                   // a change in the room
+	entryRequest                  // a join request; text is the user
+	entryWarning                  // tampering or a rejected record
+	entryInfo                     // output of a command
+	entryError                    // a failed command
+)
+
+// entry is one item of a conversation's transcript, with its lines as
+// last drawn (for width).
+type entry struct {
+	kind entryKind
+	msg  chat.Message
+	text string
+	at   time.Time
+
+	width int
+	lines []string
+}
+
+// clock is the time column of the transcript.
+func clock(t time.Time) string { return t.Local().Format("15:04") }
+
+// hanging lays body out after prefix (prefixW cells wide), continuation
+// lines indented under the body.
+func hanging(prefix string, prefixW int, body string, style lipgloss.Style, w int) []string {
+	indent := min(prefixW, w/2)
+	ls := wrap(body, w-indent)
+	out := make([]string, len(ls))
+	pad := strings.Repeat(" ", indent)
+	for i, l := range ls {
+		if i == 0 {
+			out[i] = prefix + style.Render(l)
+		} else {
+			out[i] = pad + style.Render(l)
+		}
+	}
+	return out
+}
+
+// render draws an entry for a transcript w cells wide.
+func (c *conversation) render(e *entry, w int) []string {
+	st := c.sh.st
+	ts := st.time.Render(clock(e.at)) + " "
+	switch e.kind {
+	case entryMessage:
+		return c.renderMessage(e.msg, w)
+	case entryNotice:
+		return hanging(ts+st.notice.Render("* "), 8, e.text, st.notice, w)
+	case entryRequest:
+		text := fmt.Sprintf("%s wants to join, type !%s to approve (or /deny %s)", e.text, e.text, e.text)
+		return hanging(ts+st.notice.Render("* "), 8, text, st.notice.Bold(true), w)
+	case entryWarning:
+		return hanging(ts+st.warn.Render("! "), 8, sanitize(e.text), st.warn, w)
+	case entryError:
+		return hanging("      "+st.err.Render("error: "), 13, e.text, st.err, w)
+	}
+	var out []string
+	for _, l := range strings.Split(e.text, "\n") {
+		out = append(out, hanging("      ", 6, l, st.info, w)...)
+	}
+	return out
+}
+
+// renderMessage draws "15:04 » alice: text": the time, a mark on my own
+// messages, the sender in their colour, the text wrapped under itself.
+func (c *conversation) renderMessage(m chat.Message, w int) []string {
+	st := c.sh.st
+	sender := m.Sender
+	if sender == "" {
+		sender = "?"
+	}
+	mark := "  "
+	if m.Mine {
+		mark = st.me.Render("» ")
+	}
+	prefix := st.time.Render(clock(m.Time)) + " " + mark + st.sender(sender).Render(sender) + ": "
+	prefixW := 6 + 2 + lipgloss.Width(sender) + 2
+	if m.Rejected != "" {
+		return hanging(prefix, prefixW, "[rejected record: "+sanitize(m.Rejected)+"]", st.err, w)
+	}
+	return hanging(prefix, prefixW, sanitize(m.Text), lipgloss.NewStyle(), w)
+}
+
+// renderOutgoing draws a message of mine that is not in the room yet.
+func (c *conversation) renderOutgoing(o *outgoing, w int) []string {
+	st := c.sh.st
+	var state string
+	switch o.state {
+	case sendWaiting, sendSending:
+		state = "sending…"
+	case sendQueued:
+		state = "queued: sent once the cluster is back"
+	default:
+		state = "not sent"
+	}
+	prefix := st.time.Render(clock(o.queued)) + " " + st.me.Render("» ") + st.sender(c.sh.me).Render(c.sh.me) + ": "
+	prefixW := 6 + 2 + lipgloss.Width(c.sh.me) + 2
+	return hanging(prefix, prefixW, sanitize(o.text)+"  ("+state+")", st.pending, w)
+}
+
+// daySeparator announces the day of the messages below it.
+func (c *conversation) daySeparator(t time.Time, w int) string {
+	label := t.Local().Format("Monday 2 January 2006")
+	if y, m, d := time.Now().Date(); t.Local().Year() == y && t.Local().Month() == m && t.Local().Day() == d {
+		label = "Today"
+	}
+	label = " " + label + " "
+	side := max((w-lipgloss.Width(label))/2, 1)
+	return c.sh.st.rule.Render(strings.Repeat("─", side) + label + strings.Repeat("─", side))
+}
+
+// outgoingKey identifies what the outgoing messages of the room look
+// like, so layout knows when to draw them again.
+func (c *conversation) outgoingKey() string {
+	var b strings.Builder
+	for _, o := range c.sh.outgoing[c.room.Name] {
+		fmt.Fprintf(&b, "%d:%d,", o.local, o.state)
+	}
+	return b.String()
+}
+
+// layout builds the transcript's lines if anything changed. Entries keep
+// their lines for a width, so only new entries are wrapped; scrolled up,
+// the view stays on the same lines while new ones arrive below.
+func (c *conversation) layout() {
+	w := c.transcriptWidth()
+	out := c.outgoingKey()
+	if !c.dirty && w == c.builtW && out == c.builtOut {
+		return
+	}
+	before := len(c.lines)
+	lines := make([]string, 0, before+4)
+	st := c.sh.st
+	switch {
+	case c.older:
+		lines = append(lines, st.subtle.Render("  loading older messages…"))
+	case c.more:
+		lines = append(lines, st.subtle.Render("  ↑ older messages: pgup or the mouse wheel"))
+	case c.loaded:
+		lines = append(lines, st.subtle.Render("  This is the beginning of "+displayRoom(c.sh.me, c.room.Name)+"."))
+	default:
+		lines = append(lines, st.subtle.Render("  loading…"))
+	}
+	day := ""
+	for _, e := range c.entries {
+		if e.kind == entryMessage {
+			if d := e.at.Local().Format(time.DateOnly); d != day {
+				lines = append(lines, c.daySeparator(e.at, w))
+				day = d
+			}
+		}
+		if e.width != w || e.lines == nil {
+			e.lines, e.width = c.render(e, w), w
+		}
+		lines = append(lines, e.lines...)
+	}
+	for _, o := range c.sh.outgoing[c.room.Name] {
+		lines = append(lines, c.renderOutgoing(o, w)...)
+	}
+	if c.scroll > 0 && !c.prepend && w == c.builtW {
+		c.scroll += max(len(lines)-before, 0)
+	}
+	c.lines, c.dirty, c.builtW, c.builtOut, c.prepend = lines, false, w, out, false
+	c.scroll = min(c.scroll, max(len(c.lines)-c.transcriptHeight(), 0))
+}
+
+func (c *conversation) View() string {
+	st := c.sh.st
+	th := c.transcriptHeight()
+	end := len(c.lines) - c.scroll
+	start := max(end-th, 0)
+	view := make([]string, 0, th)
+	for i := 0; i < th-(end-start); i++ {
+		view = append(view, "") // short transcripts sit at the bottom
+	}
+	view = append(view, c.lines[start:end]...)
+	if c.showPanel() {
+		tw := c.transcriptWidth()
+		panel := c.panelLines(th)
+		for i := range view {
+			view[i] = padRight(ellipsis(view[i], tw), tw) + st.rule.Render(" │ ") + panel[i]
+		}
+	}
+	rule := strings.Repeat("─", max(c.width, 1))
+	if c.newBelow > 0 {
+		rule = st.unread.Render(fmt.Sprintf("── %s below: ctrl+g ", plural(c.newBelow, "new message", "new messages")))
+		rule += st.rule.Render(strings.Repeat("─", max(c.width-lipgloss.Width(rule), 0)))
+	} else {
+		rule = st.rule.Render(rule)
+	}
+	all := append([]string{c.tabs()}, view...)
+	all = append(all, rule, c.input.View())
+	return frame(all, c.width, c.height)
+}
+
+// tabs is the top line: my rooms by number, the current one highlighted,
+// others with their unread count.
+func (c *conversation) tabs() string {
+	st := c.sh.st
+	rooms, nums := c.memberRooms()
+	if !containsRoom(rooms, c.room.Name) {
+		rooms, nums = append(rooms, c.room), append(nums, -1)
+	}
+	var parts []string
+	for i, r := range rooms {
+		label := displayRoom(c.sh.me, r.Name)
+		if nums[i] >= 0 {
+			label = fmt.Sprintf("%d %s", nums[i], label)
+		}
+		if r.Name == c.room.Name {
+			parts = append(parts, st.tabOn.Render(" "+label+" "))
+			continue
+		}
+		tab := st.tab.Render(" " + label)
+		if a := c.sh.activity[r.Name]; a != nil && a.unread > 0 {
+			tab += st.unread.Render(fmt.Sprintf(" •%d", a.unread))
+		}
+		parts = append(parts, tab+" ")
+	}
+	return strings.Join(parts, " ")
+}
+
+func containsRoom(rooms []chat.RoomInfo, name string) bool {
+	for _, r := range rooms {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// panelLines draws the members panel: who is online, who asks to join.
+func (c *conversation) panelLines(h int) []string {
+	st := c.sh.st
+	w := panelWidth - 3
+	lines := []string{st.title.Render(ellipsis(fmt.Sprintf("Members %d/%d", c.onlineCount(), len(c.members)), w))}
+	for _, m := range c.members {
+		mark := "○ "
+		if c.sh.online[m.Name] {
+			mark = st.online.Render("● ")
+		}
+		name := m.Name
+		if m.Me {
+			name += " (you)"
+		}
+		lines = append(lines, mark+st.sender(m.Name).Render(ellipsis(name, w-2)))
+	}
+	if len(c.requests) > 0 {
+		lines = append(lines, "", st.notice.Render("Asking to join"))
+		for _, r := range c.requests {
+			lines = append(lines, st.notice.Render(ellipsis("!"+r, w)))
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return lines[:h]
+}
