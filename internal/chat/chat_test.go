@@ -348,6 +348,17 @@ func flowConcurrentSendersOneOrder(t *testing.T, e *env) {
 		}
 	}
 	const per = 40
+	// A live reader must see the same order as the history.
+	start, err := users[1].History(c, "busy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(c)
+	defer cancel()
+	live, err := users[1].Subscribe(sctx, "busy", start.Revision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for _, s := range users {
 		for w := 0; w < 4; w++ {
@@ -387,6 +398,20 @@ func flowConcurrentSendersOneOrder(t *testing.T, e *env) {
 		} else if !slices.Equal(first, got) {
 			t.Fatalf("%s sees a different order", s.Me())
 		}
+	}
+	var liveOrder []string
+	for len(liveOrder) < len(first) {
+		select {
+		case ev := <-live:
+			if ev.Kind == chat.EventMessage {
+				liveOrder = append(liveOrder, ev.Message.Sender+": "+ev.Message.Text)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("live reader got %d of %d messages", len(liveOrder), len(first))
+		}
+	}
+	if !slices.Equal(liveOrder, first) {
+		t.Fatalf("live order differs from history order")
 	}
 }
 
