@@ -11,10 +11,10 @@ import (
 	"github.com/parley-chat/parley/internal/store"
 )
 
-// Concurrent sends to one room share etcd transactions (group commit): the
-// first sender that finds no write in flight becomes the writer and takes
-// everything queued meanwhile, up to store.MaxBatch messages, into one
-// transaction; the others wait for its outcome. A lone send is never
+// Concurrent sends to one room share etcd transactions (group commit): a
+// sender that finds fewer than maxInflight writes in flight becomes a writer
+// and takes everything queued meanwhile, up to store.MaxBatch messages, into
+// one transaction; the others wait for its outcome. A lone send is never
 // delayed to wait for company. Each message is still one create-only key,
 // written atomically, conditional on the room version.
 
@@ -34,11 +34,16 @@ type pendingWrite struct {
 	done       chan writeResult // buffered, receives exactly once
 }
 
+// maxInflight is how many transactions of one room may be in flight at
+// once: enough to keep etcd's own batching of proposals busy while the next
+// batch gathers.
+const maxInflight = 4
+
 // batcher queues writes of one room. mu guards the fields below.
 type batcher struct {
-	mu      sync.Mutex
-	queue   []*pendingWrite
-	writing bool
+	mu       sync.Mutex
+	queue    []*pendingWrite
+	inflight int // transactions being written
 }
 
 func (s *Service) batcherFor(room string) *batcher {
@@ -59,8 +64,8 @@ func (s *Service) write(ctx context.Context, room, id string, env []byte, versio
 	p := &pendingWrite{id: id, room: room, env: env, versionRev: versionRev, done: make(chan writeResult, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	if !b.writing {
-		b.writing = true
+	if b.inflight < maxInflight {
+		b.inflight++
 		for len(b.queue) > 0 {
 			n := min(len(b.queue), store.MaxBatch)
 			batch := b.queue[:n:n]
@@ -69,7 +74,7 @@ func (s *Service) write(ctx context.Context, room, id string, env []byte, versio
 			s.writeBatch(ctx, batch)
 			b.mu.Lock()
 		}
-		b.writing = false
+		b.inflight--
 	}
 	b.mu.Unlock()
 	select {

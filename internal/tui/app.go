@@ -460,7 +460,7 @@ func (m *model) showRooms(info string) tea.Cmd {
 	m.leaveWaiting()
 	m.conv = nil
 	m.screen = screenRooms
-	m.rooms.info = info
+	m.rooms.info, m.rooms.err, m.rooms.busy = info, "", false
 	m.listGen++
 	return tea.Batch(m.listRooms(), roomsTick(m.listGen))
 }
