@@ -308,17 +308,26 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// readLines calls fn for each line of the reader, skipping empty lines.
+// readLines calls fn for each line of the reader, skipping empty lines. An
+// error names the line it happened on; the lines before it were handled.
 func readLines(sc *bufio.Scanner, fn func(string) error) error {
 	sc.Buffer(make([]byte, 64*1024), chat.MaxMessageBytes+1)
+	n := 0
 	for sc.Scan() {
+		n++
 		line := strings.TrimRight(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		if err := fn(line); err != nil {
-			return err
+			return fmt.Errorf("line %d of stdin: %w", n, err)
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("line %d of stdin is longer than the %d-byte message limit; the lines before it were sent", n+1, chat.MaxMessageBytes)
+		}
+		return fmt.Errorf("read stdin after line %d: %w", n, err)
+	}
+	return nil
 }
