@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,6 +56,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"eventually": eventually,
 			"sleep":      sleep,
+			"lines":      lines,
 		},
 	})
 }
@@ -120,4 +122,21 @@ func sleep(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("sleep: bad duration %q", args[0])
 	}
 	time.Sleep(d)
+}
+
+// lines SPEC... prints one line per SPEC to stdout; a SPEC of the form
+// TEXTxN repeats TEXT N times on its line.
+func lines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("usage: lines SPEC...")
+	}
+	for _, a := range args {
+		text, n := a, 1
+		if i := strings.LastIndex(a, "x"); i > 0 {
+			if k, err := strconv.Atoi(a[i+1:]); err == nil {
+				text, n = a[:i], k
+			}
+		}
+		fmt.Fprintln(ts.Stdout(), strings.Repeat(text, n))
+	}
 }
