@@ -69,6 +69,14 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	return root
 }
 
+// session logs in for one command and bounds it by the timeout; call
+// cancel when done, also on error.
+func (a *App) session(cmd *cobra.Command) (context.Context, *chat.Service, context.CancelFunc, error) {
+	ctx, cancel := a.op(cmd)
+	s, err := a.Service(ctx)
+	return ctx, s, cancel, err
+}
+
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {
 		if s != "" {
@@ -114,9 +122,8 @@ func (a *App) whoamiCmd() *cobra.Command {
 		Example: "  parley --user alice whoami",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.op(cmd)
+			_, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -140,9 +147,8 @@ func (a *App) roomsCmd() *cobra.Command {
   parley rooms --json | jq -r 'select(.member) | .room'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -208,9 +214,8 @@ func (a *App) createCmd() *cobra.Command {
 		Example: "  parley create general",
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -273,9 +278,8 @@ func (a *App) requestsCmd() *cobra.Command {
 		Example: "  parley requests general --json",
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -307,9 +311,8 @@ func (a *App) approveCmd() *cobra.Command {
 		Example: "  parley approve general bob",
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -329,9 +332,8 @@ func (a *App) denyCmd() *cobra.Command {
 		Example: "  parley deny general mallory",
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -354,9 +356,8 @@ exactly two members and can never be joined by anyone else. Elsewhere,
 		Example: "  parley dm bob && parley send @bob 'hi bob'",
 		Args:    args(1, "a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -540,9 +541,8 @@ func (a *App) membersCmd() *cobra.Command {
 		Example: "  parley members general --json",
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -587,9 +587,8 @@ func (a *App) leaveCmd() *cobra.Command {
 		Short: "Leave a room; the others rotate its key so you cannot read what follows",
 		Args:  args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -612,9 +611,8 @@ room's creator, who can only leave.`,
 		Example: "  parley remove general mallory",
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
@@ -639,9 +637,8 @@ reaches the cluster (or at once by a running chat or read --follow).`,
   parley outbox --deliver`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.op(cmd)
+			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
-			s, err := a.Service(ctx)
 			if err != nil {
 				return err
 			}
