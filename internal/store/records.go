@@ -244,65 +244,52 @@ func decodeRoom(key, name string, value []byte, cr, mr int64) (*Signed[Room], er
 
 // decodeState decodes one record under a room's state prefix. It returns
 // one of *Signed[Epoch], *Signed[Wrap], *Signed[Request], *Signed[Denial],
-// *Signed[Left], or (nil, nil) for the version key.
+// *Signed[Left], or (nil, nil) for the version key. A body that disagrees
+// with its key is an error.
 func decodeState(key string, sk stateKey, value []byte, cr, mr int64) (any, error) {
 	switch sk.kind {
 	case "version":
 		return nil, nil
 	case "epoch":
-		r, err := open[Epoch](KindEpoch, key, value, cr, mr)
-		if err == nil && r.Body.Epoch != sk.epoch {
-			err = mismatch(key, "epoch", r.Body.Epoch, sk.epoch)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return decodeChecked(KindEpoch, key, value, cr, mr, func(r *Signed[Epoch]) error {
+			return same(key, "epoch", r.Body.Epoch, sk.epoch)
+		})
 	case "wrap":
-		r, err := open[Wrap](KindWrap, key, value, cr, mr)
-		if err == nil && r.Body.Epoch != sk.epoch {
-			err = mismatch(key, "epoch", r.Body.Epoch, sk.epoch)
-		}
-		if err == nil && r.Body.User != sk.user {
-			err = mismatch(key, "user", r.Body.User, sk.user)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return decodeChecked(KindWrap, key, value, cr, mr, func(r *Signed[Wrap]) error {
+			return errors.Join(same(key, "epoch", r.Body.Epoch, sk.epoch), same(key, "user", r.Body.User, sk.user))
+		})
 	case "request":
-		r, err := open[Request](KindRequest, key, value, cr, mr)
-		if err == nil && r.Body.User != sk.user {
-			err = mismatch(key, "user", r.Body.User, sk.user)
-		}
-		if err == nil && r.Signer != sk.user {
-			err = mismatch(key, "signer", r.Signer, sk.user)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return decodeChecked(KindRequest, key, value, cr, mr, func(r *Signed[Request]) error {
+			return errors.Join(same(key, "user", r.Body.User, sk.user), same(key, "signer", r.Signer, sk.user))
+		})
 	case "denial":
-		r, err := open[Denial](KindDenial, key, value, cr, mr)
-		if err == nil && r.Body.User != sk.user {
-			err = mismatch(key, "user", r.Body.User, sk.user)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return decodeChecked(KindDenial, key, value, cr, mr, func(r *Signed[Denial]) error {
+			return same(key, "user", r.Body.User, sk.user)
+		})
 	case "left":
-		r, err := open[Left](KindLeft, key, value, cr, mr)
-		if err == nil && r.Body.Epoch != sk.epoch {
-			err = mismatch(key, "epoch", r.Body.Epoch, sk.epoch)
-		}
-		if err == nil && r.Body.User != sk.user {
-			err = mismatch(key, "user", r.Body.User, sk.user)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
+		return decodeChecked(KindLeft, key, value, cr, mr, func(r *Signed[Left]) error {
+			return errors.Join(same(key, "epoch", r.Body.Epoch, sk.epoch), same(key, "user", r.Body.User, sk.user))
+		})
 	}
 	return nil, fmt.Errorf("%w at %s: unknown kind", ErrBadRecord, key)
+}
+
+// decodeChecked opens a record of kind and applies check to it.
+func decodeChecked[T any](kind, key string, value []byte, cr, mr int64, check func(*Signed[T]) error) (any, error) {
+	r, err := open[T](kind, key, value, cr, mr)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// same reports a mismatch between a record's field and its key.
+func same[V comparable](key, what string, got, want V) error {
+	if got != want {
+		return mismatch(key, what, got, want)
+	}
+	return nil
 }
