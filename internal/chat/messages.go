@@ -178,6 +178,15 @@ func (s *Service) chainFor(ctx context.Context, v *roomView) (*chain, error) {
 		return ch, nil
 	}
 	me := s.me.Name()
+	// I cannot have sent anything before I first held a key of the room;
+	// allow for clocks an hour apart.
+	var since time.Time
+	for _, e := range v.epochs {
+		if w := e.wraps[me]; w != nil {
+			since = w.Body.Created.Add(-time.Hour)
+			break
+		}
+	}
 	cursor := ""
 	for {
 		page, err := s.st.Messages(ctx, v.name, cursor, 500, 0)
@@ -201,6 +210,11 @@ func (s *Service) chainFor(ctx context.Context, v *roomView) (*chain, error) {
 		// out of order, so finish the page where mine first appears.
 		if ch.seq > 0 || !page.More {
 			break
+		}
+		if last := page.Messages[len(page.Messages)-1]; !since.IsZero() {
+			if id, err := crypto.ParseMessageID(last.ID); err == nil && id.Time().Before(since) {
+				break
+			}
 		}
 		cursor = page.Next
 	}
