@@ -64,7 +64,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	root.AddCommand(
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
-		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(),
+		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
 	)
 	return root
 }
