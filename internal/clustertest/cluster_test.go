@@ -161,6 +161,14 @@ func TestMinorityFailure(t *testing.T) {
 // and are delivered exactly once after the members return. A reader
 // following the room across the outage resumes where it left off.
 func TestQuorumLoss(t *testing.T) {
+	t.Run("LeaderKilled", func(t *testing.T) { testQuorumLoss(t, true) })
+	t.Run("LeaderSurvives", func(t *testing.T) { testQuorumLoss(t, false) })
+}
+
+// testQuorumLoss kills three of five members; the leader among them if
+// killLeader, else the leader is left alone with a follower and keeps
+// accepting writes it cannot commit until it steps down.
+func testQuorumLoss(t *testing.T, killLeader bool) {
 	h := newHarness(t)
 	c := h.startCluster(5, clusterOpts{})
 	eps := c.endpoints()
@@ -180,7 +188,10 @@ func TestQuorumLoss(t *testing.T) {
 	time.Sleep(3 * time.Second)
 
 	leader := c.leader()
-	down := []*member{leader}
+	var down []*member
+	if killLeader {
+		down = append(down, leader)
+	}
 	for _, m := range c.members {
 		if len(down) < 3 && m != leader {
 			down = append(down, m)
@@ -190,7 +201,7 @@ func TestQuorumLoss(t *testing.T) {
 	for _, m := range down {
 		m.kill()
 	}
-	t.Logf("killed %s, %s and %s; %s was the leader", down[0].name, down[1].name, down[2].name, leader.name)
+	t.Logf("killed %s, %s and %s; %s is the leader", down[0].name, down[1].name, down[2].name, leader.name)
 
 	// Every send is a new process: the client is relaunched again and
 	// again while the cluster has no quorum.
@@ -291,7 +302,6 @@ func TestGrowShrink(t *testing.T) {
 		t.Fatalf("m6 was not promoted: %s", m6.stderrText())
 	}
 	t.Logf("join took %v from starting parley node --join to promoted (%s)", seen.Sub(m6.started).Round(time.Millisecond), line)
-	t.Log(m6.stderrText())
 	c.waitHealthy(6, 30*time.Second)
 	st := clusterStatusJSON(t, clients[0])
 	if len(st) != 6 || st["m6"]["reachable"] != true || (st["m6"]["role"] != "follower" && st["m6"]["role"] != "leader") {
@@ -310,6 +320,18 @@ func TestGrowShrink(t *testing.T) {
 	st = clusterStatusJSON(t, clients[0])
 	if len(st) != 7 || st["m7"]["role"] != "learner" || st["m7"]["reachable"] != true {
 		t.Fatalf("after m7 joined: %v", st)
+	}
+	// A client on the learner's machine lists the learner first: etcd
+	// refuses the learner's clients, and the client goes on to the next
+	// endpoint.
+	local := h.client("c1", []string{urls[2], eps[0]}, 20*time.Second)
+	s := local.send(room, "c1-via-learner")
+	rec.add(s)
+	if s.Outcome != Sent {
+		t.Errorf("send through the learner's machine: %+v", s)
+	}
+	if r := local.read(room); len(r.Messages) == 0 {
+		t.Error("read through the learner's machine found nothing")
 	}
 
 	for _, m := range []struct {

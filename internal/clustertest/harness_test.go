@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/store"
 )
@@ -738,5 +741,100 @@ func checkHistory(t *testing.T, h History) {
 	t.Helper()
 	if err := Check(h); err != nil {
 		t.Error(err)
+	}
+}
+
+// inproc is a chat client inside the test process, with its own
+// connection to the cluster.
+type inproc struct {
+	t    *testing.T
+	name string
+	st   *store.Client
+	svc  *chat.Service
+}
+
+func newInproc(t *testing.T, name string, eps []string, tlsCfg *tls.Config) *inproc {
+	t.Helper()
+	st, err := store.Open(store.Config{Endpoints: eps, TLS: tlsCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	id, err := crypto.NewIdentity(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	svc, err := chat.Login(ctx, st, id, chat.Options{})
+	if err != nil {
+		t.Fatalf("log in as %s: %v", name, err)
+	}
+	return &inproc{t: t, name: name, st: st, svc: svc}
+}
+
+// send sends text, retrying for up to 30 s while the cluster is
+// unavailable, and records the outcome.
+func (c *inproc) send(room, text string) Send {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := Send{Client: c.name, Text: text, Invoke: time.Now()}
+	m, err := c.svc.Send(ctx, room, text)
+	s.Return = time.Now()
+	if err == nil {
+		s.Outcome, s.ID, s.Revision = Sent, m.ID, m.Revision
+	}
+	return s
+}
+
+// read reads the whole room.
+func (c *inproc) read(room string) Read {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := c.svc.History(ctx, room, 0)
+	if err != nil {
+		c.t.Fatalf("%s: read %s: %v", c.name, room, err)
+	}
+	r := Read{Client: c.name, Warnings: p.Warnings}
+	for _, m := range p.Messages {
+		r.Messages = append(r.Messages, Message{ID: m.ID, Sender: m.Sender, Text: m.Text, Revision: m.Revision, Rejected: m.Rejected})
+	}
+	return r
+}
+
+// sendLoop sends "<client>-<n>" messages one after the other, pause apart,
+// until ctx ends.
+func (c *inproc) sendLoop(ctx context.Context, room string, pause time.Duration, rec *recorder) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; ctx.Err() == nil; i++ {
+			rec.add(c.send(room, fmt.Sprintf("%s-%05d", c.name, i)))
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+		}
+	}()
+	return done
+}
+
+// setupInprocRoom creates room, owned by owner, with the others as
+// members.
+func setupInprocRoom(t *testing.T, room string, owner *inproc, others ...*inproc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := owner.svc.CreateRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range others {
+		if err := o.svc.RequestJoin(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		if err := owner.svc.Approve(ctx, room, o.name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -120,25 +120,6 @@ func (sh *shared) act(room string) *activity {
 	return a
 }
 
-// outgoing is a message typed by the user that is not in the room yet.
-type outgoing struct {
-	local  int
-	room   string
-	text   string
-	id     string // once queued in the outbox
-	state  sendState
-	queued time.Time
-}
-
-type sendState int
-
-const (
-	sendWaiting sendState = iota // behind another message of the room
-	sendSending                  // being sent
-	sendQueued                   // in the outbox until the cluster is back
-	sendFailed                   // refused for good (Rejected of a queued message)
-)
-
 // model is the root model: it owns the screens, the room subscriptions,
 // presence, the cluster probe and the outgoing messages.
 type model struct {
@@ -153,26 +134,16 @@ type model struct {
 	conv    *conversation
 	bar     *statusBar
 
-	feeds   map[string]*feed
-	feedGen int
-	listGen int
+	feeds    map[string]*feed
+	feedGen  int
+	listTick bool // a re-listing of the rooms is scheduled
 
 	stopPresence   func()
-	presenceCh     <-chan chat.PresenceEvent
+	presenceGen    int // the current presence watch
 	presenceCancel context.CancelFunc
 	outboxDone     chan struct{}
 
 	quitArmed bool
-}
-
-// feed is one room subscription, kept while the user belongs to the room
-// (or waits to), so unread counts and join requests arrive live.
-type feed struct {
-	gen    int
-	ch     <-chan chat.Event // nil while starting
-	cancel context.CancelFunc
-	last   int64 // revision of the last event
-	down   bool  // reported the connection lost
 }
 
 func newModel(ctx context.Context, s Session, opts Options) *model {
@@ -258,10 +229,11 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case roomsMsg:
 		return m.onRooms(msg)
 	case roomsTickMsg:
-		if msg.gen != m.listGen || m.screen != screenRooms {
+		m.listTick = false
+		if m.screen != screenRooms {
 			return nil
 		}
-		return tea.Batch(m.listRooms(), roomsTick(msg.gen))
+		return m.listRooms()
 
 	case openMsg:
 		if msg.err != nil {
@@ -304,7 +276,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			}
 			m.sh.nextLocal++
 			m.sh.outgoing[q.Room] = append(m.sh.outgoing[q.Room], &outgoing{
-				local: m.sh.nextLocal, room: q.Room, text: q.Text, id: q.ID, state: st, queued: q.Time,
+				local: m.sh.nextLocal, room: q.Room, text: q.Text, id: q.ID, state: st, typed: q.Time,
 			})
 		}
 		return nil
@@ -415,54 +387,16 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 	)
 }
 
-// Presence.
-
-func (m *model) onOnline(msg onlineMsg) tea.Cmd {
-	if msg.err != nil {
-		return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
-	}
-	m.sh.online = msg.online
-	if m.presenceCancel != nil {
-		m.presenceCancel()
-	}
-	ctx, cancel := context.WithCancel(m.sh.ctx)
-	m.presenceCancel = cancel
-	m.presenceCh = nil
-	return watchPresenceCmd(ctx, m.sh.svc, msg.rev+1)
-}
-
-func (m *model) onPresence(msg presenceMsg) tea.Cmd {
-	if m.presenceCh == nil && !msg.closed {
-		m.presenceCh = msg.ch
-	}
-	if msg.ch != m.presenceCh {
-		return nil // an older watch
-	}
-	if msg.closed || msg.ev.Compacted {
-		m.presenceCh = nil
-		return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
-	}
-	for _, c := range msg.ev.Changes {
-		if c.Online {
-			m.sh.online[c.User] = true
-		} else {
-			delete(m.sh.online, c.User)
-		}
-	}
-	return nextPresenceCmd(msg.ch)
-}
-
 // Rooms.
 
-// showRooms switches to the room list and re-lists the rooms now and
-// every listEvery while the list shows.
+// showRooms switches to the room list and lists the rooms now, then
+// again listEvery after each listing while the list shows.
 func (m *model) showRooms(info string) tea.Cmd {
 	m.leaveWaiting()
 	m.conv = nil
 	m.screen = screenRooms
 	m.rooms.info, m.rooms.err, m.rooms.busy = info, "", false
-	m.listGen++
-	return tea.Batch(m.listRooms(), roomsTick(m.listGen))
+	return m.listRooms()
 }
 
 func (m *model) listRooms() tea.Cmd {
@@ -476,9 +410,14 @@ func (m *model) listRooms() tea.Cmd {
 }
 
 func (m *model) onRooms(msg roomsMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	if m.screen == screenRooms && !m.listTick {
+		m.listTick = true
+		cmds = append(cmds, roomsTick())
+	}
 	if msg.err != nil {
-		m.rooms.setError(msg.err)
-		return nil
+		m.rooms.setListError(msg.err)
+		return tea.Batch(cmds...)
 	}
 	m.sh.rooms = orderRooms(m.sh.me, msg.rooms)
 	for name, s := range msg.summaries {
@@ -489,7 +428,6 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 		}
 	}
 	m.rooms.setRooms(m.sh.rooms, msg.rejected)
-	var cmds []tea.Cmd
 	member := make(map[string]bool)
 	for _, r := range m.sh.rooms {
 		if r.Member {
@@ -572,7 +510,9 @@ func (m *model) onWaitingDone(msg tea.Msg) tea.Cmd {
 			r.Member, r.Requested = true, false
 			w.cancel()
 			m.waiting = nil // keep the feed: it is the conversation's now
-			return m.openConversation(r)
+			cmd := m.openConversation(r)
+			m.conv.early = w.events
+			return cmd
 		}
 		return w.Update(msg)
 	case cancelJoinMsg:
@@ -598,182 +538,6 @@ func (m *model) showError(err error) tea.Cmd {
 		m.rooms.setError(err)
 	}
 	return nil
-}
-
-// Room subscriptions.
-
-func (m *model) ensureFeed(room string, fromRev int64) tea.Cmd {
-	if _, ok := m.feeds[room]; ok {
-		return nil
-	}
-	m.feedGen++
-	ctx, cancel := context.WithCancel(m.sh.ctx)
-	f := &feed{gen: m.feedGen, cancel: cancel, last: fromRev}
-	m.feeds[room] = f
-	from := int64(0)
-	if fromRev > 0 {
-		from = fromRev + 1
-	}
-	return subscribeCmd(ctx, m.sh.svc, room, from, f.gen)
-}
-
-func (m *model) stopFeed(room string) {
-	if f := m.feeds[room]; f != nil {
-		f.cancel()
-		delete(m.feeds, room)
-	}
-	m.bar.watchDown = m.anyFeedDown()
-}
-
-func (m *model) anyFeedDown() bool {
-	for _, f := range m.feeds {
-		if f.down {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *model) onFeed(msg feedMsg) tea.Cmd {
-	f := m.feeds[msg.room]
-	if f == nil || f.gen != msg.gen || f.ch != nil {
-		return nil // stopped or replaced meanwhile; its context is cancelled
-	}
-	if msg.err != nil {
-		f.ch = nil
-		return feedRetryCmd(msg.room)
-	}
-	f.ch = msg.ch
-	return nextEventCmd(msg.room, msg.ch)
-}
-
-func (m *model) onEvent(msg eventMsg) tea.Cmd {
-	f := m.feeds[msg.room]
-	if f == nil || f.ch != msg.ch {
-		return nil
-	}
-	ev := msg.ev
-	f.last = max(f.last, ev.Revision)
-	current := m.conv != nil && m.conv.room.Name == msg.room
-	var cmds []tea.Cmd
-	switch ev.Kind {
-	case chat.EventStatus:
-		f.down = ev.Err != nil
-		m.bar.watchDown = m.anyFeedDown()
-	case chat.EventMessage:
-		a := m.sh.act(msg.room)
-		if ev.Message.Revision > a.last.Revision {
-			a.last = ev.Message
-		}
-		if ev.Message.Mine {
-			m.resolveOutgoing(msg.room, ev.Message)
-		} else if !current && m.isMember(msg.room) {
-			a.unread++
-		}
-	case chat.EventNotice:
-		if m.waiting != nil && m.waiting.room.Name == msg.room {
-			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
-		}
-		if ev.Request != "" && !current && m.isMember(msg.room) {
-			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Request, displayRoom(m.sh.me, msg.room))
-		}
-	}
-	if current {
-		cmds = append(cmds, m.conv.Update(msg))
-	}
-	cmds = append(cmds, nextEventCmd(msg.room, msg.ch))
-	return tea.Batch(cmds...)
-}
-
-func (m *model) isMember(room string) bool {
-	return slices.ContainsFunc(m.sh.rooms, func(r chat.RoomInfo) bool { return r.Name == room && r.Member })
-}
-
-// Outgoing messages.
-
-// enqueue shows a typed message as pending and sends it once the room's
-// earlier messages are out, so a room's messages keep their typing order.
-func (sh *shared) enqueue(room, text string) tea.Cmd {
-	sh.nextLocal++
-	o := &outgoing{local: sh.nextLocal, room: room, text: text, state: sendWaiting, queued: time.Now()}
-	sh.outgoing[room] = append(sh.outgoing[room], o)
-	return sh.sendNext(room)
-}
-
-func (sh *shared) sendNext(room string) tea.Cmd {
-	if sh.inflight[room] != 0 {
-		return nil
-	}
-	for _, o := range sh.outgoing[room] {
-		if o.state == sendWaiting {
-			o.state = sendSending
-			sh.inflight[room] = o.local
-			return sendCmd(sh.ctx, sh.svc, room, o.local, o.text)
-		}
-	}
-	return nil
-}
-
-func (m *model) onSent(msg sentMsg) tea.Cmd {
-	if m.sh.inflight[msg.room] == msg.local {
-		delete(m.sh.inflight, msg.room)
-	}
-	i := slices.IndexFunc(m.sh.outgoing[msg.room], func(o *outgoing) bool { return o.local == msg.local })
-	switch {
-	case msg.err != nil:
-		if i >= 0 {
-			m.removeOutgoing(msg.room, i)
-		}
-		if m.conv != nil && m.conv.room.Name == msg.room {
-			m.conv.addError(fmt.Errorf("not sent: %q: %w", ellipsis(msg.msgText(m), 40), msg.err))
-		}
-	case msg.msg.Pending:
-		if i >= 0 {
-			o := m.sh.outgoing[msg.room][i]
-			o.state, o.id, o.queued = sendQueued, msg.msg.ID, msg.msg.Time
-		}
-	default:
-		m.resolveOutgoing(msg.room, msg.msg)
-	}
-	return m.sh.sendNext(msg.room)
-}
-
-func (msg sentMsg) msgText(m *model) string {
-	for _, o := range m.sh.outgoing[msg.room] {
-		if o.local == msg.local {
-			return o.text
-		}
-	}
-	return msg.msg.Text
-}
-
-// delivered takes a message the outbox delivered.
-func (m *model) delivered(msg chat.Message) { m.resolveOutgoing(msg.Room, msg) }
-
-// resolveOutgoing replaces the pending copy of a message of mine with the
-// message itself, once it is in the room: matched by id once it has one,
-// or by text while it is being sent (the room's one message in flight).
-func (m *model) resolveOutgoing(room string, msg chat.Message) {
-	outs := m.sh.outgoing[room]
-	i := slices.IndexFunc(outs, func(o *outgoing) bool { return o.id != "" && o.id == msg.ID })
-	if i < 0 {
-		i = slices.IndexFunc(outs, func(o *outgoing) bool { return o.state == sendSending && o.text == msg.Text })
-	}
-	if i >= 0 {
-		m.removeOutgoing(room, i)
-	}
-	if m.conv != nil && m.conv.room.Name == room {
-		m.conv.addMessage(msg)
-	}
-}
-
-func (m *model) removeOutgoing(room string, i int) {
-	outs := slices.Delete(m.sh.outgoing[room], i, i+1)
-	if len(outs) == 0 {
-		delete(m.sh.outgoing, room)
-	} else {
-		m.sh.outgoing[room] = outs
-	}
 }
 
 // View.

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/names"
@@ -328,6 +329,10 @@ func (c *conversation) addError(err error) {
 
 func (c *conversation) printMembers() {
 	lines := []string{fmt.Sprintf("Members of %s (%d, %d online):", displayRoom(c.sh.me, c.room.Name), len(c.members), c.onlineCount())}
+	nameW := 0
+	for _, m := range c.members {
+		nameW = max(nameW, lipgloss.Width(m.Name))
+	}
 	for _, m := range c.members {
 		state := "offline"
 		if c.sh.online[m.Name] {
@@ -343,14 +348,14 @@ func (c *conversation) printMembers() {
 		if m.AddedBy != "" && m.AddedBy != m.Name {
 			tags = append(tags, "approved by "+m.AddedBy)
 		}
-		line := fmt.Sprintf("  %s  %s", m.Name, state)
+		line := fmt.Sprintf("  %s  %-7s", padRight(m.Name, nameW), state)
 		if len(tags) > 0 {
-			line += " (" + strings.Join(tags, ", ") + ")"
+			line += " " + strings.Join(tags, ", ")
 		}
 		lines = append(lines, line)
 	}
 	for _, r := range c.requests {
-		lines = append(lines, fmt.Sprintf("  %s  asks to join: !%s approves", r, r))
+		lines = append(lines, fmt.Sprintf("  %s  asks to join: !%s lets them in", padRight(r, nameW), r))
 	}
 	c.addInfo(strings.Join(lines, "\n"))
 }

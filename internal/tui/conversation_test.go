@@ -132,7 +132,7 @@ func TestConversationCommands(t *testing.T) {
 	d.waitText("bob joined (approved by alice)")
 
 	d.line("/members")
-	d.waitText("Members of general (2, 1 online):", "bob  offline (approved by alice)", "alice  online (you, creator)")
+	d.waitText("Members of general (2, 1 online):", "bob    offline approved by alice", "alice  online  you, creator")
 
 	d.line("/remove bob")
 	d.waitText("alice removed bob")
@@ -272,7 +272,9 @@ func TestConversationSwitchRooms(t *testing.T) {
 	d.waitText("1 beta •1", "1 unread elsewhere")
 
 	d.press('1', tea.ModAlt)
-	d.waitFor("beta", func() bool { return d.m.screen == screenConversation && d.m.conv.room.Name == "beta" && d.m.conv.loaded })
+	d.waitFor("beta", func() bool {
+		return d.m.screen == screenConversation && d.m.conv.room.Name == "beta" && d.m.conv.loaded
+	})
 	d.waitText("bob: psst, over here")
 	if s := d.screen(); strings.Contains(s, "•1") || strings.Contains(s, "unread elsewhere") {
 		t.Fatalf("beta still unread after opening it:\n%s", s)

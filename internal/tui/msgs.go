@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -77,6 +76,7 @@ type onlineMsg struct {
 }
 
 type presenceMsg struct {
+	gen    int // which watch
 	ch     <-chan chat.PresenceEvent
 	ev     chat.PresenceEvent
 	closed bool
@@ -101,23 +101,23 @@ func onlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
 }
 
 // watchPresenceCmd starts the presence watch and waits for its first batch.
-func watchPresenceCmd(ctx context.Context, svc *chat.Service, fromRev int64) tea.Cmd {
+func watchPresenceCmd(ctx context.Context, svc *chat.Service, fromRev int64, gen int) tea.Cmd {
 	return func() tea.Msg {
 		ch, err := svc.WatchPresence(ctx, fromRev)
 		if err != nil {
-			return presenceMsg{closed: true}
+			return presenceMsg{gen: gen, closed: true}
 		}
-		return nextPresence(ch)
+		return nextPresence(ch, gen)
 	}
 }
 
-func nextPresenceCmd(ch <-chan chat.PresenceEvent) tea.Cmd {
-	return func() tea.Msg { return nextPresence(ch) }
+func nextPresenceCmd(ch <-chan chat.PresenceEvent, gen int) tea.Cmd {
+	return func() tea.Msg { return nextPresence(ch, gen) }
 }
 
-func nextPresence(ch <-chan chat.PresenceEvent) tea.Msg {
+func nextPresence(ch <-chan chat.PresenceEvent, gen int) tea.Msg {
 	ev, ok := <-ch
-	return presenceMsg{ch: ch, ev: ev, closed: !ok}
+	return presenceMsg{gen: gen, ch: ch, ev: ev, closed: !ok}
 }
 
 // Cluster.
@@ -147,7 +147,7 @@ type roomsMsg struct {
 	err       error
 }
 
-type roomsTickMsg struct{ gen int }
+type roomsTickMsg struct{}
 
 // roomsCmd lists the rooms, and reads the newest message of each room of
 // mine it has no summary for yet; the room subscriptions keep them current
@@ -173,8 +173,8 @@ func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea
 	}
 }
 
-func roomsTick(gen int) tea.Cmd {
-	return tea.Tick(listEvery, func(time.Time) tea.Msg { return roomsTickMsg{gen: gen} })
+func roomsTick() tea.Cmd {
+	return tea.Tick(listEvery, func(time.Time) tea.Msg { return roomsTickMsg{} })
 }
 
 // Moving between screens.
@@ -481,14 +481,4 @@ func nextEventCmd(room string, ch <-chan chat.Event) tea.Cmd {
 
 func feedRetryCmd(room string) tea.Cmd {
 	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return feedRetryMsg{room: room} })
-}
-
-// memberNames returns the names of members, sorted.
-func memberNames(ms []chat.Member) []string {
-	out := make([]string, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, m.Name)
-	}
-	slices.Sort(out)
-	return out
 }

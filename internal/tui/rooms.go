@@ -85,8 +85,9 @@ type roomsModel struct {
 	typed    string // digits typed so far
 	prompt   promptKind
 	input    textinput.Model
-	busy     bool // a create, direct chat or join is under way
-	err      string
+	busy     bool   // a create, direct chat or join is under way
+	err      string // why the last action failed
+	listErr  string // why the last listing failed
 	info     string
 }
 
@@ -117,7 +118,7 @@ func (r *roomsModel) setRooms(rooms []chat.RoomInfo, rejected []chat.Rejected) {
 		at = es[r.cursor].room.Name
 	}
 	r.rooms, r.rejected, r.loaded = rooms, len(rejected), true
-	r.err = ""
+	r.listErr = ""
 	if at != "" {
 		for i, room := range rooms {
 			if room.Name == at {
@@ -128,9 +129,16 @@ func (r *roomsModel) setRooms(rooms []chat.RoomInfo, rejected []chat.Rejected) {
 	r.cursor = min(r.cursor, len(r.entries())-1)
 }
 
+// setError shows why an action failed.
 func (r *roomsModel) setError(err error) {
 	r.busy = false
+	r.info = ""
 	r.err = err.Error()
+}
+
+// setListError shows why the rooms could not be listed.
+func (r *roomsModel) setListError(err error) {
+	r.listErr = "Cannot list the rooms: " + err.Error()
 }
 
 func (r *roomsModel) Update(msg tea.Msg) tea.Cmd {
@@ -277,8 +285,10 @@ func (r *roomsModel) View() string {
 	if r.info != "" {
 		foot = append(foot, "  "+st.info.Render(r.info))
 	}
-	if r.err != "" {
-		foot = append(foot, "  "+st.err.Render(r.err))
+	for _, e := range []string{r.listErr, r.err} {
+		if e != "" {
+			foot = append(foot, "  "+st.err.Render(e))
+		}
 	}
 	if r.rejected > 0 {
 		foot = append(foot, "  "+st.warn.Render(plural(r.rejected, "record of the room list was", "records of the room list were")+" rejected (failed verification)"))
@@ -339,7 +349,7 @@ func (r *roomsModel) row(i int, e listEntry) string {
 		}
 	}
 	nameW := min(24, max(r.width/4, 8))
-	line := fmt.Sprintf("%-5s %s  %s", num, padRight(ellipsis(name, nameW), nameW), padRight(detail, 26))
+	line := fmt.Sprintf("%-5s %s  %s", num, padRight(ellipsis(name, nameW), nameW), padRight(detail, 22))
 	if e.act == actRoom && e.room.Member {
 		line += r.activityText(e.room.Name)
 	}
@@ -350,22 +360,21 @@ func (r *roomsModel) row(i int, e listEntry) string {
 	return "  " + st.number.Render(num) + strings.TrimPrefix(line, num)
 }
 
-// activityText says when the last message came and how many are unread.
+// activityText says how many messages are unread and what came last.
 func (r *roomsModel) activityText(room string) string {
 	a := r.sh.activity[room]
 	if a == nil {
 		return ""
 	}
-	var s string
+	s := padRight("", 11)
+	if a.unread > 0 {
+		s = padRight(fmt.Sprintf("%d unread", a.unread), 11)
+	}
 	if !a.last.Time.IsZero() {
-		s = when(a.last.Time, time.Now())
+		s += when(a.last.Time, time.Now())
 		if a.last.Sender != "" && a.last.Rejected == "" {
 			s += " " + a.last.Sender + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
 		}
-		s = ellipsis(s, 34)
-	}
-	if a.unread > 0 {
-		s = padRight(s, 35) + fmt.Sprintf("(%d unread)", a.unread)
 	}
 	return s
 }

@@ -124,9 +124,10 @@ func (b *statusBar) View(info barInfo) string {
 	left := " " + strings.Join(parts, " │ ") + " "
 	right, rs := b.clusterText()
 	right = " " + right + " "
+	// On a narrow terminal the cluster gives way to the user's name.
 	rw := lipgloss.Width(right)
-	if rw > b.width {
-		right = ellipsis(right, b.width)
+	if most := b.width - min(lipgloss.Width(left), b.width/2); rw > most {
+		right = ellipsis(right, max(most, 0))
 		rw = lipgloss.Width(right)
 	}
 	room := max(b.width-rw, 0)

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"hash/fnv"
-	"image/color"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/textinput"
@@ -114,15 +113,6 @@ func senderIndex(name string) int {
 
 // sender returns the style of a sender's name.
 func (s *styles) sender(name string) lipgloss.Style { return s.senders[senderIndex(name)] }
-
-// senderColor returns the colour a sender's name is drawn in, nil without
-// colour.
-func (s *styles) senderColor(name string) color.Color {
-	if s.noColor {
-		return nil
-	}
-	return lipgloss.Color(senderPalette[senderIndex(name)])
-}
 
 // newInput returns a text input in the interface's style.
 func (s *styles) newInput(prompt string) textinput.Model {

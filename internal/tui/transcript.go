@@ -79,7 +79,8 @@ func (c *conversation) render(e *entry, w int) []string {
 }
 
 // renderMessage draws "15:04 » alice: text": the time, a mark on my own
-// messages, the sender in their colour, the text wrapped under itself.
+// messages ("?" on rejected records), the sender in their colour, the text
+// wrapped under itself.
 func (c *conversation) renderMessage(m chat.Message, w int) []string {
 	st := c.sh.st
 	sender := m.Sender
@@ -87,7 +88,10 @@ func (c *conversation) renderMessage(m chat.Message, w int) []string {
 		sender = "?"
 	}
 	mark := "  "
-	if m.Mine {
+	switch {
+	case m.Rejected != "":
+		mark = st.err.Render("? ")
+	case m.Mine:
 		mark = st.me.Render("» ")
 	}
 	prefix := st.time.Render(clock(m.Time)) + " " + mark + st.sender(sender).Render(sender) + ": "
@@ -110,7 +114,7 @@ func (c *conversation) renderOutgoing(o *outgoing, w int) []string {
 	default:
 		state = "not sent"
 	}
-	prefix := st.time.Render(clock(o.queued)) + " " + st.me.Render("» ") + st.sender(c.sh.me).Render(c.sh.me) + ": "
+	prefix := st.time.Render(clock(o.typed)) + " " + st.me.Render("» ") + st.sender(c.sh.me).Render(c.sh.me) + ": "
 	prefixW := 6 + 2 + lipgloss.Width(c.sh.me) + 2
 	return hanging(prefix, prefixW, sanitize(o.text)+"  ("+state+")", st.pending, w)
 }

@@ -30,6 +30,9 @@ type waitingModel struct {
 	deniedBy   string
 	cancelling bool
 	err        error
+	// events of the room seen while waiting: the notice of my approval
+	// may come before WaitApproval returns, and belongs in the room.
+	events []chat.Event
 }
 
 func newWaiting(sh *shared, r chat.RoomInfo, cancel context.CancelFunc) *waitingModel {
@@ -102,7 +105,7 @@ func (w *waitingModel) View() string {
 		for _, name := range w.room.Members {
 			mark, state := "○", ""
 			if w.sh.online[name] {
-				mark, state = st.online.Render("●"), st.online.Render(" online")
+				mark, state = st.online.Render("●"), st.online.Render(" (online)")
 			}
 			lines = append(lines, fmt.Sprintf("    %s %s%s", mark, st.sender(name).Render(name), state))
 		}

@@ -36,7 +36,7 @@ func TestWaitingApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	d.waitText("● alice online")
+	d.waitText("● alice (online)")
 
 	// The member list follows the room: carol joins meanwhile.
 	carol := login(t, st, "carol")
@@ -55,7 +55,7 @@ func TestWaitingApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitFor("the conversation", func() bool { return d.m.screen == screenConversation })
-	d.waitText("before you came 0", "before you came 2")
+	d.waitText("before you came 0", "before you came 2", "you joined (approved by carol)")
 }
 
 // Esc withdraws the request; a denial is shown on the waiting screen.

@@ -1,0 +1,148 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// feed is one room subscription, kept while the user belongs to the room
+// (or waits to), so unread counts and join requests arrive live.
+type feed struct {
+	gen    int
+	ch     <-chan chat.Event // nil while starting
+	cancel context.CancelFunc
+	last   int64 // revision of the last event
+	down   bool  // reported the connection lost
+}
+
+func (m *model) ensureFeed(room string, fromRev int64) tea.Cmd {
+	if _, ok := m.feeds[room]; ok {
+		return nil
+	}
+	m.feedGen++
+	ctx, cancel := context.WithCancel(m.sh.ctx)
+	f := &feed{gen: m.feedGen, cancel: cancel, last: fromRev}
+	m.feeds[room] = f
+	from := int64(0)
+	if fromRev > 0 {
+		from = fromRev + 1
+	}
+	return subscribeCmd(ctx, m.sh.svc, room, from, f.gen)
+}
+
+func (m *model) stopFeed(room string) {
+	if f := m.feeds[room]; f != nil {
+		f.cancel()
+		delete(m.feeds, room)
+	}
+	m.bar.watchDown = m.anyFeedDown()
+}
+
+func (m *model) anyFeedDown() bool {
+	for _, f := range m.feeds {
+		if f.down {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *model) onFeed(msg feedMsg) tea.Cmd {
+	f := m.feeds[msg.room]
+	if f == nil || f.gen != msg.gen || f.ch != nil {
+		return nil // stopped or replaced meanwhile; its context is cancelled
+	}
+	if msg.err != nil {
+		f.ch = nil
+		return feedRetryCmd(msg.room)
+	}
+	f.ch = msg.ch
+	return nextEventCmd(msg.room, msg.ch)
+}
+
+func (m *model) onEvent(msg eventMsg) tea.Cmd {
+	f := m.feeds[msg.room]
+	if f == nil || f.ch != msg.ch {
+		return nil
+	}
+	ev := msg.ev
+	f.last = max(f.last, ev.Revision)
+	current := m.conv != nil && m.conv.room.Name == msg.room
+	var cmds []tea.Cmd
+	switch ev.Kind {
+	case chat.EventStatus:
+		f.down = ev.Err != nil
+		m.bar.watchDown = m.anyFeedDown()
+	case chat.EventMessage:
+		a := m.sh.act(msg.room)
+		if ev.Message.Revision > a.last.Revision {
+			a.last = ev.Message
+		}
+		if ev.Message.Mine {
+			m.resolveOutgoing(msg.room, ev.Message)
+		} else if !current && m.isMember(msg.room) {
+			a.unread++
+		}
+	case chat.EventNotice:
+		if m.waiting != nil && m.waiting.room.Name == msg.room {
+			m.waiting.events = append(m.waiting.events, ev)
+			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
+		}
+		if ev.Request != "" && !current && m.isMember(msg.room) {
+			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Request, displayRoom(m.sh.me, msg.room))
+		}
+	}
+	if current {
+		cmds = append(cmds, m.conv.Update(msg))
+	}
+	cmds = append(cmds, nextEventCmd(msg.room, msg.ch))
+	return tea.Batch(cmds...)
+}
+
+func (m *model) isMember(room string) bool {
+	return slices.ContainsFunc(m.sh.rooms, func(r chat.RoomInfo) bool { return r.Name == room && r.Member })
+}
+
+// Presence.
+
+func (m *model) onOnline(msg onlineMsg) tea.Cmd {
+	if msg.err != nil {
+		return presenceRetry()
+	}
+	m.sh.online = msg.online
+	if m.presenceCancel != nil {
+		m.presenceCancel()
+	}
+	ctx, cancel := context.WithCancel(m.sh.ctx)
+	m.presenceCancel = cancel
+	m.presenceGen++
+	return watchPresenceCmd(ctx, m.sh.svc, msg.rev+1, m.presenceGen)
+}
+
+func (m *model) onPresence(msg presenceMsg) tea.Cmd {
+	if msg.gen != m.presenceGen {
+		return nil // a watch since replaced
+	}
+	if msg.closed || msg.ev.Compacted {
+		// Read who is online afresh, then watch from there.
+		return presenceRetry()
+	}
+	for _, c := range msg.ev.Changes {
+		if c.Online {
+			m.sh.online[c.User] = true
+		} else {
+			delete(m.sh.online, c.User)
+		}
+	}
+	return nextPresenceCmd(msg.ch, msg.gen)
+}
+
+func presenceRetry() tea.Cmd {
+	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
+}

@@ -1,0 +1,107 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// outgoing is a message typed by the user that is not in the room yet.
+type outgoing struct {
+	local int
+	room  string
+	text  string
+	id    string // once queued in the outbox
+	state sendState
+	typed time.Time // when it was typed (queued, for an earlier run's)
+}
+
+type sendState int
+
+const (
+	sendWaiting sendState = iota // behind another message of the room
+	sendSending                  // being sent
+	sendQueued                   // in the outbox until the cluster is back
+	sendFailed                   // refused for good (Rejected of a queued message)
+)
+
+// enqueue shows a typed message as pending and sends it once the room's
+// earlier messages are out, so a room's messages keep their typing order.
+func (sh *shared) enqueue(room, text string) tea.Cmd {
+	sh.nextLocal++
+	o := &outgoing{local: sh.nextLocal, room: room, text: text, state: sendWaiting, typed: time.Now()}
+	sh.outgoing[room] = append(sh.outgoing[room], o)
+	return sh.sendNext(room)
+}
+
+func (sh *shared) sendNext(room string) tea.Cmd {
+	if sh.inflight[room] != 0 {
+		return nil
+	}
+	for _, o := range sh.outgoing[room] {
+		if o.state == sendWaiting {
+			o.state = sendSending
+			sh.inflight[room] = o.local
+			return sendCmd(sh.ctx, sh.svc, room, o.local, o.text)
+		}
+	}
+	return nil
+}
+
+func (m *model) onSent(msg sentMsg) tea.Cmd {
+	if m.sh.inflight[msg.room] == msg.local {
+		delete(m.sh.inflight, msg.room)
+	}
+	i := slices.IndexFunc(m.sh.outgoing[msg.room], func(o *outgoing) bool { return o.local == msg.local })
+	switch {
+	case msg.err != nil:
+		if i >= 0 {
+			text := m.sh.outgoing[msg.room][i].text
+			m.removeOutgoing(msg.room, i)
+			if m.conv != nil && m.conv.room.Name == msg.room {
+				m.conv.addError(fmt.Errorf("not sent: %q: %w", ellipsis(text, 40), msg.err))
+			}
+		}
+	case msg.msg.Pending:
+		if i >= 0 {
+			o := m.sh.outgoing[msg.room][i]
+			o.state, o.id = sendQueued, msg.msg.ID
+		}
+	default:
+		m.resolveOutgoing(msg.room, msg.msg)
+	}
+	return m.sh.sendNext(msg.room)
+}
+
+// delivered takes a message the outbox delivered.
+func (m *model) delivered(msg chat.Message) { m.resolveOutgoing(msg.Room, msg) }
+
+// resolveOutgoing replaces the pending copy of a message of mine with the
+// message itself, once it is in the room: matched by id once it has one,
+// or by text while it is being sent (the room's one message in flight).
+func (m *model) resolveOutgoing(room string, msg chat.Message) {
+	outs := m.sh.outgoing[room]
+	i := slices.IndexFunc(outs, func(o *outgoing) bool { return o.id != "" && o.id == msg.ID })
+	if i < 0 {
+		i = slices.IndexFunc(outs, func(o *outgoing) bool { return o.state == sendSending && o.text == msg.Text })
+	}
+	if i >= 0 {
+		m.removeOutgoing(room, i)
+	}
+	if m.conv != nil && m.conv.room.Name == room {
+		m.conv.addMessage(msg)
+	}
+}
+
+func (m *model) removeOutgoing(room string, i int) {
+	outs := slices.Delete(m.sh.outgoing[room], i, i+1)
+	if len(outs) == 0 {
+		delete(m.sh.outgoing, room)
+	} else {
+		m.sh.outgoing[room] = outs
+	}
+}
