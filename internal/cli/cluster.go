@@ -300,7 +300,11 @@ func printStatus(w io.Writer, ms []node.MemberStatus) {
 	if votersUp <= voters/2 || len(leaders) == 0 {
 		quorum = "has NO quorum: writes wait and chat clients queue their messages"
 	}
-	fmt.Fprintf(w, "%d members (%d voting), %d answering; %s; the cluster %s\n", len(ms), voters, answering, leader, quorum)
+	plural := "s"
+	if len(ms) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "%d member%s (%d voting), %d answering; %s; the cluster %s\n", len(ms), plural, voters, answering, leader, quorum)
 	for _, d := range down {
 		fmt.Fprintln(w, d)
 	}

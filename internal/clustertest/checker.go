@@ -95,7 +95,8 @@ const maxPerKind = 10
 //   - no read holds a message that was never sent, a message under the
 //     wrong sender, a rejected record or a tampering warning;
 //   - every final read holds the same messages in the same order, and that
-//     order is strictly increasing in revision;
+//     order is by revision and, within a revision (one transaction), by ID
+//     descending;
 //   - for two acknowledged (Sent or Queued) sends of one client, the one
 //     that returned before the other was invoked comes first;
 //   - for two Sent sends of any clients, the one that returned before the
@@ -168,7 +169,7 @@ func checkRead(v *Violations, r Read, sends map[string]*Send, final bool) {
 			v.add("rejected", "%s read a rejected record %s at revision %d: %s", r.Client, m.ID, m.Revision, m.Rejected)
 			continue
 		}
-		if i > 0 && m.Revision <= r.Messages[i-1].Revision {
+		if i > 0 && !before(r.Messages[i-1], m) {
 			v.add("order", "%s read %q (revision %d) after %q (revision %d)", r.Client, m.Text, m.Revision, r.Messages[i-1].Text, r.Messages[i-1].Revision)
 		}
 		if ids[m.ID]++; ids[m.ID] == 2 {
@@ -273,6 +274,13 @@ func checkStream(v *Violations, st Stream, final []Message) {
 	if st.Complete && start+len(msgs) != len(final) {
 		v.add("stream", "%s's stream stops after %q, %d messages before the end", st.Client, msgs[len(msgs)-1].Text, len(final)-start-len(msgs))
 	}
+}
+
+// before reports whether a comes before b in the order every reader must
+// show: by revision, and within one revision (messages written in one
+// transaction) by ID descending.
+func before(a, b Message) bool {
+	return a.Revision < b.Revision || a.Revision == b.Revision && a.ID > b.ID
 }
 
 func firstDifference(a, b []Message) int {

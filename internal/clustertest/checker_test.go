@@ -81,6 +81,19 @@ func TestCheckAcceptsValidHistories(t *testing.T) {
 	if err := Check(History{Reads: []Read{{Client: "a"}}}); err != nil {
 		t.Fatalf("empty history rejected: %v", err)
 	}
+	// Messages written in one transaction share its revision and are
+	// ordered by ID, descending.
+	h = History{
+		Sends: []Send{sent("a", "x", 0, 10, 7), sent("a", "y", 0, 10, 7)},
+		Reads: []Read{{Client: "a", Messages: []Message{msg("a", "y", 7), msg("a", "x", 7)}}},
+	}
+	if err := Check(h); err != nil {
+		t.Fatalf("one transaction's messages rejected: %v", err)
+	}
+	h.Reads[0].Messages[0], h.Reads[0].Messages[1] = h.Reads[0].Messages[1], h.Reads[0].Messages[0]
+	if err := Check(h); err == nil {
+		t.Fatal("one transaction's messages accepted in ascending ID order")
+	}
 }
 
 // Each mutation of the valid history must be caught, at least as the

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -196,7 +195,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		if key.Matches(msg, m.sh.keys.Quit) {
 			return m.quit()
 		}
-		m.quitArmed = false
+		if m.quitArmed {
+			m.quitArmed, m.bar.alert = false, ""
+		}
 	case tea.InterruptMsg:
 		return tea.Quit
 	case quitMsg:
@@ -269,17 +270,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.delivered(msg.msg)
 		return nextDeliveredCmd(msg.ch)
 	case queuedMsg:
-		for _, q := range msg.msgs {
-			st := sendQueued
-			if q.Rejected != "" {
-				st = sendFailed
-			}
-			m.sh.nextLocal++
-			m.sh.outgoing[q.Room] = append(m.sh.outgoing[q.Room], &outgoing{
-				local: m.sh.nextLocal, room: q.Room, text: q.Text, id: q.ID, state: st, typed: q.Time,
-			})
-		}
-		return nil
+		return m.onQueued(msg)
 
 	case approvalMsg, cancelJoinMsg:
 		return m.onWaitingDone(msg)
@@ -371,8 +362,6 @@ func (m *model) resize() {
 func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 	sh := m.sh
 	sh.svc, sh.me = svc, svc.Me()
-	delivered := make(chan chat.Message)
-	m.outboxDone = make(chan struct{})
 	return tea.Batch(
 		// The login may have printed about delivered queued messages:
 		// draw the whole screen again.
@@ -380,9 +369,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		goOnlineCmd(sh.ctx, svc),
 		onlineCmd(sh.ctx, svc),
 		clusterCmd(sh.ctx, svc),
-		queuedCmd(svc),
-		runOutboxCmd(sh.ctx, svc, delivered, m.outboxDone),
-		nextDeliveredCmd(delivered),
+		queuedCmd(svc), // then the outbox starts: see onQueued
 		m.showRooms(""),
 	)
 }
@@ -464,7 +451,7 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	a.unread = 0
 	m.bar.alert = ""
 	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
-	if !slices.ContainsFunc(m.sh.rooms, func(x chat.RoomInfo) bool { return x.Name == r.Name && x.Member }) {
+	if !m.isMember(r.Name) {
 		// A room just created, joined or opened: list again for the tabs.
 		cmds = append(cmds, m.listRooms())
 	}
@@ -492,7 +479,7 @@ func (m *model) leaveWaiting() {
 		return
 	}
 	m.waiting.cancel()
-	if !slices.ContainsFunc(m.sh.rooms, func(x chat.RoomInfo) bool { return x.Name == m.waiting.room.Name && x.Member }) {
+	if !m.isMember(m.waiting.room.Name) {
 		m.stopFeed(m.waiting.room.Name)
 	}
 	m.waiting = nil

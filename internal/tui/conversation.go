@@ -111,8 +111,6 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 	case resultMsg:
 		if msg.err != nil {
 			c.addError(msg.err)
-		} else if msg.text != "" {
-			c.addInfo(msg.text)
 		}
 		return nil
 	case eventMsg:
@@ -410,7 +408,7 @@ func (c *conversation) submit() tea.Cmd {
 
 // run carries out a /command (or !name).
 func (c *conversation) run(tl typedLine) tea.Cmd {
-	sh, room := c.sh, c.room.Name
+	sh, svc, room := c.sh, c.sh.svc, c.room.Name
 	user := func() (string, bool) {
 		u, err := names.User(tl.arg)
 		if err != nil {
@@ -422,15 +420,15 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 	switch tl.cmd {
 	case "approve":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Approve(ctx, room, u) })
+			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
 		}
 	case "deny":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Deny(ctx, room, u) })
+			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
 		}
 	case "remove":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, "", func(ctx context.Context) error { return sh.svc.Remove(ctx, room, u) })
+			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
 		}
 	case "dm":
 		if u, ok := user(); ok {
@@ -438,17 +436,17 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 				c.addError(fmt.Errorf("that is you: a direct chat needs someone else"))
 				return nil
 			}
-			return directCmd(sh.ctx, sh.svc, u)
+			return directCmd(sh.ctx, svc, u)
 		}
 	case "leave":
 		c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
-		return leaveCmd(sh.ctx, sh.svc, room)
+		return leaveCmd(sh.ctx, svc, room)
 	case "join":
-		return joinCmd(sh.ctx, sh.svc, tl.arg)
+		return joinCmd(sh.ctx, svc, tl.arg)
 	case "create":
-		return createCmd(sh.ctx, sh.svc, tl.arg)
+		return createCmd(sh.ctx, svc, tl.arg)
 	case "members":
-		return membersCmd(sh.ctx, sh.svc, room, true)
+		return membersCmd(sh.ctx, svc, room, true)
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":

@@ -299,10 +299,10 @@ type membersMsg struct {
 	err      error
 }
 
-// resultMsg is the outcome of a command typed in a conversation.
+// resultMsg is the outcome of a membership command typed in a
+// conversation; success shows as the room's own notice.
 type resultMsg struct {
 	room string
-	text string
 	err  error
 }
 
@@ -345,13 +345,12 @@ func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) 
 	}
 }
 
-// actionCmd runs one membership command and reports it as text.
-func actionCmd(ctx context.Context, room, done string, fn func(context.Context) error) tea.Cmd {
+// actionCmd runs one membership command of a conversation.
+func actionCmd(ctx context.Context, room string, fn func(context.Context) error) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
-		err := fn(ctx)
-		return resultMsg{room: room, text: done, err: err}
+		return resultMsg{room: room, err: fn(ctx)}
 	}
 }
 

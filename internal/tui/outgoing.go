@@ -77,6 +77,31 @@ func (m *model) onSent(msg sentMsg) tea.Cmd {
 	return m.sh.sendNext(msg.room)
 }
 
+// onQueued shows the messages an earlier run left in the outbox as
+// pending, then starts delivering the outbox; in that order, so that no
+// message is delivered before it is listed.
+func (m *model) onQueued(msg queuedMsg) tea.Cmd {
+	for _, q := range msg.msgs {
+		st := sendQueued
+		if q.Rejected != "" {
+			st = sendFailed
+		}
+		m.sh.nextLocal++
+		m.sh.outgoing[q.Room] = append(m.sh.outgoing[q.Room], &outgoing{
+			local: m.sh.nextLocal, room: q.Room, text: q.Text, id: q.ID, state: st, typed: q.Time,
+		})
+	}
+	if m.outboxDone != nil {
+		return nil
+	}
+	delivered := make(chan chat.Message)
+	m.outboxDone = make(chan struct{})
+	return tea.Batch(
+		runOutboxCmd(m.sh.ctx, m.sh.svc, delivered, m.outboxDone),
+		nextDeliveredCmd(delivered),
+	)
+}
+
 // delivered takes a message the outbox delivered.
 func (m *model) delivered(msg chat.Message) { m.resolveOutgoing(msg.Room, msg) }
 

@@ -1,0 +1,128 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/parley-chat/parley/internal/node"
+)
+
+// TestJoin adds a learner with Join, repeats the Join as a restarted
+// joiner would, starts and promotes the member, and removes it.
+func TestJoin(t *testing.T) {
+	first := startNode(t, testConfig(t, "m1"))
+	cli := newClient(t, first.ClientURLs())
+	ctx := testContext(t, 30*time.Second)
+	if node.HasMember(testConfig(t, "x").DataDir) {
+		t.Fatal("HasMember of a fresh directory")
+	}
+
+	cfg := testConfig(t, "m2")
+	id, initial, err := node.Join(ctx, cli, "m2", cfg.ListenPeerURLs)
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	// Joining again before the member started finds the same registration.
+	id2, initial2, err := node.Join(ctx, cli, "m2", cfg.ListenPeerURLs)
+	if err != nil || id2 != id || initial2 != initial {
+		t.Fatalf("second Join = %x, %q, %v; want %x, %q", id2, initial2, err, id, initial)
+	}
+	if _, _, err := node.Join(ctx, cli, "m1", []string{"http://127.0.0.1:1"}); err == nil || !strings.Contains(err.Error(), "already has a member of that name") {
+		t.Errorf("Join under a running member's name: %v", err)
+	}
+	if _, _, err := node.Join(ctx, cli, "m3", first.PeerURLs()); err == nil || !strings.Contains(err.Error(), "already uses peer URLs") {
+		t.Errorf("Join with a running member's peer URL: %v", err)
+	}
+	if m, err := node.CountMembers(ctx, cli); err != nil || m != (node.Membership{Voters: 1, Learners: 1}) {
+		t.Fatalf("CountMembers = %+v, %v", m, err)
+	}
+
+	cfg.InitialCluster, cfg.InitialClusterState = initial, node.ClusterStateExisting
+	n := startNode(t, cfg)
+	if !n.IsLearner() || n.ID() != id {
+		t.Fatalf("joined member: learner %v, ID %x, want a learner %x", n.IsLearner(), n.ID(), id)
+	}
+	if !node.HasMember(cfg.DataDir) {
+		t.Error("HasMember of a running member's directory is false")
+	}
+	if learner, err := node.IsLearnerID(ctx, cli, id); err != nil || !learner {
+		t.Errorf("IsLearnerID = %v, %v", learner, err)
+	}
+	if got, err := node.MemberID(ctx, cli, "m2"); err != nil || got != id {
+		t.Errorf("MemberID(m2) = %x, %v", got, err)
+	}
+	if err := node.Promote(ctx, cli, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "m2 votes", func() bool { return !n.IsLearner() && n.Voters() == 2 })
+	waitFor(t, "m2 knows the leader", func() bool {
+		lead, term := n.Leader()
+		return lead == first.ID() && term > 0 && n.MemberName(lead) == "m1"
+	})
+
+	st, err := node.StatusAny(ctx, cli)
+	if err != nil || len(st) != 2 {
+		t.Fatalf("StatusAny = %+v, %v", st, err)
+	}
+	for _, m := range st {
+		if !m.Reachable || m.IsLearner {
+			t.Errorf("StatusAny: %+v", m)
+		}
+	}
+
+	if err := node.RemoveMember(ctx, cli, "m2"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("removed member still runs")
+	}
+	if !n.Removed() {
+		t.Errorf("Removed() = false after removal; Err = %v", n.Err())
+	}
+	if first.Removed() {
+		t.Error("a running member reports Removed")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("boom"), false},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("node: list members: %w", context.DeadlineExceeded), true},
+		{rpctypes.ErrNoLeader, true},
+		{fmt.Errorf("x: %w", rpctypes.ErrGRPCNoLeader), true},
+		{status.Error(codes.Unavailable, "connection refused"), true},
+		{fmt.Errorf("x: %w", status.Error(codes.Unavailable, "connection refused")), true},
+		{rpctypes.ErrMemberNotFound, false},
+		{status.Error(codes.PermissionDenied, "no"), false},
+	} {
+		if got := node.Unavailable(c.err); got != c.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
