@@ -40,6 +40,7 @@ var flows = []struct {
 	{"SubscribeAfterCompaction", flowSubscribeAfterCompaction},
 	{"OutboxExactlyOnce", flowOutboxExactlyOnce},
 	{"VerifiedCache", flowVerifiedCache},
+	{"LostAckQueuedOnce", flowLostAckQueuedOnce},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -786,5 +787,49 @@ func flowVerifiedCache(t *testing.T, e *env) {
 	}
 	if got := texts(p); len(got) != 3 || got[0] != "alice: one" || got[1] != "alice: three" || !strings.Contains(got[2], "signature") {
 		t.Fatalf("second read = %q", got)
+	}
+}
+
+// flowLostAckQueuedOnce: a send whose write commits but whose reply is lost
+// is queued under the same id and bytes, so delivering the queue later does
+// not make it appear twice.
+func flowLostAckQueuedOnce(t *testing.T, e *env) {
+	c := ctx(t)
+	proxy := newReplyDropper(t, e.eps[0])
+	st, err := store.Open(store.Config{Endpoints: []string{proxy.endpoint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, _ := crypto.NewIdentity("alice")
+	ob := &memOutbox{m: map[string][]byte{}}
+	alice, err := chat.Login(c, st, id, chat.Options{Outbox: ob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.CreateRoom(c, "r")
+	mustSend(t, alice, "r", "first")
+
+	proxy.drop.Store(true)
+	m, err := alice.SendOrQueue(c, "r", "lost ack", 500*time.Millisecond)
+	if err != nil || !m.Pending {
+		t.Fatalf("SendOrQueue with lost replies = %+v, %v; want pending", m, err)
+	}
+	// It did commit.
+	direct, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := direct.History(c, "r", 0)
+	if got := texts(p); len(got) != 2 || got[1] != "alice: lost ack" {
+		t.Fatalf("history before delivery = %q", got)
+	}
+	done, err := direct.DeliverOutbox(c)
+	if err != nil || len(done) != 1 || done[0].ID != m.ID {
+		t.Fatalf("DeliverOutbox = %+v, %v", done, err)
+	}
+	p, _ = direct.History(c, "r", 0)
+	if got := texts(p); len(got) != 2 || len(p.Warnings) != 0 {
+		t.Fatalf("after delivery: %q, warnings %q", got, p.Warnings)
 	}
 }

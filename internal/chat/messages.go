@@ -99,10 +99,13 @@ func (s *Service) Send(ctx context.Context, room, text string) (Message, error) 
 			}, nil
 		}
 		switch {
-		case errors.Is(err, store.ErrUnavailable):
+		case errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil:
 			// Possibly committed: the same bytes again are safe.
 			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return Message{}, fmt.Errorf("send to %q: %w (the message may still arrive: its id is %s)", name, store.ErrUnavailable, id)
+				return Message{}, &unsentError{
+					err:  fmt.Errorf("send to %q: %w (the message may still arrive: its id is %s)", name, store.ErrUnavailable, id),
+					sent: &sealedSend{room: name, id: id, h: h, envs: sent, text: text},
+				}
 			}
 		case errors.Is(err, store.ErrStale) && attempt < 8:
 			// A member left or the key rotated: seal again under the
@@ -137,6 +140,26 @@ func (s *Service) Send(ctx context.Context, room, text string) (Message, error) 
 		}
 	}
 }
+
+// sealedSend is a message placed in my chain and sealed, whose write may or
+// may not have committed.
+type sealedSend struct {
+	room string
+	id   crypto.MessageID
+	h    crypto.Header
+	envs [][]byte // every envelope tried, newest last
+	text string
+}
+
+// unsentError reports a send that could not be confirmed; sent carries its
+// sealed state so that it can be queued under the same id and bytes.
+type unsentError struct {
+	err  error
+	sent *sealedSend
+}
+
+func (e *unsentError) Error() string { return e.err.Error() }
+func (e *unsentError) Unwrap() error { return e.err }
 
 func checkText(text string) error {
 	switch {

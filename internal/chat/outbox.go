@@ -35,11 +35,13 @@ type outboxEntry struct {
 	Queued  time.Time `json:"queued"`
 	Sealed  []byte    `json:"sealed"`  // text sealed to myself
 	SelfKey []byte    `json:"selfkey"` // the one-off key, wrapped to myself
-	// Once placed in my chain: the envelope as sent and its header.
-	Envelope []byte `json:"envelope,omitempty"`
-	Seq      uint64 `json:"seq,omitempty"`
-	Prev     string `json:"prev,omitempty"`
-	Failed   string `json:"failed,omitempty"` // permanent failure reason
+	// Once placed in my chain: the envelope as sent and its header, and
+	// every envelope tried for this id (a retry finds one of them).
+	Envelope []byte   `json:"envelope,omitempty"`
+	Tried    [][]byte `json:"tried,omitempty"`
+	Seq      uint64   `json:"seq,omitempty"`
+	Prev     string   `json:"prev,omitempty"`
+	Failed   string   `json:"failed,omitempty"` // permanent failure reason
 }
 
 const outboxRoomPrefix = "parley/v1/outbox/"
@@ -70,8 +72,29 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 		if err == nil || !unavailable || errors.Is(ctx.Err(), context.Canceled) {
 			return m, err
 		}
+		// Sealed and perhaps written: queue the same id and bytes, so it
+		// can never arrive twice.
+		var ue *unsentError
+		if errors.As(err, &ue) && ue.sent != nil {
+			return s.queueSealed(ue.sent)
+		}
 	}
 	return s.queue(name, text)
+}
+
+// queueSealed queues a message already placed in my chain.
+func (s *Service) queueSealed(p *sealedSend) (Message, error) {
+	e, err := s.selfSeal(p.room, p.id, time.UnixMilli(p.h.Time), p.text)
+	if err != nil {
+		return Message{}, err
+	}
+	e.Envelope, e.Tried = p.envs[len(p.envs)-1], p.envs
+	e.Seq, e.Prev = p.h.Seq, crypto.MessageID(p.h.Prev).String()
+	if err := s.saveEntry(e); err != nil {
+		return Message{}, fmt.Errorf("queue message for %q: %w", p.room, err)
+	}
+	s.signalOutbox()
+	return Message{Room: p.room, ID: p.id.String(), Sender: s.me.Name(), Text: p.text, Time: e.Queued, Seq: p.h.Seq, Mine: true, Pending: true}, nil
 }
 
 func (s *Service) pendingCount() (int, error) {
@@ -82,22 +105,30 @@ func (s *Service) pendingCount() (int, error) {
 func (s *Service) queue(room, text string) (Message, error) {
 	now := s.now()
 	id := crypto.NewMessageID(now)
-	k := crypto.NewRoomKey()
-	h := crypto.Header{Epoch: 1, Sender: s.me.Name(), Seq: 1, Time: now.UnixMilli()}
-	sealed, err := crypto.SealMessage(s.me, k, outboxRoomPrefix+room, id, h, []byte(text))
+	e, err := s.selfSeal(room, id, now, text)
 	if err != nil {
 		return Message{}, err
 	}
-	wrapped, err := crypto.WrapKeys(s.me.Public(), []byte(outboxRoomPrefix+room+"\x00"+id.String()), []crypto.RoomKey{k})
-	if err != nil {
-		return Message{}, err
-	}
-	e := outboxEntry{Room: room, ID: id.String(), Queued: now.UTC(), Sealed: sealed, SelfKey: wrapped}
-	if err := s.saveEntry(&e); err != nil {
+	if err := s.saveEntry(e); err != nil {
 		return Message{}, fmt.Errorf("queue message for %q: %w", room, err)
 	}
 	s.signalOutbox()
 	return Message{Room: room, ID: id.String(), Sender: s.me.Name(), Text: text, Time: now.UTC(), Mine: true, Pending: true}, nil
+}
+
+// selfSeal makes an outbox entry whose text is sealed to my own key.
+func (s *Service) selfSeal(room string, id crypto.MessageID, at time.Time, text string) (*outboxEntry, error) {
+	k := crypto.NewRoomKey()
+	h := crypto.Header{Epoch: 1, Sender: s.me.Name(), Seq: 1, Time: at.UnixMilli()}
+	sealed, err := crypto.SealMessage(s.me, k, outboxRoomPrefix+room, id, h, []byte(text))
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := crypto.WrapKeys(s.me.Public(), []byte(outboxRoomPrefix+room+"\x00"+id.String()), []crypto.RoomKey{k})
+	if err != nil {
+		return nil, err
+	}
+	return &outboxEntry{Room: room, ID: id.String(), Queued: at.UTC(), Sealed: sealed, SelfKey: wrapped}, nil
 }
 
 func (s *Service) saveEntry(e *outboxEntry) error {
@@ -255,6 +286,7 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 			h.Epoch = pe.Epoch
 		}
 	}
+	sent = append(sent, e.Tried...)
 	sent = append(sent, e.Envelope)
 	for attempt := 0; ; attempt++ {
 		rev, err := s.write(ctx, e.Room, e.ID, e.Envelope, v.versionRev)
@@ -271,6 +303,7 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 				return Message{}, err
 			}
 			e.Envelope = env
+			e.Tried = append(e.Tried, env)
 			if err := s.saveEntry(e); err != nil {
 				return Message{}, err
 			}

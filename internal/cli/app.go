@@ -44,6 +44,10 @@ type App struct {
 	st    *store.Client
 	svc   *chat.Service
 	logf  *os.File
+
+	// tui is set while the full-screen interface owns the terminal:
+	// nothing may then be printed.
+	tui bool
 }
 
 func defaultHome(getenv func(string) string) string {
@@ -172,7 +176,9 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		done, err := svc.DeliverOutbox(dctx)
 		cancel()
 		for _, m := range done {
-			fmt.Fprintf(a.env.Stderr, "parley: delivered queued message %s to %s\n", m.ID, m.Room)
+			if !a.tui {
+				fmt.Fprintf(a.env.Stderr, "parley: delivered queued message %s to %s\n", m.ID, m.Room)
+			}
 		}
 		if err != nil {
 			a.logger().Info("outbox delivery deferred", "err", err)

@@ -51,6 +51,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 			if a.env.RunTUI == nil || !a.env.StdinIsTerminal || !a.env.StdoutIsTerminal {
 				return usagef("the full-screen chat needs a terminal; see parley --help for commands")
 			}
+			a.tui = true
 			return a.env.RunTUI(cmd.Context(), a)
 		},
 	}
