@@ -88,7 +88,7 @@ stderr, one line each; etcd's own log goes to --log-file.`,
     --join http://127.0.0.1:2379,http://127.0.0.1:2381`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.etcdEnv(cmd.Flags())
+			return a.etcdEnv(cmd.LocalNonPersistentFlags(), cmd.Flags())
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd.Flags())
@@ -134,18 +134,19 @@ stderr, one line each; etcd's own log goes to --log-file.`,
 	return c
 }
 
-// etcdEnv sets every etcd flag not given on the command line from its
-// ETCD_* environment variable, as etcd does: --initial-cluster from
-// ETCD_INITIAL_CLUSTER, and so on.
-func (a *App) etcdEnv(fs *pflag.FlagSet) error {
+// etcdEnv sets every etcd flag among own that was not given on the command
+// line from its ETCD_* environment variable, as etcd does: --initial-cluster
+// from ETCD_INITIAL_CLUSTER, and so on. all is the command's whole flag
+// set, in which they are set.
+func (a *App) etcdEnv(own, all *pflag.FlagSet) error {
 	var errs []error
-	fs.VisitAll(func(fl *pflag.Flag) {
-		if fl.Changed || parleyOnlyNodeFlags[fl.Name] {
+	own.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || parleyOnlyNodeFlags[fl.Name] || fl.Name == "help" {
 			return
 		}
 		key := "ETCD_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v := a.env.getenv(key); v != "" {
-			if err := fs.Set(fl.Name, v); err != nil {
+			if err := all.Set(fl.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))
 			}
 		}

@@ -75,6 +75,11 @@ type harness struct {
 	t   *testing.T
 	bin string
 	dir string
+	// ctx ends when the test does; it kills the client commands still
+	// running.
+	ctx    context.Context
+	cancel context.CancelFunc
+	loops  sync.WaitGroup // sender loops
 
 	mu    sync.Mutex
 	procs []*proc
@@ -87,6 +92,7 @@ func newHarness(t *testing.T) *harness {
 		t.Skip("starts clusters of parley processes; skipped with -short")
 	}
 	h := &harness{t: t, bin: parleyBinary(t), dir: t.TempDir()}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	t.Cleanup(h.stopAll)
 	return h
 }
@@ -166,6 +172,8 @@ func cleanEnv() []string {
 // stopAll kills every process still running and waits for it; on failure
 // it shows the end of the members' event logs.
 func (h *harness) stopAll() {
+	h.cancel()
+	h.loops.Wait()
 	h.mu.Lock()
 	procs := slices.Clone(h.procs)
 	h.mu.Unlock()
@@ -504,7 +512,7 @@ func (c *client) args(args ...string) []string {
 // run runs one parley command, killed if it outlives the command's
 // timeout by a minute.
 func (c *client) run(args ...string) (stdout, stderr string, code int) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+time.Minute)
+	ctx, cancel := context.WithTimeout(c.h.ctx, c.timeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.h.bin, c.args(args...)...)
 	cmd.Dir = c.h.dir
@@ -674,7 +682,9 @@ func (r *recorder) all() []Send {
 // ends, and returns a channel closed once the last send returned.
 func (c *client) sendLoop(ctx context.Context, room string, rec *recorder) <-chan struct{} {
 	done := make(chan struct{})
+	c.h.loops.Add(1)
 	go func() {
+		defer c.h.loops.Done()
 		defer close(done)
 		for i := 1; ctx.Err() == nil; i++ {
 			rec.add(c.send(room, fmt.Sprintf("%s-%04d", c.name, i)))
@@ -807,6 +817,8 @@ func (c *inproc) read(room string) Read {
 // until ctx ends.
 func (c *inproc) sendLoop(ctx context.Context, room string, pause time.Duration, rec *recorder) <-chan struct{} {
 	done := make(chan struct{})
+	// Runs before the connection is closed.
+	c.t.Cleanup(func() { <-done })
 	go func() {
 		defer close(done)
 		for i := 1; ctx.Err() == nil; i++ {
