@@ -341,13 +341,40 @@ func (a *App) runNode(ctx context.Context, cfg node.Config, f *nodeFlags) error 
 		stopBG()
 		wg.Wait()
 		cerr := n.Close()
-		if n.Removed() {
+		if n.Removed() || removedFromCluster(n, f) {
 			log.say("removed from the cluster; stopped. Its data in %s can no longer be used: delete it before this machine joins again", cfg.DataDir)
 			return cerr
 		}
 		log.say("stopped by itself: %v", n.Err())
 		return errors.Join(n.Err(), cerr)
 	}
+}
+
+// removedFromCluster asks the other members whether n, which stopped by
+// itself, was removed from the cluster: a member removed while it lagged
+// learns of it only from its peers, and stops without applying its
+// removal.
+func removedFromCluster(n *node.Node, f *nodeFlags) bool {
+	eps := n.OtherClientURLs()
+	if len(eps) == 0 {
+		eps = splitList(f.join)
+	}
+	if len(eps) == 0 {
+		return false
+	}
+	tlsCfg, err := clientTLS(eps, firstNonEmpty(f.joinCACert, f.trustedCA), firstNonEmpty(f.joinCert, f.certFile), firstNonEmpty(f.joinKey, f.keyFile))
+	if err != nil {
+		return false
+	}
+	st, err := store.Open(store.Config{Endpoints: eps, TLS: tlsCfg})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	member, err := node.IsMember(ctx, st.Raw(), n.ID())
+	return err == nil && !member
 }
 
 // joinClientLog is where the joining member's etcd client logs: next to

@@ -281,7 +281,9 @@ func TestGrowShrink(t *testing.T) {
 	eps := c.endpoints()
 	const room = "ops"
 	clients := []*client{h.client("c1", eps, 20*time.Second), h.client("c2", eps, 20*time.Second), h.client("c3", eps, 20*time.Second)}
-	setupRoom(room, clients[0], clients[1:]...)
+	// c4 sends once, through the learner's machine.
+	c4 := h.client("c4", eps, 20*time.Second)
+	setupRoom(room, clients[0], clients[1], clients[2], c4)
 	followers := []*follower{clients[1].follow(room)}
 
 	rec := &recorder{}
@@ -324,8 +326,8 @@ func TestGrowShrink(t *testing.T) {
 	// A client on the learner's machine lists the learner first: etcd
 	// refuses the learner's clients, and the client goes on to the next
 	// endpoint.
-	local := h.client("c1", []string{urls[2], eps[0]}, 20*time.Second)
-	s := local.send(room, "c1-via-learner")
+	local := h.client("c4", []string{urls[2], eps[0]}, 20*time.Second)
+	s := local.send(room, "c4-via-learner")
 	rec.add(s)
 	if s.Outcome != Sent {
 		t.Errorf("send through the learner's machine: %+v", s)
@@ -355,7 +357,7 @@ func TestGrowShrink(t *testing.T) {
 	waitLoops(t, loops)
 
 	sends := rec.all()
-	hist := finalHistory(t, room, sends, clients, followers)
+	hist := finalHistory(t, room, sends, append(clients, c4), followers)
 	checkHistory(t, hist)
 	gap, from := maxGap(sends)
 	t.Logf("%s; %d messages stored; longest gap between acknowledgements %v (at %s)", counts(sends), len(hist.Reads[0].Messages), gap.Round(time.Millisecond), from.Format("15:04:05.000"))

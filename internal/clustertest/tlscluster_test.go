@@ -53,9 +53,11 @@ func TestTLS(t *testing.T) {
 		"--listen-client-urls", m4URL, "--listen-peer-urls", "https://" + strings.TrimPrefix(urls[1], "http://"),
 		"--join", strings.Join(eps, ","), "--heartbeat-interval", "50", "--election-timeout", "500", "--unsafe-no-fsync"},
 		files.memberFlags("m4")...)...)
-	if line, _ := m4.waitStderr(regexp.MustCompile(`promoted to a voting member`), 60*time.Second); line == "" {
+	line, seen := m4.waitStderr(regexp.MustCompile(`promoted to a voting member`), 60*time.Second)
+	if line == "" {
 		t.Fatalf("m4 did not join: %s", m4.stderrText())
 	}
+	t.Logf("join over TLS took %v from starting parley node --join to promoted", seen.Sub(m4.started).Round(time.Millisecond))
 	c.waitHealthy(4, 30*time.Second)
 
 	// Chat over TLS, through all four members.

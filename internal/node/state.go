@@ -71,8 +71,11 @@ func (n *Node) Voters() int {
 	return voters
 }
 
-// Removed reports whether the member stopped because it was removed from
-// its cluster. It is meaningful once [Node.Done] is closed.
+// Removed reports whether the member stopped because it applied its own
+// removal from its cluster. It is meaningful once [Node.Done] is closed.
+// A member cut off before it applied its removal learns of it from the
+// other members and stops all the same, without knowing why; [IsMember]
+// asks the cluster.
 func (n *Node) Removed() bool {
 	select {
 	case <-n.done:
@@ -80,6 +83,32 @@ func (n *Node) Removed() bool {
 		return false
 	}
 	return errors.Is(n.err, ErrStopped) && n.etcd.Server.IsIDRemoved(uint64(n.etcd.Server.MemberID()))
+}
+
+// OtherClientURLs returns the client URLs of the other members of the
+// cluster, as this member last knew the membership.
+func (n *Node) OtherClientURLs() []string {
+	var out []string
+	for _, m := range n.etcd.Server.Cluster().Members() {
+		if uint64(m.ID) != n.id {
+			out = append(out, m.ClientURLs...)
+		}
+	}
+	return out
+}
+
+// IsMember reports whether the cluster cli talks to has a member id.
+func IsMember(ctx context.Context, cli *clientv3.Client, id uint64) (bool, error) {
+	resp, err := cli.MemberList(ctx)
+	if err != nil {
+		return false, fmt.Errorf("node: list members: %w", err)
+	}
+	for _, m := range resp.Members {
+		if m.ID == id {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // StatusAny is [Status] for a cluster that may have lost its quorum: it
