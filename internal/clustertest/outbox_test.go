@@ -4,7 +4,6 @@ package clustertest
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -53,9 +52,6 @@ func (o *memOutbox) TryLock() (func(), bool, error) { return func() {}, true, ni
 // followers return, the leader's log, write included, is committed; the
 // queued message must then not be stored a second time.
 func TestOutboxLateCommit(t *testing.T) {
-	if os.Getenv("PARLEY_TEST_OUTBOX_LATE_COMMIT") == "" {
-		t.Skip("set PARLEY_TEST_OUTBOX_LATE_COMMIT=1: SendOrQueue must queue the message whose write it gave up on (same ID and envelope), not a new one")
-	}
 	h := newHarness(t)
 	c := h.startCluster(5, clusterOpts{})
 	leader := c.leader()

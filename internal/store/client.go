@@ -45,6 +45,9 @@ type Config struct {
 	LogFile string
 	// Logger receives Parley's own diagnostics; nil discards them.
 	Logger *slog.Logger
+	// DialOptions are added to the gRPC connection (instrumentation, such
+	// as counting round trips in tests); nil adds none.
+	DialOptions []grpc.DialOption
 }
 
 // Client is a connection to one etcd cluster, safe for concurrent use. One
@@ -94,10 +97,10 @@ func Open(cfg Config) (*Client, error) {
 		PermitWithoutStream:  true,
 		// gRPC's default reconnect backoff grows to two minutes; a chat
 		// client whose member restarts must be back within seconds.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		DialOptions: append([]grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: 2 * time.Second,
-		})},
+		})}, cfg.DialOptions...),
 	})
 	if err != nil {
 		if closer != nil {
