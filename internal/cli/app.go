@@ -32,6 +32,9 @@ type Config struct {
 	User string
 	// Timeout bounds each non-interactive operation; zero means 15s.
 	Timeout time.Duration
+	// CACert verifies the members of an https cluster; Cert and Key
+	// identify this client to members that require client certificates.
+	CACert, Cert, Key string
 }
 
 // App is one run of parley: its configuration and, once opened, its
@@ -110,8 +113,13 @@ func (a *App) Store(ctx context.Context) (*store.Client, error) {
 		a.local = sh
 		eps = sh.Endpoints()
 	}
+	tlsCfg, err := clientTLS(eps, a.cfg.CACert, a.cfg.Cert, a.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(store.Config{
 		Endpoints: eps,
+		TLS:       tlsCfg,
 		LogFile:   filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
 		Logger:    a.logger(),
 	})

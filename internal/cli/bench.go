@@ -109,7 +109,7 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	open := func(user string) (*chat.Service, *App, error) {
 		b := &App{env: &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }},
-			cfg: Config{Endpoints: eps, Home: tmp, User: user, Timeout: a.cfg.Timeout}}
+			cfg: Config{Endpoints: eps, Home: tmp, User: user, Timeout: a.cfg.Timeout, CACert: a.cfg.CACert, Cert: a.cfg.Cert, Key: a.cfg.Key}}
 		s, err := b.Login(ctx, user, []byte{})
 		return s, b, err
 	}
@@ -165,7 +165,13 @@ func (a *App) readInChild(ctx context.Context, home string, eps []string, user, 
 	if err != nil {
 		return h, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "--home", home, "--endpoints", strings.Join(eps, ","), "--user", user, "--timeout", "10m", "bench-read", room)
+	args := []string{"--home", home, "--endpoints", strings.Join(eps, ","), "--user", user, "--timeout", "10m"}
+	for _, f := range [][2]string{{"--cacert", a.cfg.CACert}, {"--cert", a.cfg.Cert}, {"--key", a.cfg.Key}} {
+		if f[1] != "" {
+			args = append(args, f[0], f[1])
+		}
+	}
+	cmd := exec.CommandContext(ctx, exe, append(args, "bench-read", room)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE=")

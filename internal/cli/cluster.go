@@ -22,21 +22,14 @@ import (
 	"github.com/parley-chat/parley/internal/store"
 )
 
-// clusterTLS holds the client TLS flags of `parley cluster` (etcdctl's
-// names).
-type clusterTLS struct {
-	cacert, cert, key string
-}
-
 func (a *App) clusterCmd() *cobra.Command {
-	var ct clusterTLS
 	c := &cobra.Command{
 		Use:   "cluster",
 		Short: "Inspect and change the members of the etcd cluster",
 		Long: `Inspect and change the membership of the etcd cluster named by --endpoints
 (or PARLEY_ENDPOINTS), which these commands require. With https endpoints,
---cacert verifies the members and --cert and --key identify this client to
-members that require client certificates.
+the global --cacert verifies the members and --cert and --key identify this
+client to members that require client certificates.
 
 A member is best added with parley node --join, which registers, starts and
 promotes it in one command; cluster add is for members started otherwise.`,
@@ -44,27 +37,23 @@ promotes it in one command; cluster add is for members started otherwise.`,
   parley cluster status --json | jq -r 'select(.reachable|not) | .name'
   parley cluster remove m4
   parley cluster add m4 --peer-urls http://10.0.0.4:2380
-  parley --endpoints https://10.0.0.1:2379 cluster --cacert ca.pem --cert client.pem --key client-key.pem status`,
+  parley --endpoints https://10.0.0.1:2379 --cacert ca.pem --cert client.pem --key client-key.pem cluster status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("cluster needs a subcommand: status, add, promote or remove (see parley cluster --help)")
 		},
 	}
-	pf := c.PersistentFlags()
-	pf.StringVar(&ct.cacert, "cacert", "", "CA that signs the members' client certificates (https endpoints)")
-	pf.StringVar(&ct.cert, "cert", "", "client certificate, for members that require one")
-	pf.StringVar(&ct.key, "key", "", "key of --cert")
-	c.AddCommand(a.clusterStatusCmd(&ct), a.clusterAddCmd(&ct), a.clusterPromoteCmd(&ct), a.clusterRemoveCmd(&ct))
+	c.AddCommand(a.clusterStatusCmd(), a.clusterAddCmd(), a.clusterPromoteCmd(), a.clusterRemoveCmd())
 	return c
 }
 
 // clusterClient connects to the cluster of --endpoints for administration.
-func (a *App) clusterClient(ct *clusterTLS) (*store.Client, error) {
+func (a *App) clusterClient() (*store.Client, error) {
 	eps := a.cfg.Endpoints
 	if len(eps) == 0 {
 		return nil, usagef("cluster commands need the cluster's client URLs: pass --endpoints URL,... or set PARLEY_ENDPOINTS")
 	}
-	tlsCfg, err := clientTLS(eps, ct.cacert, ct.cert, ct.key)
+	tlsCfg, err := clientTLS(eps, a.cfg.CACert, a.cfg.Cert, a.cfg.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +144,7 @@ func memberRole(m node.MemberStatus) string {
 	}
 }
 
-func (a *App) clusterStatusCmd(ct *clusterTLS) *cobra.Command {
+func (a *App) clusterStatusCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "status",
@@ -172,7 +161,7 @@ member could be reached.`,
   parley cluster status --json | jq -r 'select(.role == "leader") | .name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.clusterClient(ct)
+			st, err := a.clusterClient()
 			if err != nil {
 				return err
 			}
@@ -322,7 +311,7 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func (a *App) clusterAddCmd(ct *clusterTLS) *cobra.Command {
+func (a *App) clusterAddCmd() *cobra.Command {
 	var peerURLs string
 	var asJSON bool
 	c := &cobra.Command{
@@ -343,7 +332,7 @@ parley node --join does all of this in one command.`,
 			if len(urls) == 0 {
 				return usagef("cluster add needs the new member's --peer-urls")
 			}
-			st, err := a.clusterClient(ct)
+			st, err := a.clusterClient()
 			if err != nil {
 				return err
 			}
@@ -377,7 +366,7 @@ parley node --join does all of this in one command.`,
 	return c
 }
 
-func (a *App) clusterPromoteCmd(ct *clusterTLS) *cobra.Command {
+func (a *App) clusterPromoteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "promote NAME",
 		Short: "Make a learner a voting member once it has caught up",
@@ -387,7 +376,7 @@ is accepted or --timeout passes.`,
 		Example: `  parley cluster promote m4`,
 		Args:    args(1, "a member name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			st, err := a.clusterClient(ct)
+			st, err := a.clusterClient()
 			if err != nil {
 				return err
 			}
@@ -407,7 +396,7 @@ is accepted or --timeout passes.`,
 	}
 }
 
-func (a *App) clusterRemoveCmd(ct *clusterTLS) *cobra.Command {
+func (a *App) clusterRemoveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a member from the cluster; a running member stops",
@@ -419,7 +408,7 @@ too few members up for a quorum.`,
 		Example: `  parley cluster remove m4`,
 		Args:    args(1, "a member name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			st, err := a.clusterClient(ct)
+			st, err := a.clusterClient()
 			if err != nil {
 				return err
 			}

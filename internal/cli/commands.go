@@ -18,6 +18,7 @@ import (
 func (a *App) rootCommand() *cobra.Command {
 	var endpoints, home, user string
 	var timeout time.Duration
+	var cacert, cert, key string
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "End-to-end encrypted terminal chat on etcd",
@@ -42,6 +43,9 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 			a.cfg.Home = firstNonEmpty(home, g("PARLEY_HOME"), defaultHome(g))
 			a.cfg.User = firstNonEmpty(user, g("PARLEY_USER"))
 			a.cfg.Timeout = timeout
+			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"))
+			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"))
+			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"))
 			if a.cfg.Timeout <= 0 {
 				a.cfg.Timeout = 15 * time.Second
 			}
@@ -60,6 +64,9 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&home, "home", "", "directory for keys and local data (env PARLEY_HOME; default $XDG_DATA_HOME/parley)")
 	pf.StringVar(&user, "user", "", "user name to act as (env PARLEY_USER)")
 	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster")
+	pf.StringVar(&cacert, "cacert", "", "CA that signs the members' certificates, for https endpoints (env PARLEY_CACERT)")
+	pf.StringVar(&cert, "cert", "", "client certificate, for members that require one (env PARLEY_CERT)")
+	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(

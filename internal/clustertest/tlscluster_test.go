@@ -80,6 +80,18 @@ func TestTLS(t *testing.T) {
 	if n := len(hist.Reads[0].Messages); n != 10 {
 		t.Errorf("read %d messages over TLS, want 10", n)
 	}
+	// The command line chats over TLS too, with the global TLS flags.
+	tf := files.clientFlags()
+	carol := h.client("carol", all, 20*time.Second)
+	carol.must(append(tf, "create", "cli-secure")...)
+	carol.must(append(tf, "send", "cli-secure", "over tls")...)
+	out := carol.must(append(tf, "read", "cli-secure", "--json")...)
+	if !strings.Contains(out, `"text":"over tls"`) {
+		t.Errorf("read over TLS from the command line: %q", out)
+	}
+	if _, errOut, code := carol.run("--cacert", files.ca, "rooms"); code != 3 {
+		t.Errorf("rooms without a client certificate: exit %d, want 3: %s", code, errOut)
+	}
 
 	// Members stop cleanly, exit 0, on SIGTERM and SIGINT.
 	for _, stop := range []struct {
@@ -99,7 +111,7 @@ func TestTLS(t *testing.T) {
 	if _, err := c.status(ctx); err != nil {
 		t.Errorf("status of the remaining members: %v", err)
 	}
-	out, _, _ := admin.run(append(append([]string{"cluster"}, files.clientFlags()...), "status")...)
+	out, _, _ = admin.run(append(append([]string{"cluster"}, files.clientFlags()...), "status")...)
 	if !strings.Contains(out, "NO quorum") {
 		t.Errorf("cluster status with two of four members up:\n%s", out)
 	}
