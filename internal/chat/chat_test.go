@@ -41,6 +41,7 @@ var flows = []struct {
 	{"OutboxExactlyOnce", flowOutboxExactlyOnce},
 	{"VerifiedCache", flowVerifiedCache},
 	{"LostAckQueuedOnce", flowLostAckQueuedOnce},
+	{"WatchRooms", flowWatchRooms},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -831,5 +832,59 @@ func flowLostAckQueuedOnce(t *testing.T, e *env) {
 	p, _ = direct.History(c, "r", 0)
 	if got := texts(p); len(got) != 2 || len(p.Warnings) != 0 {
 		t.Fatalf("after delivery: %q, warnings %q", got, p.Warnings)
+	}
+}
+
+// flowWatchRooms: the rooms watch signals once in place, then when a room
+// or a direct room is created, and not for messages.
+func flowWatchRooms(t *testing.T, e *env) {
+	alice, bob := e.login("alice"), e.login("bob")
+	c := ctx(t)
+	wctx, cancel := context.WithCancel(c)
+	ch, err := alice.WatchRooms(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal := func(want bool, what string) {
+		t.Helper()
+		wait := 5 * time.Second
+		if !want {
+			wait = 300 * time.Millisecond
+		}
+		select {
+		case _, ok := <-ch:
+			if !ok || !want {
+				t.Fatalf("%s: signal (open %v), want %v", what, ok, want)
+			}
+		case <-time.After(wait):
+			if want {
+				t.Fatalf("%s: no signal", what)
+			}
+		}
+	}
+	signal(true, "watch in place")
+	signal(false, "nothing changed")
+	if _, err := bob.CreateRoom(c, "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	signal(true, "bob created lobby")
+	if _, err := bob.DirectRoom(c, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	signal(true, "bob opened a direct room with alice")
+	mustSend(t, bob, "lobby", "hello")
+	signal(false, "a message")
+	rooms, _, err := alice.Rooms(c)
+	if err != nil || len(rooms) != 2 {
+		t.Fatalf("Rooms after the signals = %v, %v", rooms, err)
+	}
+	cancel()
+	select {
+	case _, ok := <-ch:
+		for ok {
+			_, ok = <-ch
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the rooms watch did not end with its context")
 	}
 }

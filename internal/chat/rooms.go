@@ -234,3 +234,38 @@ func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
 	}
 	return out, nil
 }
+
+// WatchRooms signals, until ctx ends, whenever the list of rooms may have
+// changed: once as soon as the watch is in place (so a listing made after
+// that signal misses nothing), then after each room record written, each
+// rejected one, and each compaction of the watched revisions. Signals
+// coalesce while unread. The channel closes when ctx ends. It is an etcd
+// watch (no polling) and resumes by itself after a lost connection.
+func (s *Service) WatchRooms(ctx context.Context) (<-chan struct{}, error) {
+	rev, err := s.st.RoomsRevision(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch rooms: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	evs, err := s.st.WatchRooms(wctx, rev+1)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch rooms: %w", err)
+	}
+	out := make(chan struct{}, 1)
+	out <- struct{}{}
+	go func() {
+		defer close(out)
+		defer cancel()
+		for ev := range evs {
+			if ev.Err != nil && !ev.Compacted && len(ev.Changed) == 0 && len(ev.Bad) == 0 {
+				continue // interrupted; the watch resumes without a gap
+			}
+			select {
+			case out <- struct{}{}:
+			default: // a signal is already waiting
+			}
+		}
+	}()
+	return out, nil
+}

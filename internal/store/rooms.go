@@ -347,3 +347,14 @@ func (c *Client) Rotate(ctx context.Context, s Signer, room string, versionRev i
 	}
 	return nil
 }
+
+// RoomsRevision returns the store's current revision, read with a
+// linearizable Get of one key that is never written (so nothing is
+// scanned): watch the rooms from it + 1 to miss no room created later.
+func (c *Client) RoomsRevision(ctx context.Context) (int64, error) {
+	resp, err := c.cli.Get(ctx, roomsDir, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("read revision: %w", mapErr(err))
+	}
+	return resp.Header.Revision, nil
+}

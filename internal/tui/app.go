@@ -133,9 +133,10 @@ type model struct {
 	conv    *conversation
 	bar     *statusBar
 
-	feeds    map[string]*feed
-	feedGen  int
-	listTick bool // a re-listing of the rooms is scheduled
+	feeds   map[string]*feed
+	feedGen int
+	listing bool // a listing of the rooms is under way
+	relist  bool // list the rooms again when it returns
 
 	stopPresence   func()
 	presenceGen    int // the current presence watch
@@ -229,12 +230,18 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 
 	case roomsMsg:
 		return m.onRooms(msg)
-	case roomsTickMsg:
-		m.listTick = false
-		if m.screen != screenRooms {
-			return nil
+	case roomsSignalMsg:
+		if msg.closed {
+			if m.sh.ctx.Err() != nil {
+				return nil
+			}
+			return roomsWatchRetry()
 		}
-		return m.listRooms()
+		// A room appeared (or a compaction may have hidden one): list
+		// again, for the room list and the conversation's tabs alike.
+		return tea.Batch(m.listRooms(), nextRoomsSignalCmd(msg.ch))
+	case roomsWatchRetryMsg:
+		return watchRoomsCmd(m.sh.ctx, m.sh.svc)
 
 	case openMsg:
 		if msg.err != nil {
@@ -370,14 +377,15 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		onlineCmd(sh.ctx, svc),
 		clusterCmd(sh.ctx, svc),
 		queuedCmd(svc), // then the outbox starts: see onQueued
+		watchRoomsCmd(sh.ctx, svc),
 		m.showRooms(""),
 	)
 }
 
 // Rooms.
 
-// showRooms switches to the room list and lists the rooms now, then
-// again listEvery after each listing while the list shows.
+// showRooms switches to the room list and lists the rooms now; the rooms
+// watch lists them again whenever a room appears.
 func (m *model) showRooms(info string) tea.Cmd {
 	m.leaveWaiting()
 	m.conv = nil
@@ -386,7 +394,14 @@ func (m *model) showRooms(info string) tea.Cmd {
 	return m.listRooms()
 }
 
+// listRooms lists the rooms, or, while a listing is under way, once more
+// when it returns.
 func (m *model) listRooms() tea.Cmd {
+	if m.listing {
+		m.relist = true
+		return nil
+	}
+	m.listing = true
 	known := make(map[string]bool)
 	for r, a := range m.sh.activity {
 		if a.summarized {
@@ -398,9 +413,10 @@ func (m *model) listRooms() tea.Cmd {
 
 func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 	var cmds []tea.Cmd
-	if m.screen == screenRooms && !m.listTick {
-		m.listTick = true
-		cmds = append(cmds, roomsTick())
+	m.listing = false
+	if m.relist {
+		m.relist = false
+		cmds = append(cmds, m.listRooms())
 	}
 	if msg.err != nil {
 		m.rooms.setListError(msg.err)

@@ -94,6 +94,9 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 			m.waiting.events = append(m.waiting.events, ev)
 			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
 		}
+		if m.screen == screenRooms {
+			cmds = append(cmds, m.listRooms()) // members or requests changed
+		}
 		if ev.Request != "" && !current && m.isMember(msg.room) {
 			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Request, displayRoom(m.sh.me, msg.room))
 		}

@@ -23,9 +23,6 @@ const (
 	// probeTimeout and probeEvery pace the cluster probe of the status bar.
 	probeTimeout = 3 * time.Second
 	probeEvery   = 5 * time.Second
-	// listEvery paces the re-listing of rooms while the room list shows:
-	// chat has no watch on the set of rooms.
-	listEvery = 3 * time.Second
 	// feedRetry is the pause before a closed room subscription restarts.
 	feedRetry = 2 * time.Second
 	// pageSize is how many messages a conversation loads at a time.
@@ -147,8 +144,6 @@ type roomsMsg struct {
 	err       error
 }
 
-type roomsTickMsg struct{}
-
 // roomsCmd lists the rooms, and reads the newest message of each room of
 // mine it has no summary for yet; the room subscriptions keep them current
 // after that.
@@ -173,8 +168,38 @@ func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea
 	}
 }
 
-func roomsTick() tea.Cmd {
-	return tea.Tick(listEvery, func(time.Time) tea.Msg { return roomsTickMsg{} })
+// roomsSignalMsg is a signal of the rooms watch: list the rooms again.
+// closed reports a watch that could not start or has ended.
+type roomsSignalMsg struct {
+	ch     <-chan struct{}
+	closed bool
+}
+
+type roomsWatchRetryMsg struct{}
+
+// watchRoomsCmd starts the watch on the set of rooms and waits for its
+// first signal, which it sends once it is in place.
+func watchRoomsCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+	return func() tea.Msg {
+		ch, err := svc.WatchRooms(ctx)
+		if err != nil {
+			return roomsSignalMsg{closed: true}
+		}
+		return nextRoomsSignal(ch)
+	}
+}
+
+func nextRoomsSignalCmd(ch <-chan struct{}) tea.Cmd {
+	return func() tea.Msg { return nextRoomsSignal(ch) }
+}
+
+func nextRoomsSignal(ch <-chan struct{}) tea.Msg {
+	_, ok := <-ch
+	return roomsSignalMsg{ch: ch, closed: !ok}
+}
+
+func roomsWatchRetry() tea.Cmd {
+	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return roomsWatchRetryMsg{} })
 }
 
 // Moving between screens.
