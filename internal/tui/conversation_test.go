@@ -130,6 +130,9 @@ func TestConversationCommands(t *testing.T) {
 
 	d.line("/approve @bob")
 	d.waitText("bob joined (approved by alice)")
+	// /members tells who is online as the client knows it: once the
+	// presence watch has said so, as the panel shows.
+	d.waitText("● alice (you)")
 
 	d.line("/members")
 	d.waitText("Members of general (2, 1 online):", "bob    offline approved by alice", "alice  online  you, creator")
@@ -201,6 +204,19 @@ func TestConversationScrollback(t *testing.T) {
 	}
 	if !d.m.conv.more || strings.Contains(d.screen(), "message number 000") {
 		t.Fatal("the oldest message is there before scrolling")
+	}
+
+	// One of my old messages, reported late by the room's feed (as when
+	// it was started while they were being sent), is no news: it waits
+	// for its older page and counts for nothing below.
+	all, err := svc.History(ctx, "big", 0)
+	if err != nil || len(all.Messages) != total {
+		t.Fatalf("history: %v", err)
+	}
+	d.press(tea.KeyPgUp)
+	d.m.resolveOutgoing("big", all.Messages[0])
+	if d.m.conv.newBelow != 0 || len(d.m.conv.entries) != pageSize {
+		t.Fatalf("an old message of mine counted as new: %d below, %d entries", d.m.conv.newBelow, len(d.m.conv.entries))
 	}
 
 	for i := 0; !strings.Contains(d.screen(), "This is the beginning of big."); i++ {

@@ -117,8 +117,11 @@ func (m *model) resolveOutgoing(room string, msg chat.Message) {
 	if i >= 0 {
 		m.removeOutgoing(room, i)
 	}
-	if m.conv != nil && m.conv.room.Name == room {
-		m.conv.addMessage(msg)
+	// Only a message newer than the history read shows here at once: an
+	// older one is in that read, or in an older page still to load; and
+	// before the read returns, the room's feed queues it for the same test.
+	if c := m.conv; c != nil && c.room.Name == room && c.loaded && msg.Revision > c.pageRev {
+		c.addMessage(msg)
 	}
 }
 
