@@ -10,7 +10,7 @@ import (
 )
 
 // stallRounds is how many times TestLeaderKillStall kills the leader.
-const stallRounds = 3
+const stallRounds = 5
 
 // TestLeaderKillStall measures how long sending stalls when the leader of
 // a five-member cluster (etcd's default timing: 100 ms heartbeat, 1 s
