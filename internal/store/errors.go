@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/raft/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -64,15 +66,29 @@ func mapErr(err error) error {
 		errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrGRPCTimeout),
 		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrGRPCTimeoutDueToLeaderFail),
 		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrGRPCTimeoutDueToConnectionLost),
-		errors.Is(err, rpctypes.ErrGRPCLeaderChanged), errors.Is(err, rpctypes.ErrGRPCNotCapable):
+		errors.Is(err, rpctypes.ErrGRPCLeaderChanged), errors.Is(err, rpctypes.ErrLeaderChanged),
+		errors.Is(err, rpctypes.ErrGRPCNotCapable), errors.Is(err, rpctypes.ErrNotCapable),
+		errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests), errors.Is(err, rpctypes.ErrTooManyRequests):
 		sentinel = ErrUnavailable
 	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrGRPCPermissionDenied),
 		errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrGRPCAuthFailed):
 		sentinel = ErrPermission
 	}
+	if sentinel == nil && strings.HasSuffix(err.Error(), raft.ErrProposalDropped.Error()) {
+		// A member that lost its leader dropped the write unapplied.
+		sentinel = ErrUnavailable
+	}
 	if sentinel == nil {
-		if s, ok := status.FromError(err); ok {
-			switch s.Code() {
+		code, ok := codes.Unknown, false
+		var ee rpctypes.EtcdError
+		if errors.As(err, &ee) {
+			// etcd's client turns known server errors into these.
+			code, ok = ee.Code(), true
+		} else if s, isStatus := status.FromError(err); isStatus {
+			code, ok = s.Code(), true
+		}
+		if ok {
+			switch code {
 			case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
 				sentinel = ErrUnavailable
 			case codes.ResourceExhausted:

@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Every etcd error a caller may retry maps to ErrUnavailable; the others
+// keep their meaning. The inputs are what etcd's client returns: gRPC
+// errors converted by rpctypes.Error.
+func TestMapErr(t *testing.T) {
+	other := errors.New("something else")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"deadline", context.DeadlineExceeded, ErrUnavailable},
+		{"no leader", rpctypes.ErrGRPCNoLeader, ErrUnavailable},
+		{"leader changed", rpctypes.ErrGRPCLeaderChanged, ErrUnavailable},
+		{"request timed out", rpctypes.ErrGRPCTimeout, ErrUnavailable},
+		{"too many requests", rpctypes.ErrGRPCRequestTooManyRequests, ErrUnavailable},
+		{"proposal dropped", status.Error(codes.Unknown, "raft proposal dropped"), ErrUnavailable},
+		{"connection refused", status.Error(codes.Unavailable, "connection refused"), ErrUnavailable},
+		{"compacted", rpctypes.ErrGRPCCompacted, ErrCompacted},
+		{"too large", rpctypes.ErrGRPCRequestTooLarge, ErrTooLarge},
+		{"no space", rpctypes.ErrGRPCNoSpace, ErrNoSpace},
+		{"permission", rpctypes.ErrGRPCPermissionDenied, ErrPermission},
+		{"cancelled", context.Canceled, context.Canceled},
+		{"unknown", other, other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := rpctypes.Error(tt.err)
+			got := mapErr(in)
+			if !errors.Is(got, tt.want) {
+				t.Fatalf("mapErr(%v) = %v, want it to be %v", tt.err, got, tt.want)
+			}
+			if !errors.Is(got, in) {
+				t.Fatalf("mapErr(%v) = %v lost the original", tt.err, got)
+			}
+			if tt.want != ErrUnavailable && errors.Is(got, ErrUnavailable) {
+				t.Fatalf("mapErr(%v) = %v, which callers would retry", tt.err, got)
+			}
+		})
+	}
+}
