@@ -24,11 +24,11 @@ import (
 
 // Config sizes a run. Zero fields take the defaults in parentheses.
 type Config struct {
-	Messages    int   // sends (and raw puts) per concurrency level (2000)
+	Messages    int   // sends (and raw puts) per concurrency level (8000)
 	History     int   // messages in the history room (100000)
 	Concurrency []int // concurrency levels ({1, 16})
 	TextBytes   int   // message text size (200)
-	Rounds      int   // interleaved raw/send rounds per level (4)
+	Rounds      int   // interleaved raw/send rounds per level (8)
 	Latency     int   // sequential messages for end-to-end latency (300)
 	// Progress, if not nil, receives one line per step.
 	Progress func(format string, args ...any)
@@ -39,7 +39,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Messages <= 0 {
-		c.Messages = 2000
+		c.Messages = 8000
 	}
 	if c.History < 0 {
 		c.History = 0
@@ -53,7 +53,7 @@ func (c *Config) defaults() {
 		c.TextBytes = 200
 	}
 	if c.Rounds <= 0 {
-		c.Rounds = 4
+		c.Rounds = 8
 	}
 	if c.Latency <= 0 {
 		c.Latency = 300

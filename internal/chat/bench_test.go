@@ -15,18 +15,7 @@ import (
 // BenchmarkSend measures one send (seal, sign, conditional write) on an
 // embedded member, at the benchmark's parallelism (-cpu, -benchtime).
 func BenchmarkSend(b *testing.B) {
-	e := &env{eps: storetest.StartEmbedded(b)}
-	st, err := store.Open(store.Config{Endpoints: e.eps})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	id, _ := crypto.NewIdentity("alice")
-	s, err := chat.Login(context.Background(), st, id, chat.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.CreateRoom(context.Background(), "r")
+	s := sendBench(b)
 	text := strings.Repeat("x", 200)
 	b.ReportAllocs()
 	b.SetParallelism(8)
@@ -38,6 +27,40 @@ func BenchmarkSend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSendSerial is one send after another (concurrency 1): compare
+// with BenchmarkRawPutSerial in internal/store.
+func BenchmarkSendSerial(b *testing.B) {
+	s := sendBench(b)
+	text := strings.Repeat("x", 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Send(context.Background(), "r", text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func sendBench(b *testing.B) *chat.Service {
+	e := &env{eps: storetest.StartEmbedded(b)}
+	st, err := store.Open(store.Config{Endpoints: e.eps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	id, err := crypto.NewIdentity("alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := chat.Login(context.Background(), st, id, chat.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateRoom(context.Background(), "r"); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkHistory measures reading, verifying and decrypting a room's

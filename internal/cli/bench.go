@@ -76,7 +76,7 @@ deleted at the end.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the results as one JSON object")
-	f.IntVar(&messages, "messages", 2000, "sends (and raw puts) per concurrency level")
+	f.IntVar(&messages, "messages", 8000, "sends (and raw puts) per concurrency level")
 	f.IntVar(&history, "history", 100000, "messages in the history room (0: skip)")
 	f.StringVar(&conc, "concurrency", "1,16", "comma-separated concurrency levels")
 	f.IntVar(&textBytes, "text-bytes", 200, "message text size in bytes")

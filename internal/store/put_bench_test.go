@@ -43,6 +43,33 @@ func BenchmarkPutMessage(b *testing.B) {
 	})
 }
 
+// BenchmarkRawPutSerial and BenchmarkPutMessageSerial are the same at
+// concurrency 1, where each write waits for the one before: the difference
+// is what the transaction adds to a send's latency.
+func BenchmarkRawPutSerial(b *testing.B) {
+	st := open(b)
+	v := make([]byte, 335)
+	n := 0
+	for b.Loop() {
+		n++
+		if err := st.BenchPut(context.Background(), "b", n, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutMessageSerial(b *testing.B) {
+	st := open(b)
+	v := make([]byte, 335)
+	n := 0
+	for b.Loop() {
+		n++
+		if _, err := st.PutMessage(context.Background(), "r", fmt.Sprintf("%032x", n), v, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func open(b *testing.B) *store.Client {
 	eps := storetest.StartEmbedded(b)
 	st, err := store.Open(store.Config{Endpoints: eps})
