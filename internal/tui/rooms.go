@@ -205,11 +205,17 @@ func (r *roomsModel) choose(e listEntry) tea.Cmd {
 	case actDirect:
 		r.prompt = promptDirect
 	default:
-		if e.room.Member || e.room.Requested {
+		if e.room.Member {
 			return emit(openMsg{room: e.room})
 		}
+		// Asked again, which is a no-op while my request is pending, so a
+		// list a moment old (a request just withdrawn or denied) cannot
+		// open a waiting screen for no request.
 		r.busy = true
 		r.info = "Asking to join " + e.room.Name + "…"
+		if e.room.Requested {
+			r.info = "Opening " + e.room.Name + "…"
+		}
 		return joinCmd(r.sh.ctx, r.sh.svc, e.room.Name)
 	}
 	r.input.Reset()

@@ -77,7 +77,7 @@ func TestWaitingCancelAndDenied(t *testing.T) {
 	d.waitText("Your request to join club is withdrawn.", "There is 1 room:")
 	requests(t, alice, "club")
 
-	d.waitText("ask to join") // the list shows the request gone
+	d.waitText("1 member, ask to join") // the list shows the request gone
 	d.enter()
 	d.waitText("Waiting for approval to join club")
 	requests(t, alice, "club", "bob")
@@ -104,4 +104,31 @@ func requests(t *testing.T, svc *chat.Service, room string, want ...string) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("requests of %s = %v, %v; want %v", room, got, err, want)
 	}
+}
+
+// A list a moment old, still showing a request that was withdrawn
+// elsewhere, asks again rather than wait for a request that is gone.
+func TestWaitingFromStaleList(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, startEtcd(t))
+	ctx := testCtx(t)
+	alice := login(t, st, "alice")
+	if _, err := alice.CreateRoom(ctx, "club"); err != nil {
+		t.Fatal(err)
+	}
+	d := loggedIn(t, st, "bob")
+	d.waitText("1 member, ask to join")
+	rooms := slices.Clone(d.m.sh.rooms)
+	i := slices.IndexFunc(rooms, func(r chat.RoomInfo) bool { return r.Name == "club" })
+	if i < 0 {
+		t.Fatalf("club is not listed: %+v", rooms)
+	}
+	rooms[i].Requested = true // as listed just before a withdrawal
+	d.m.rooms.setRooms(rooms, nil)
+	d.waitText("1 member, join requested")
+	requests(t, alice, "club")
+
+	d.enter()
+	d.waitText("Waiting for approval to join club")
+	requests(t, alice, "club", "bob")
 }
