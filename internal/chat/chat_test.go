@@ -41,6 +41,7 @@ var flows = []struct {
 	{"OutboxExactlyOnce", flowOutboxExactlyOnce},
 	{"VerifiedCache", flowVerifiedCache},
 	{"LostAckQueuedOnce", flowLostAckQueuedOnce},
+	{"SlowCluster", flowSlowCluster},
 	{"WatchRooms", flowWatchRooms},
 }
 
@@ -832,6 +833,57 @@ func flowLostAckQueuedOnce(t *testing.T, e *env) {
 	p, _ = direct.History(c, "r", 0)
 	if got := texts(p); len(got) != 2 || len(p.Warnings) != 0 {
 		t.Fatalf("after delivery: %q, warnings %q", got, p.Warnings)
+	}
+}
+
+// flowSlowCluster: a cluster whose every reply takes longer than a first
+// write attempt may (members far away) still takes sends, each once: the
+// attempts grow, then follow the latency they learn.
+func flowSlowCluster(t *testing.T, e *env) {
+	c := ctx(t)
+	proxy := newReplyDropper(t, e.eps[0])
+	st, err := store.Open(store.Config{Endpoints: []string{proxy.endpoint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, _ := crypto.NewIdentity("alice")
+	alice, err := chat.Login(c, st, id, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.CreateRoom(c, "far"); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, alice, "far", "near")
+
+	delay := store.MinWriteAttempt + 200*time.Millisecond
+	proxy.delay.Store(int64(delay))
+	for i := range 3 {
+		sctx, cancel := context.WithTimeout(c, 20*time.Second)
+		start := time.Now()
+		_, err := alice.Send(sctx, "far", fmt.Sprintf("far %d", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("send %d with replies %v late: %v", i, delay, err)
+		}
+		if took := time.Since(start); took < delay {
+			t.Fatalf("send %d took %v, less than the delay %v: the proxy did not hold the reply", i, took, delay)
+		}
+	}
+	proxy.delay.Store(0)
+
+	reader, err := chat.Login(c, e.st, id, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := reader.History(c, "far", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"alice: near", "alice: far 0", "alice: far 1", "alice: far 2"}
+	if got := texts(p); !slices.Equal(got, want) || len(p.Warnings) != 0 {
+		t.Fatalf("history = %q, warnings %q; want %q", got, p.Warnings, want)
 	}
 }
 

@@ -1,23 +1,27 @@
 package chat_test
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // replyDropper forwards TCP connections to an etcd endpoint; while drop is
 // set it delivers requests but throws replies away, as when a write
-// commits and its acknowledgement is lost.
+// commits and its acknowledgement is lost. delay (nanoseconds) holds every
+// reply back, as a cluster far away would.
 type replyDropper struct {
-	ln   net.Listener
-	drop atomic.Bool
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open []net.Conn
+	ln    net.Listener
+	drop  atomic.Bool
+	delay atomic.Int64
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	open  []net.Conn
 }
 
 func newReplyDropper(t *testing.T, endpoint string) *replyDropper {
@@ -46,20 +50,37 @@ func newReplyDropper(t *testing.T, endpoint string) *replyDropper {
 			p.open = append(p.open, c, s)
 			p.mu.Unlock()
 			p.wg.Go(func() { io.Copy(s, c); s.Close() })
+			// Replies pass through a queue, each delivered delay after it
+			// was read, so a delay adds latency without cutting throughput.
+			type chunk struct {
+				at   time.Time
+				data []byte
+			}
+			q := make(chan chunk, 1024)
 			p.wg.Go(func() {
+				defer close(q)
 				buf := make([]byte, 32*1024)
 				for {
 					n, err := s.Read(buf)
 					if n > 0 && !p.drop.Load() {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							break
-						}
+						q <- chunk{time.Now().Add(time.Duration(p.delay.Load())), bytes.Clone(buf[:n])}
 					}
 					if err != nil {
-						break
+						return
 					}
 				}
-				c.Close()
+			})
+			p.wg.Go(func() {
+				defer c.Close()
+				for ch := range q {
+					time.Sleep(time.Until(ch.at))
+					if _, err := c.Write(ch.data); err != nil {
+						s.Close()
+						for range q {
+						}
+						return
+					}
+				}
 			})
 		}
 	})

@@ -54,9 +54,10 @@ type Config struct {
 // Client per process is the intended use: a single gRPC connection carries
 // all requests and watches.
 type Client struct {
-	cli     *clientv3.Client
-	log     *slog.Logger
-	logFile io.Closer // nil when client logs are discarded
+	cli      *clientv3.Client
+	log      *slog.Logger
+	logFile  io.Closer // nil when client logs are discarded
+	attempts attemptTimer
 }
 
 // Open connects to the cluster in cfg. Connecting is lazy in etcd's client:

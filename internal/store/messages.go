@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -40,16 +39,18 @@ func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byt
 		return 0, fmt.Errorf("send to %q: %w", room, ErrTooLarge)
 	}
 	k := msgKey(room, id)
-	ctx, cancel := writeAttempt(ctx)
-	defer cancel()
-	resp, err := c.cli.Txn(ctx).
-		If(
-			clientv3.Compare(clientv3.CreateRevision(k), "=", 0),
-			clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev),
-		).
-		Then(clientv3.OpPut(k, string(envelope))).
-		Else(clientv3.OpGet(k)).
-		Commit()
+	var resp *clientv3.TxnResponse
+	err = c.attempts.attempt(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.cli.Txn(ctx).
+			If(
+				clientv3.Compare(clientv3.CreateRevision(k), "=", 0),
+				clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev),
+			).
+			Then(clientv3.OpPut(k, string(envelope))).
+			Else(clientv3.OpGet(k)).
+			Commit()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("send to %q: %w", room, mapErr(err))
 	}
@@ -63,23 +64,6 @@ func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byt
 		return 0, fmt.Errorf("send to %q: message id %s: %w", room, id, ErrExists)
 	}
 	return 0, fmt.Errorf("send to %q: %w", room, ErrStale)
-}
-
-// WriteAttemptTimeout bounds one attempt of a message write. A proposal
-// that a follower forwarded to a leader which then died is lost, and etcd
-// answers it only after its request timeout (5 s + 2 election timeouts:
-// 7 s with the defaults), so without this bound every send in flight at a
-// leader crash would stall for 7 s. Message writes are idempotent: the
-// caller retries with the same bytes, and an attempt that had committed
-// after all is recognised then.
-const WriteAttemptTimeout = 500 * time.Millisecond
-
-// writeAttempt returns the context for one attempt of an idempotent
-// write: bounded by WriteAttemptTimeout and refused at once by a member
-// that knows it has no leader, rather than queued there.
-func writeAttempt(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, WriteAttemptTimeout)
-	return clientv3.WithRequireLeader(ctx), cancel
 }
 
 // MessagePut is one message of a batch.
@@ -123,9 +107,11 @@ func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut
 	if size > maxRequestBytes-4096 {
 		return 0, fmt.Errorf("send to %q: %w", room, ErrTooLarge)
 	}
-	ctx, cancel := writeAttempt(ctx)
-	defer cancel()
-	resp, err := c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	var resp *clientv3.TxnResponse
+	err = c.attempts.attempt(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("send to %q: %w", room, mapErr(err))
 	}
