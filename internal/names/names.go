@@ -3,19 +3,25 @@
 //
 // A name is 1 to 32 characters (at most 64 bytes in UTF-8) of Unicode
 // letters, digits and marks, plus '-', '_' and '.', starting with a letter
-// or digit. User names are folded to
-// lower case, so "Bob" and "bob" are the same user and cannot impersonate
-// one another; room names keep their case. Both are normalised to Unicode
-// NFC, so visually identical spellings are one name.
+// or digit, written in one script (or in Latin with the scripts of
+// Japanese, Chinese or Korean), so that a name cannot pass for another by
+// mixing look-alike letters ("pаypal" with a Cyrillic "а"). User names take
+// RFC 8265's username profile: full-width forms folded, lower case, so
+// "Bob", "bob" and "ｂｏｂ" are one user; room names keep their case, with
+// compatibility forms folded (NFKC). Both end in Unicode NFC, so visually
+// identical spellings are one name. Look-alikes within one script
+// ("асе", all Cyrillic, next to "ace") remain possible.
 package names
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -43,16 +49,25 @@ const Allowed = "1-32 letters, digits, '-', '_' or '.', starting with a letter o
 // User returns the canonical form of a user name, or an error saying what is
 // allowed.
 func User(s string) (string, error) {
-	c, err := canonical("user name", s)
-	if err != nil {
-		return "", err
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: user name is not valid UTF-8; use %s", ErrInvalid, Allowed)
 	}
-	return strings.ToLower(c), nil
+	// RFC 8265's username profile: full-width forms to their usual width,
+	// lower case, NFC; it refuses spaces, symbols and controls.
+	u, err := precis.UsernameCaseMapped.String(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: user name %q: %v; use %s", ErrInvalid, s, err, Allowed)
+	}
+	return canonical("user name", u)
 }
 
-// Room returns the canonical form of a group room name.
+// Room returns the canonical form of a group room name: compatibility
+// forms (full-width letters, ligatures) folded, case kept.
 func Room(s string) (string, error) {
-	return canonical("room name", s)
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: room name is not valid UTF-8; use %s", ErrInvalid, Allowed)
+	}
+	return canonical("room name", norm.NFKC.String(s))
 }
 
 // Direct returns the name of the direct room between users a and b, which
@@ -120,5 +135,63 @@ func canonical(what, s string) (string, error) {
 			return "", fmt.Errorf("%w: %s %q contains %q; use %s", ErrInvalid, what, s, r, Allowed)
 		}
 	}
+	if err := checkScripts(s); err != nil {
+		return "", fmt.Errorf("%w: %s %q %v", ErrInvalid, what, s, err)
+	}
 	return s, nil
+}
+
+// checkScripts refuses a name that mixes writing systems, as "pаypal" with
+// a Cyrillic "а" does to pass for another: its letters and digits must
+// come from one script, or from one of the combinations that Japanese,
+// Chinese and Korean writing use with Latin (Unicode's "highly
+// restrictive" level, UTS #39).
+func checkScripts(s string) error {
+	var used []string
+	for _, r := range s {
+		sc := scriptOf(r)
+		if sc == "" || slices.Contains(used, sc) {
+			continue
+		}
+		used = append(used, sc)
+	}
+	if len(used) <= 1 {
+		return nil
+	}
+	for _, allowed := range [][]string{
+		{"Latin", "Han", "Hiragana", "Katakana"},
+		{"Latin", "Han", "Bopomofo"},
+		{"Latin", "Han", "Hangul"},
+	} {
+		if !slices.ContainsFunc(used, func(sc string) bool { return !slices.Contains(allowed, sc) }) {
+			return nil
+		}
+	}
+	return fmt.Errorf("mixes the %s scripts; use the letters of one", strings.Join(used, " and "))
+}
+
+// scriptOf returns the Unicode script of r, or "" for the characters all
+// scripts share (ASCII digits, punctuation, combining marks).
+func scriptOf(r rune) string {
+	switch {
+	case r < 0x80:
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return "Latin"
+		}
+		return ""
+	case unicode.Is(unicode.Common, r), unicode.Is(unicode.Inherited, r):
+		return ""
+	}
+	// The scripts most names are written in first.
+	for _, name := range [...]string{"Latin", "Han", "Cyrillic", "Greek", "Hiragana", "Katakana", "Hangul", "Arabic", "Hebrew", "Devanagari", "Thai"} {
+		if unicode.Is(unicode.Scripts[name], r) {
+			return name
+		}
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
 }

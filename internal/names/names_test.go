@@ -32,6 +32,16 @@ func TestUser(t *testing.T) {
 		{"\xff", "", false},
 		{strings.Repeat("李", 21), strings.Repeat("李", 21), true},
 		{strings.Repeat("李", 22), "", false}, // 66 bytes
+		{"ａｌｉｃｅ", "alice", true},             // full width folds
+		{"pаypal", "", false},                // a Cyrillic "а" among Latin letters
+		{"Ωmega", "", false},                 // Greek and Latin
+		{"alice١", "", false},                // an Arabic-Indic digit
+		{"αβγ", "αβγ", true},                 // one script
+		{"иван", "иван", true},               // one script
+		{"alice李", "alice李", true},           // Latin with Han
+		{"日本語テスト", "日本語テスト", true},           // Han with Katakana
+		{"한국어abc", "한국어abc", true},           // Hangul with Latin
+		{"ﬁsh", "", false},                   // a ligature: not a letter of its own
 	}
 	for _, tt := range tests {
 		got, err := User(tt.in)
@@ -48,6 +58,16 @@ func TestRoomKeepsCase(t *testing.T) {
 	got, err := Room("General")
 	if err != nil || got != "General" {
 		t.Fatalf("Room(General) = %q, %v", got, err)
+	}
+}
+
+func TestRoomConfusables(t *testing.T) {
+	if got, err := Room("Ｇｅｎｅｒａｌ"); err != nil || got != "General" {
+		t.Errorf("Room(full width) = %q, %v; want General", got, err)
+	}
+	_, err := Room("gеneral") // a Cyrillic "е"
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Cyrillic") {
+		t.Errorf("Room(mixed scripts) = %v; want an error naming the scripts", err)
 	}
 }
 
