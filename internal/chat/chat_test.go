@@ -43,6 +43,7 @@ var flows = []struct {
 	{"LostAckQueuedOnce", flowLostAckQueuedOnce},
 	{"SlowCluster", flowSlowCluster},
 	{"WatchRooms", flowWatchRooms},
+	{"UnreadSince", flowUnreadSince},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.
@@ -885,6 +886,88 @@ func flowSlowCluster(t *testing.T, e *env) {
 	if got := texts(p); !slices.Equal(got, want) || len(p.Warnings) != 0 {
 		t.Fatalf("history = %q, warnings %q; want %q", got, p.Warnings, want)
 	}
+}
+
+// flowUnreadSince: Summary counts the messages from others after a
+// revision, among the newest chat.UnreadScan, and says when there may be
+// more; read marks go through the Service to its ReadMarks.
+func flowUnreadSince(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	if _, err := alice.CreateRoom(c, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.RequestJoin(c, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Approve(c, "news", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	seen := mustSend(t, alice, "news", "seen")
+	mustSend(t, alice, "news", "one")
+	mustSend(t, bob, "news", "mine")
+	last := mustSend(t, alice, "news", "two")
+
+	sum, err := bob.Summary(c, "news", seen.Revision)
+	if err != nil || sum.Unread != 2 || sum.UnreadMore || sum.Last.ID != last.ID {
+		t.Fatalf("bob's summary since %d = %+v, %v; want 2 unread, last %q", seen.Revision, sum, err, last.Text)
+	}
+	if sum, err := bob.Summary(c, "news", 0); err != nil || sum.Unread != 0 || sum.Last.ID != last.ID {
+		t.Fatalf("bob's summary counting none = %+v, %v", sum, err)
+	}
+	for i := range chat.UnreadScan {
+		mustSend(t, alice, "news", fmt.Sprintf("flood %d", i))
+	}
+	sum, err = bob.Summary(c, "news", seen.Revision)
+	if err != nil || sum.Unread != chat.UnreadScan || !sum.UnreadMore {
+		t.Fatalf("bob's summary after a flood = %d unread, more %v, %v; want %d and more", sum.Unread, sum.UnreadMore, err, chat.UnreadScan)
+	}
+
+	marks := &memMarks{}
+	carol, err := crypto.NewIdentity("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := chat.Login(c, e.st, carol, chat.Options{ReadMarks: marks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reader.ReadMark("news"); got != 0 {
+		t.Fatalf("read mark before any = %d", got)
+	}
+	if err := reader.MarkRead("news", last.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.MarkRead("news", seen.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if got := reader.ReadMark("news"); got != last.Revision {
+		t.Fatalf("read mark = %d, want %d (a lower one does not go back)", got, last.Revision)
+	}
+	if got := bob.ReadMark("news"); got != 0 {
+		t.Fatalf("a service without ReadMarks reports %d", got)
+	}
+}
+
+type memMarks struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (r *memMarks) ReadMark(room string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[room]
+}
+
+func (r *memMarks) SetReadMark(room string, rev int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]int64)
+	}
+	r.m[room] = max(r.m[room], rev)
+	return nil
 }
 
 // flowWatchRooms: the rooms watch signals once in place, then when a room

@@ -52,6 +52,15 @@ type Pins interface {
 	Pin(user, fingerprint string) error
 }
 
+// ReadMarks keeps, per room, the revision of the newest message the user
+// has seen. It is local state: it never reaches etcd.
+type ReadMarks interface {
+	// ReadMark returns the revision recorded for room, 0 if none.
+	ReadMark(room string) int64
+	// SetReadMark records rev for room, unless a later one is recorded.
+	SetReadMark(room string, rev int64) error
+}
+
 // Options configure a Service. The zero value is usable.
 type Options struct {
 	// Logger receives diagnostics; nil discards them.
@@ -66,6 +75,9 @@ type Options struct {
 	// Verified remembers which envelopes were already verified, so a room
 	// reopened later skips their signature checks; nil remembers nothing.
 	Verified VerifiedCache
+	// ReadMarks remembers how far the user has read each room, so unread
+	// counts outlive the process; nil remembers nothing.
+	ReadMarks ReadMarks
 	// Claimed reports that this identity's name claim was confirmed by the
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
@@ -82,6 +94,7 @@ type Service struct {
 	now  func() time.Time
 
 	verified     VerifiedCache // nil: verify everything every time
+	readMarks    ReadMarks     // nil: unread counts start afresh
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
 
@@ -117,6 +130,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 
 		outbox:       opts.Outbox,
 		verified:     opts.Verified,
+		readMarks:    opts.ReadMarks,
 		outboxSignal: make(chan struct{}, 1),
 	}
 	if s.log == nil {

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"fmt"
 )
 
 // EndpointStatus is what one etcd endpoint answered to a probe.
@@ -31,13 +32,19 @@ type RoomSummary struct {
 	// Last is the newest message (verified and decrypted if I can read it);
 	// zero if the room has none.
 	Last Message
-	// Unread is the number of messages created after the revision passed
-	// to Summary.
-	Unread int64
+	// Unread counts the messages from others after the revision passed to
+	// Summary, among the newest UnreadScan; UnreadMore reports that there
+	// may be more.
+	Unread     int
+	UnreadMore bool
 }
 
-// Summary returns the newest message of room and how many messages arrived
-// after revision seen (0: count none).
+// UnreadScan is how many of a room's newest messages Summary reads to count
+// the unread ones: one limited range, verified like any other read.
+const UnreadScan = 100
+
+// Summary returns the newest message of room and how many messages from
+// others arrived after revision seen (0: count none).
 func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSummary, error) {
 	name, err := s.resolve(room)
 	if err != nil {
@@ -48,22 +55,61 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 	if err != nil {
 		return sum, err
 	}
-	page, err := s.st.Messages(ctx, name, "", 1, 0)
+	limit := 1
+	if seen > 0 {
+		limit = UnreadScan
+	}
+	page, err := s.st.Messages(ctx, name, "", limit, 0)
 	if err != nil {
 		return sum, err
 	}
-	if len(page.Messages) == 1 {
-		msgs, err := s.verifyAll(ctx, v, page.Messages)
-		if err == nil && len(msgs) == 1 {
-			sum.Last = msgs[0]
-		}
+	if len(page.Messages) == 0 {
+		return sum, nil
 	}
+	msgs, err := s.verifyAll(ctx, v, page.Messages)
+	if err != nil || len(msgs) == 0 {
+		return sum, err
+	}
+	sum.Last = msgs[len(msgs)-1] // in revision order
 	if seen > 0 {
-		n, err := s.st.CountMessagesSince(ctx, name, seen)
-		if err != nil {
-			return sum, err
+		older := false
+		for _, m := range msgs {
+			switch {
+			case m.Revision <= seen:
+				older = true
+			case !m.Mine && m.Rejected == "":
+				sum.Unread++
+			}
 		}
-		sum.Unread = n
+		sum.UnreadMore = !older && page.More
 	}
 	return sum, nil
+}
+
+// ReadMark returns the revision of the newest message of room I have seen,
+// as recorded by MarkRead (in this process or an earlier one); 0 if none.
+func (s *Service) ReadMark(room string) int64 {
+	if s.readMarks == nil {
+		return 0
+	}
+	name, err := s.resolve(room)
+	if err != nil {
+		return 0
+	}
+	return s.readMarks.ReadMark(name)
+}
+
+// MarkRead records that I have seen room's messages up to revision rev.
+func (s *Service) MarkRead(room string, rev int64) error {
+	if s.readMarks == nil || rev <= 0 {
+		return nil
+	}
+	name, err := s.resolve(room)
+	if err != nil {
+		return err
+	}
+	if err := s.readMarks.SetReadMark(name, rev); err != nil {
+		return fmt.Errorf("remember what I read in %q: %w", name, err)
+	}
+	return nil
 }

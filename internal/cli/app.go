@@ -165,9 +165,10 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	_, statErr := os.Stat(claimed)
 	svc, err := chat.Login(ctx, st, id, chat.Options{
 		Logger: a.logger(), Pins: pins,
-		Outbox:   newFileOutbox(a.userDir(u)),
-		Verified: newFileVerified(a.userDir(u)),
-		Claimed:  statErr == nil,
+		Outbox:    newFileOutbox(a.userDir(u)),
+		Verified:  newFileVerified(a.userDir(u)),
+		ReadMarks: openReadMarks(a.userDir(u)),
+		Claimed:   statErr == nil,
 	})
 	if err != nil {
 		return nil, err

@@ -227,16 +227,3 @@ func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, erro
 	kv := resp.Kvs[0]
 	return RawMessage{ID: id, Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}, nil
 }
-
-// CountMessagesSince returns how many messages of room were created after
-// revision rev (for unread counts).
-func (c *Client) CountMessagesSince(ctx context.Context, room string, rev int64) (int64, error) {
-	if err := checkRoom(room); err != nil {
-		return 0, err
-	}
-	resp, err := c.cli.Get(ctx, msgPrefix(room), clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithMinCreateRev(rev+1))
-	if err != nil {
-		return 0, fmt.Errorf("count messages of %q: %w", room, mapErr(err))
-	}
-	return resp.Count, nil
-}

@@ -107,7 +107,9 @@ type shared struct {
 type activity struct {
 	last       chat.Message // newest message seen
 	unread     int          // messages from others not shown yet
+	unreadMore bool         // and perhaps more than unread (counted at start only)
 	summarized bool         // last was read from the cluster once
+	marked     int64        // the read mark saved last
 }
 
 func (sh *shared) act(room string) *activity {
@@ -289,7 +291,15 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 
 	case historyMsg, olderMsg, membersMsg, resultMsg:
 		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
-			return m.conv.Update(msg)
+			cmd := m.conv.Update(msg)
+			if h, ok := msg.(historyMsg); ok && h.err == nil {
+				var newest int64
+				for _, msg := range h.page.Messages {
+					newest = max(newest, msg.Revision)
+				}
+				cmd = tea.Batch(cmd, m.markRead(h.room, newest))
+			}
+			return cmd
 		}
 		return nil
 	case leftMsg:
@@ -425,6 +435,11 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 	m.sh.rooms = orderRooms(m.sh.me, msg.rooms)
 	for name, s := range msg.summaries {
 		a := m.sh.act(name)
+		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
+			// Unread since the read mark of an earlier session; counted
+			// live from here on.
+			a.unread, a.unreadMore = s.Unread, s.UnreadMore
+		}
 		a.summarized = true
 		if s.Last.Revision > a.last.Revision {
 			a.last = s.Last
@@ -446,6 +461,22 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// markRead saves, in the background, that the messages of room up to
+// revision rev have been shown, so the next session counts unread ones
+// from there.
+func (m *model) markRead(room string, rev int64) tea.Cmd {
+	a := m.sh.act(room)
+	if rev <= a.marked {
+		return nil
+	}
+	a.marked = rev
+	svc := m.sh.svc
+	return func() tea.Msg {
+		svc.MarkRead(room, rev) // best effort: unread counts are a hint
+		return nil
+	}
+}
+
 // open shows a room: its conversation if I am a member, the waiting screen
 // if my request to join it is pending.
 func (m *model) open(r chat.RoomInfo) tea.Cmd {
@@ -464,7 +495,7 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	m.conv = newConversation(m.sh, r)
 	m.conv.SetSize(m.width, max(m.height-1, 1))
 	a := m.sh.act(r.Name)
-	a.unread = 0
+	a.unread, a.unreadMore = 0, false
 	m.bar.alert = ""
 	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
 	if !m.isMember(r.Name) {

@@ -89,6 +89,9 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 		} else if !current && m.isMember(msg.room) {
 			a.unread++
 		}
+		if current && m.conv.loaded {
+			cmds = append(cmds, m.markRead(msg.room, ev.Message.Revision))
+		}
 	case chat.EventNotice:
 		if m.waiting != nil && m.waiting.room.Name == msg.room {
 			m.waiting.events = append(m.waiting.events, ev)

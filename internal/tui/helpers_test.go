@@ -44,9 +44,32 @@ func openStore(t *testing.T, eps []string) *store.Client {
 type fakeSession struct {
 	st     *store.Client
 	outbox func() chat.Outbox // nil: no outbox
+	marks  chat.ReadMarks     // nil: none
 
 	mu   sync.Mutex
 	keys map[string]*fakeKeystore
+}
+
+// memMarks keeps read marks in memory, across the sessions of one test.
+type memMarks struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (r *memMarks) ReadMark(room string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[room]
+}
+
+func (r *memMarks) SetReadMark(room string, rev int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]int64)
+	}
+	r.m[room] = max(r.m[room], rev)
+	return nil
 }
 
 type fakeKeystore struct {
@@ -96,7 +119,7 @@ func (s *fakeSession) Login(ctx context.Context, user string, pass []byte) (*cha
 	if k.pass != "" && k.pass != string(pass) {
 		return nil, fmt.Errorf("keystore of %s: %w", user, crypto.ErrWrongPassphrase)
 	}
-	opts := chat.Options{}
+	opts := chat.Options{ReadMarks: s.marks}
 	if s.outbox != nil {
 		opts.Outbox = s.outbox()
 	}

@@ -145,8 +145,9 @@ type roomsMsg struct {
 }
 
 // roomsCmd lists the rooms, and reads the newest message of each room of
-// mine it has no summary for yet; the room subscriptions keep them current
-// after that.
+// mine it has no summary for yet, with the messages from others since my
+// read mark of an earlier session; the room subscriptions keep them
+// current after that.
 func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -160,7 +161,7 @@ func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea
 			if !r.Member || known[r.Name] {
 				continue
 			}
-			if s, err := svc.Summary(ctx, r.Name, 0); err == nil {
+			if s, err := svc.Summary(ctx, r.Name, svc.ReadMark(r.Name)); err == nil {
 				sums[r.Name] = s
 			}
 		}

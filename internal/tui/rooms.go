@@ -373,7 +373,10 @@ func (r *roomsModel) activityText(room string) string {
 		return ""
 	}
 	s := padRight("", 11)
-	if a.unread > 0 {
+	switch {
+	case a.unreadMore:
+		s = padRight(fmt.Sprintf("%d+ unread", a.unread), 11)
+	case a.unread > 0:
 		s = padRight(fmt.Sprintf("%d unread", a.unread), 11)
 	}
 	if !a.last.Time.IsZero() {

@@ -129,3 +129,49 @@ func TestRoomListQuit(t *testing.T) {
 	d.typeText("q")
 	d.waitFor("quit", func() bool { return d.quit })
 }
+
+// Unread counts outlive the session: the next one counts the messages from
+// others since the newest message the last one showed, not my own.
+func TestRoomListUnreadSinceLastSession(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, startEtcd(t))
+	ctx := testCtx(t)
+	sess := newSession(st)
+	marks := &memMarks{}
+	sess.marks = marks
+	alice, err := sess.Login(ctx, "alice", []byte{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.CreateRoom(ctx, "general"); err != nil {
+		t.Fatal(err)
+	}
+	bob := login(t, st, "bob")
+	if err := bob.RequestJoin(ctx, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Approve(ctx, "general", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, bob, "general", "seen in the first session")
+
+	first := newDriver(t, sess, Options{User: "alice"})
+	first.waitFor("the room list", func() bool { return first.m.screen == screenRooms && first.m.rooms.loaded })
+	showRoom(t, first, "general")
+	first.waitText("seen in the first session")
+	first.waitFor("the read mark", func() bool { return marks.ReadMark("general") > 0 })
+	first.line("/quit")
+	first.waitFor("quit", func() bool { return first.quit })
+
+	mustSend(t, bob, "general", "new one")
+	mustSend(t, bob, "general", "new two")
+	mustSend(t, alice, "general", "mine, from another client")
+
+	second := newDriver(t, sess, Options{User: "alice"})
+	second.waitText("[0]   general", "2 unread")
+	showRoom(t, second, "general")
+	second.waitText("new two")
+	if a := second.m.sh.act("general"); a.unread != 0 {
+		t.Fatalf("unread after opening the room: %d", a.unread)
+	}
+}
