@@ -35,6 +35,9 @@ type Config struct {
 	// CACert verifies the members of an https cluster; Cert and Key
 	// identify this client to members that require client certificates.
 	CACert, Cert, Key string
+	// EtcdUser and EtcdPassword authenticate to a cluster with etcd's
+	// authentication enabled (role-based access control).
+	EtcdUser, EtcdPassword string
 }
 
 // App is one run of parley: its configuration and, once opened, its
@@ -120,6 +123,8 @@ func (a *App) Store(ctx context.Context) (*store.Client, error) {
 	st, err := store.Open(store.Config{
 		Endpoints: eps,
 		TLS:       tlsCfg,
+		Username:  a.cfg.EtcdUser,
+		Password:  a.cfg.EtcdPassword,
 		LogFile:   filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
 		Logger:    a.logger(),
 	})

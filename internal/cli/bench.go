@@ -109,7 +109,7 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	open := func(user string) (*chat.Service, *App, error) {
 		b := &App{env: &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }},
-			cfg: Config{Endpoints: eps, Home: tmp, User: user, Timeout: a.cfg.Timeout, CACert: a.cfg.CACert, Cert: a.cfg.Cert, Key: a.cfg.Key}}
+			cfg: Config{Endpoints: eps, Home: tmp, User: user, Timeout: a.cfg.Timeout, CACert: a.cfg.CACert, Cert: a.cfg.Cert, Key: a.cfg.Key, EtcdUser: a.cfg.EtcdUser, EtcdPassword: a.cfg.EtcdPassword}}
 		s, err := b.Login(ctx, user, []byte{})
 		return s, b, err
 	}
@@ -174,7 +174,9 @@ func (a *App) readInChild(ctx context.Context, home string, eps []string, user, 
 	cmd := exec.CommandContext(ctx, exe, append(args, "bench-read", room)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE=")
+	// The etcd credentials go by environment, not on a command line that
+	// other users of the machine can read.
+	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE=", "PARLEY_ETCD_USER="+a.cfg.EtcdUser, "PARLEY_ETCD_PASSWORD="+a.cfg.EtcdPassword)
 	if err := cmd.Run(); err != nil {
 		return h, fmt.Errorf("history reader: %v: %s", err, strings.TrimSpace(errb.String()))
 	}

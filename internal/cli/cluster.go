@@ -61,7 +61,7 @@ func (a *App) clusterClient() (*store.Client, error) {
 	if err := os.MkdirAll(filepath.Join(a.cfg.Home, "logs"), 0o700); err == nil {
 		logFile = filepath.Join(a.cfg.Home, "logs", "etcd-client.log")
 	}
-	return store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, LogFile: logFile, Logger: a.logger()})
+	return store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, Username: a.cfg.EtcdUser, Password: a.cfg.EtcdPassword, LogFile: logFile, Logger: a.logger()})
 }
 
 // clientTLS returns the TLS configuration of a client of the cluster at

@@ -18,7 +18,7 @@ import (
 func (a *App) rootCommand() *cobra.Command {
 	var endpoints, home, user string
 	var timeout time.Duration
-	var cacert, cert, key string
+	var cacert, cert, key, etcdUser, etcdPassword string
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "End-to-end encrypted terminal chat on etcd",
@@ -46,6 +46,18 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"))
 			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"))
 			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"))
+			a.cfg.EtcdUser = firstNonEmpty(etcdUser, g("PARLEY_ETCD_USER"))
+			a.cfg.EtcdPassword = firstNonEmpty(etcdPassword, g("PARLEY_ETCD_PASSWORD"))
+			if u, p, ok := strings.Cut(a.cfg.EtcdUser, ":"); ok {
+				// etcdctl's USER:PASSWORD; --etcd-password still wins.
+				a.cfg.EtcdUser = u
+				if etcdPassword == "" {
+					a.cfg.EtcdPassword = p
+				}
+			}
+			if a.cfg.EtcdUser != "" && len(a.cfg.Endpoints) == 0 {
+				return usagef("--etcd-user is for a cluster given with --endpoints; the local member needs no login")
+			}
 			if a.cfg.Timeout <= 0 {
 				a.cfg.Timeout = 15 * time.Second
 			}
@@ -67,6 +79,8 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&cacert, "cacert", "", "CA that signs the members' certificates, for https endpoints (env PARLEY_CACERT)")
 	pf.StringVar(&cert, "cert", "", "client certificate, for members that require one (env PARLEY_CERT)")
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
+	pf.StringVar(&etcdUser, "etcd-user", "", "etcd user (USER or USER:PASSWORD) for a cluster with authentication enabled (env PARLEY_ETCD_USER)")
+	pf.StringVar(&etcdPassword, "etcd-password", "", "password of --etcd-user (env PARLEY_ETCD_PASSWORD, which keeps it out of the process list)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(

@@ -22,7 +22,7 @@ const (
 	ExitError       = 1 // any other failure
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
-	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase
+	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, etcd credentials
 	ExitInterrupted = 130
 )
 
@@ -91,6 +91,8 @@ func classify(err error) (code int, hint string) {
 		return ExitUnavailable, "check --endpoints (or PARLEY_ENDPOINTS) and that a quorum of etcd members is up"
 	case errors.Is(err, crypto.ErrWrongPassphrase):
 		return ExitRefused, ""
+	case errors.Is(err, store.ErrPermission):
+		return ExitRefused, "check --etcd-user and --etcd-password (or PARLEY_ETCD_USER and PARLEY_ETCD_PASSWORD), and that the etcd user's role may read and write keys under " + store.Prefix
 	case errors.Is(err, crypto.ErrPassphraseRequired):
 		return ExitRefused, "set PARLEY_PASSPHRASE or run parley in a terminal"
 	case errors.Is(err, chat.ErrNameTaken):

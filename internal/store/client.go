@@ -107,7 +107,7 @@ func Open(cfg Config) (*Client, error) {
 		if closer != nil {
 			closer.Close()
 		}
-		return nil, fmt.Errorf("open etcd client for %s: %w", strings.Join(eps, ","), err)
+		return nil, fmt.Errorf("open etcd client for %s: %w", strings.Join(eps, ","), mapErr(err))
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -71,7 +71,9 @@ func mapErr(err error) error {
 		errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests), errors.Is(err, rpctypes.ErrTooManyRequests):
 		sentinel = ErrUnavailable
 	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrGRPCPermissionDenied),
-		errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrGRPCAuthFailed):
+		errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrGRPCAuthFailed),
+		errors.Is(err, rpctypes.ErrUserEmpty), errors.Is(err, rpctypes.ErrGRPCUserEmpty),
+		errors.Is(err, rpctypes.ErrAuthNotEnabled), errors.Is(err, rpctypes.ErrGRPCAuthNotEnabled):
 		sentinel = ErrPermission
 	}
 	if sentinel == nil && strings.HasSuffix(err.Error(), raft.ErrProposalDropped.Error()) {

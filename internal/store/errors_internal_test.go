@@ -31,6 +31,8 @@ func TestMapErr(t *testing.T) {
 		{"too large", rpctypes.ErrGRPCRequestTooLarge, ErrTooLarge},
 		{"no space", rpctypes.ErrGRPCNoSpace, ErrNoSpace},
 		{"permission", rpctypes.ErrGRPCPermissionDenied, ErrPermission},
+		{"wrong password", rpctypes.ErrGRPCAuthFailed, ErrPermission},
+		{"no user given", rpctypes.ErrGRPCUserEmpty, ErrPermission},
 		{"cancelled", context.Canceled, context.Canceled},
 		{"unknown", other, other},
 	}
