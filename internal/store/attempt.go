@@ -24,10 +24,10 @@ const (
 )
 
 // attemptTimer bounds each attempt of a message write, as TCP bounds a
-// segment's retransmission (RFC 6298): the smoothed latency of writes the
-// cluster answered plus four times its deviation, at least MinWriteAttempt, and half as long again after each
-// attempt in a row that ran out of time (past the first few), up to
-// maxWriteAttempt.
+// segment's retransmission (RFC 6298): the smoothed latency of the writes
+// the cluster answered plus four times its deviation, at least
+// MinWriteAttempt, and half as long again after each attempt in a row that
+// ran out of time (past the first few), up to maxWriteAttempt.
 //
 // The bound exists because a proposal that a follower forwarded to a
 // leader which then died is lost, and etcd answers it only after its
@@ -61,8 +61,10 @@ func (a *attemptTimer) bound() time.Duration {
 	return min(d, maxWriteAttempt)
 }
 
-// observe records how an attempt that took took ended: ok for an answer
-// from the cluster (whatever it said), expired when its bound ran out.
+// observe records the end of an attempt that lasted took: ok for an
+// answer from the cluster (whatever it said), expired when its bound ran
+// out, neither for a cluster that could not answer (no leader, no
+// connection), which says nothing of its latency.
 func (a *attemptTimer) observe(took time.Duration, ok, expired bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
