@@ -793,23 +793,34 @@ func flowVerifiedCache(t *testing.T, e *env) {
 	}
 }
 
-// flowLostAckQueuedOnce: a send whose write commits but whose reply is lost
-// is queued under the same id and bytes, so delivering the queue later does
-// not make it appear twice.
-func flowLostAckQueuedOnce(t *testing.T, e *env) {
-	c := ctx(t)
+// loginThroughProxy logs a new "alice" in through a replyDropper in front
+// of the env's first member, for the length of the test.
+func loginThroughProxy(t *testing.T, e *env, opts chat.Options) (*replyDropper, *crypto.Identity, *chat.Service) {
+	t.Helper()
 	proxy := newReplyDropper(t, e.eps[0])
 	st, err := store.Open(store.Config{Endpoints: []string{proxy.endpoint()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	id, _ := crypto.NewIdentity("alice")
-	ob := &memOutbox{m: map[string][]byte{}}
-	alice, err := chat.Login(c, st, id, chat.Options{Outbox: ob})
+	t.Cleanup(func() { st.Close() })
+	id, err := crypto.NewIdentity("alice")
 	if err != nil {
 		t.Fatal(err)
 	}
+	alice, err := chat.Login(ctx(t), st, id, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proxy, id, alice
+}
+
+// flowLostAckQueuedOnce: a send whose write commits but whose reply is lost
+// is queued under the same id and bytes, so delivering the queue later does
+// not make it appear twice.
+func flowLostAckQueuedOnce(t *testing.T, e *env) {
+	c := ctx(t)
+	ob := &memOutbox{m: map[string][]byte{}}
+	proxy, id, alice := loginThroughProxy(t, e, chat.Options{Outbox: ob})
 	alice.CreateRoom(c, "r")
 	mustSend(t, alice, "r", "first")
 
@@ -842,17 +853,7 @@ func flowLostAckQueuedOnce(t *testing.T, e *env) {
 // attempts grow, then follow the latency they learn.
 func flowSlowCluster(t *testing.T, e *env) {
 	c := ctx(t)
-	proxy := newReplyDropper(t, e.eps[0])
-	st, err := store.Open(store.Config{Endpoints: []string{proxy.endpoint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id, _ := crypto.NewIdentity("alice")
-	alice, err := chat.Login(c, st, id, chat.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	proxy, id, alice := loginThroughProxy(t, e, chat.Options{})
 	if _, err := alice.CreateRoom(c, "far"); err != nil {
 		t.Fatal(err)
 	}

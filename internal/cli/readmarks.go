@@ -51,21 +51,9 @@ func (r *fileReadMarks) SetReadMark(room string, rev int64) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.path), ".read-*.json")
-	if err != nil {
 		return fmt.Errorf("save read marks: %w", err)
 	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), r.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := writeFileAtomic(r.path, b, 0o600); err != nil {
 		return fmt.Errorf("save read marks: %w", err)
 	}
 	return nil

@@ -111,10 +111,8 @@ func AnyRoom(s string) (string, error) {
 	return Room(s)
 }
 
+// canonical checks s, valid UTF-8 already, and returns it in NFC.
 func canonical(what, s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: %s is not valid UTF-8; use %s", ErrInvalid, what, Allowed)
-	}
 	s = norm.NFC.String(s)
 	n := utf8.RuneCountInString(s)
 	if n == 0 {
