@@ -16,7 +16,7 @@ import (
 // and takes everything queued meanwhile, up to store.MaxBatch messages, into
 // one transaction; the others wait for its outcome. A lone send is never
 // delayed to wait for company. Each message is still one create-only key,
-// written atomically, conditional on the room version.
+// written atomically, conditional on the room's chain not having grown.
 
 // batchWriteTimeout bounds one transaction written on behalf of several
 // senders, whose own contexts may differ.
@@ -30,7 +30,7 @@ type writeResult struct {
 type pendingWrite struct {
 	id, room   string
 	env        []byte
-	versionRev int64
+	next uint64
 	done       chan writeResult // buffered, receives exactly once
 }
 
@@ -62,9 +62,9 @@ func (s *Service) batcherFor(room string) *batcher {
 
 // write stores one envelope, batched with concurrent writes to the same
 // room. Its errors are those of store.PutMessage.
-func (s *Service) write(ctx context.Context, room, id string, env []byte, versionRev int64) (int64, error) {
+func (s *Service) write(ctx context.Context, room, id string, env []byte, next uint64) (int64, error) {
 	b := s.batcherFor(room)
-	p := &pendingWrite{id: id, room: room, env: env, versionRev: versionRev, done: make(chan writeResult, 1)}
+	p := &pendingWrite{id: id, room: room, env: env, next: next, done: make(chan writeResult, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.inflight < maxInflight {
@@ -92,23 +92,23 @@ func (s *Service) write(ctx context.Context, room, id string, env []byte, versio
 func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
 	if len(batch) == 1 {
 		p := batch[0]
-		rev, err := s.st.PutMessage(ctx, p.room, p.id, p.env, p.versionRev)
+		rev, err := s.st.PutMessage(ctx, p.room, p.id, p.env, p.next)
 		p.done <- writeResult{rev, err}
 		return
 	}
 	// Written on behalf of others: not bound to this caller's context.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchWriteTimeout)
 	defer cancel()
-	// Group by the version each message was sealed against.
+	// Group by the commit each message was sealed under.
 	slices.SortFunc(batch, func(a, b *pendingWrite) int {
-		if c := cmp.Compare(a.versionRev, b.versionRev); c != 0 {
+		if c := cmp.Compare(a.next, b.next); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.id, a.id) // the order readers use within a revision
 	})
 	for start := 0; start < len(batch); {
 		end := start + 1
-		for end < len(batch) && batch[end].versionRev == batch[start].versionRev {
+		for end < len(batch) && batch[end].next == batch[start].next {
 			end++
 		}
 		group := batch[start:end]
@@ -118,7 +118,7 @@ func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
 			for i, p := range group {
 				msgs[i] = store.MessagePut{ID: p.id, Envelope: p.env}
 			}
-			rev, err := s.st.PutMessages(wctx, group[0].room, msgs, group[0].versionRev)
+			rev, err := s.st.PutMessages(wctx, group[0].room, msgs, group[0].next)
 			if err == nil {
 				for _, p := range group {
 					p.done <- writeResult{rev, nil}
@@ -135,7 +135,7 @@ func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
 			// which says which.
 		}
 		for _, p := range group {
-			rev, err := s.st.PutMessage(wctx, p.room, p.id, p.env, p.versionRev)
+			rev, err := s.st.PutMessage(wctx, p.room, p.id, p.env, p.next)
 			p.done <- writeResult{rev, err}
 		}
 	}

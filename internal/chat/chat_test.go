@@ -299,7 +299,7 @@ func flowLeaveAndRemoveRotate(t *testing.T, e *env) {
 		}
 	}
 	mustSend(t, bob, "team", "before")
-	if err := bob.Leave(c, "team"); err != nil {
+	if err := bob.Leave(c, "team", chat.LeaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.Send(c, "team", "after leaving"); !errors.Is(err, chat.ErrNotMember) {
@@ -506,7 +506,7 @@ func flowSubscribeLive(t *testing.T, e *env) {
 			}
 		}
 	}
-	if ev := next(chat.EventNotice); ev.Request != "bob" || !strings.Contains(ev.Text, "!bob") {
+	if ev := next(chat.EventNotice); ev.Notice.Kind != chat.NoticeRequest || ev.Notice.User != "bob" {
 		t.Fatalf("notice = %+v", ev)
 	}
 	alice.Approve(c, "live", "bob")
@@ -526,14 +526,14 @@ func flowRollbackRefused(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	carol.RequestJoin(c, "r")
-	// Someone with etcd access deletes epoch 2, so the room looks as if bob
-	// (who holds epoch 1) were still a member.
+	// Someone with etcd access deletes commit 3 (the removal), so the room
+	// looks as if bob (who holds epoch 1) were still a member.
 	raw, err := clientv3.New(clientv3.Config{Endpoints: e.eps})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	if _, err := raw.Delete(c, store.Prefix+"room/r/s/epoch/0000000002"); err != nil {
+	if _, err := raw.Delete(c, store.Prefix+"room/r/c/0000000003"); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.Approve(c, "r", "carol"); !errors.Is(err, chat.ErrRolledBack) {

@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +21,7 @@ const (
 	// reason).
 	EventMessage EventKind = iota + 1
 	// EventNotice is a change in the room: a join request, an approval, a
-	// departure, a key rotation.
+	// departure, a key rotation (Notice says which).
 	EventNotice
 	// EventWarning reports tampering seen in etcd: missing, replayed or
 	// deleted messages, rejected records.
@@ -29,15 +31,41 @@ const (
 	EventStatus
 )
 
-// Event is one thing that happened in a room, delivered live.
+// Event is one thing that happened in a room, delivered live. Events are
+// data: each front end words them its own way.
 type Event struct {
 	Kind     EventKind
 	Room     string
 	Message  Message // EventMessage
-	Text     string  // EventNotice, EventWarning
-	Request  string  // EventNotice: user who asked to join, if that is the notice
+	Notice   Notice  // EventNotice
+	Text     string  // EventWarning: what was seen in etcd
 	Err      error   // EventStatus
 	Revision int64
+}
+
+// NoticeKind says what changed in a room.
+type NoticeKind string
+
+// Notice kinds.
+const (
+	NoticeRequest NoticeKind = "request" // User asks to join
+	NoticeJoined  NoticeKind = "joined"  // By admitted User
+	NoticeLeft    NoticeKind = "left"    // User left
+	NoticeRemoved NoticeKind = "removed" // By removed User
+	NoticeDenied  NoticeKind = "denied"  // By denied User's request
+	NoticeRotated NoticeKind = "rotated" // By started key epoch Epoch
+	NoticeClosed  NoticeKind = "closed"  // User, the last member, closed the room
+)
+
+// Notice is one change in a room's membership, from its verified chain.
+type Notice struct {
+	Kind   NoticeKind `json:"kind"`
+	User   string     `json:"user,omitempty"`
+	By     string     `json:"by,omitempty"`
+	Epoch  uint32     `json:"epoch,omitempty"`
+	Commit uint64     `json:"commit,omitempty"`
+	// Me reports that User is the logged-in user.
+	Me bool `json:"me,omitempty"`
 }
 
 // Subscribe delivers a room's events from revision fromRev (a Page's
@@ -58,7 +86,7 @@ func (s *Service) Subscribe(ctx context.Context, room string, fromRev int64) (<-
 		fromRev = v.revision + 1
 	}
 	out := make(chan Event, 64)
-	sub := &subscription{s: s, name: name, out: out, view: v, last: fromRev - 1, gaps: newGapTracker()}
+	sub := &subscription{s: s, name: name, out: out, view: v, last: fromRev - 1, gaps: newGapTracker(), order: newOrderTracker()}
 	go sub.run(ctx)
 	return out, nil
 }
@@ -68,9 +96,10 @@ type subscription struct {
 	name string
 	out  chan<- Event
 	view *roomView
-	last int64 // last revision delivered
-	gaps *gapTracker
-	down bool
+	last  int64 // last revision delivered
+	gaps  *gapTracker
+	order *orderTracker
+	down  bool
 }
 
 func (sub *subscription) emit(ctx context.Context, ev Event) bool {
@@ -140,6 +169,12 @@ func (sub *subscription) handle(ctx context.Context, ev store.RoomEvent) bool {
 			return false
 		}
 	}
+	for _, w := range sub.order.warnings() {
+		if !sub.emit(ctx, Event{Kind: EventWarning, Text: w, Revision: ev.Revision}) {
+			return false
+		}
+	}
+	sub.order.warns = nil
 	for _, id := range ev.Deleted {
 		if !sub.emit(ctx, Event{Kind: EventWarning, Text: fmt.Sprintf("message %s was deleted from etcd", id), Revision: ev.Revision}) {
 			return false
@@ -162,8 +197,7 @@ func (sub *subscription) needsView(ev store.RoomEvent) bool {
 		if err != nil {
 			continue
 		}
-		ep := sub.view.epoch(env.Epoch)
-		if ep == nil || ep.wraps[env.Sender] == nil {
+		if uint64(env.Commit) > sub.view.N || sub.view.spanAt(env.Sender, uint64(env.Commit)) == nil {
 			return true
 		}
 	}
@@ -187,8 +221,9 @@ func (sub *subscription) refresh(ctx context.Context) bool {
 	}
 	// A member left: rotate now rather than at the next send, so the window
 	// in which the departed member could still read is as short as can be.
-	if len(nv.pending) > 0 && nv.isMember(sub.s.me.Name()) {
-		if err := sub.s.rotateView(ctx, nv); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, context.Canceled) {
+	// (Every remaining member's client tries; one commit wins.)
+	if nv.Retired && nv.fault == nil && nv.isMember(sub.s.me.Name()) {
+		if _, err := sub.s.memberView(ctx, sub.name); err != nil && !errors.Is(err, context.Canceled) {
 			sub.s.log.Warn("key rotation failed", "room", sub.name, "err", err)
 		}
 	}
@@ -206,8 +241,10 @@ func (sub *subscription) deliver(ctx context.Context, raws []store.RawMessage) b
 	if err != nil {
 		return sub.emit(ctx, Event{Kind: EventStatus, Err: err})
 	}
+	sub.s.saw(sub.name, msgs)
 	for _, m := range msgs {
 		sub.gaps.add(m)
+		sub.order.add(m)
 		if !sub.emit(ctx, Event{Kind: EventMessage, Message: m, Revision: m.Revision}) {
 			return false
 		}
@@ -261,57 +298,55 @@ func allOlder(ms []store.RawMessage, rev int64) bool {
 	return true
 }
 
-// diffNotices describes what changed between two views of a room.
+// diffNotices describes what changed between two views of a room, in
+// commit order.
 func diffNotices(old, nv *roomView, me string) []Event {
 	var out []Event
-	add := func(text, req string) {
-		out = append(out, Event{Kind: EventNotice, Text: text, Request: req, Revision: nv.revision})
+	add := func(n Notice) {
+		n.Me = n.User != "" && n.User == me
+		out = append(out, Event{Kind: EventNotice, Notice: n, Revision: nv.revision})
 	}
 	for _, r := range nv.requests {
 		if old.hasRequest(r.User) == nil {
-			add(fmt.Sprintf("%s wants to join, approve with !%s", r.User, r.User), r.User)
+			add(Notice{Kind: NoticeRequest, User: r.User})
 		}
 	}
-	for _, m := range nv.members {
-		if !old.isMember(m) {
-			by := ""
-			if w := nv.current().wraps[m]; w != nil {
-				by = w.Signer
+	var changes []Notice
+	for u, m := range nv.Members {
+		for _, sp := range m.Spans {
+			if sp.From > old.N {
+				changes = append(changes, Notice{Kind: NoticeJoined, User: u, By: sp.By, Commit: sp.From})
 			}
-			if m == me {
-				add(fmt.Sprintf("you joined (approved by %s)", by), "")
-			} else {
-				add(fmt.Sprintf("%s joined (approved by %s)", m, by), "")
-			}
-		}
-	}
-	for _, m := range old.members {
-		if nv.isMember(m) {
-			continue
-		}
-		var by string
-		for _, e := range slices.Backward(nv.epochs) {
-			if l := e.left[m]; l != nil {
-				by = l.Signer
-				break
+			if sp.To > old.N {
+				switch {
+				case sp.How == "removed":
+					changes = append(changes, Notice{Kind: NoticeRemoved, User: u, By: sp.EndBy, Commit: sp.To})
+				case nv.Closed && sp.To == nv.N:
+					changes = append(changes, Notice{Kind: NoticeClosed, User: u, Commit: sp.To})
+				default:
+					changes = append(changes, Notice{Kind: NoticeLeft, User: u, Commit: sp.To})
+				}
 			}
 		}
-		switch {
-		case by == m:
-			add(fmt.Sprintf("%s left", m), "")
-		case by != "":
-			add(fmt.Sprintf("%s removed %s", by, m), "")
-		default:
-			add(fmt.Sprintf("%s is no longer a member", m), "")
+	}
+	for u, by := range nv.DeniedBy {
+		if old.DeniedBy[u] != by || !bytes.Equal(old.Denied[u], nv.Denied[u]) {
+			changes = append(changes, Notice{Kind: NoticeDenied, User: u, By: by, Commit: nv.N})
 		}
 	}
-	for u, by := range nv.denials {
-		if old.denials[u] == "" {
-			add(fmt.Sprintf("%s denied %s's request to join", by, u), "")
+	for i, e := range nv.Epochs {
+		if e.Commit > old.N && e.Commit > 1 {
+			changes = append(changes, Notice{Kind: NoticeRotated, By: e.Author, Epoch: uint32(i + 1), Commit: e.Commit})
 		}
 	}
-	if oc, nc := old.current(), nv.current(); nc.epoch > oc.epoch {
-		add(fmt.Sprintf("%s rotated the room key to epoch %d (%s)", nc.author, nc.epoch, nc.reason), "")
+	slices.SortStableFunc(changes, func(a, b Notice) int {
+		if a.Commit != b.Commit {
+			return cmp.Compare(a.Commit, b.Commit)
+		}
+		return cmp.Compare(a.User, b.User)
+	})
+	for _, n := range changes {
+		add(n)
 	}
 	known := make(map[string]bool, len(old.rejected))
 	for _, r := range old.rejected {
@@ -321,6 +356,9 @@ func diffNotices(old, nv *roomView, me string) []Event {
 		if !known[r.What+"@"+fmt.Sprint(r.Revision)] {
 			out = append(out, Event{Kind: EventWarning, Text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), Revision: r.Revision})
 		}
+	}
+	if nv.fault != nil && (old.fault == nil || old.fault.Error() != nv.fault.Error()) {
+		out = append(out, Event{Kind: EventWarning, Text: nv.fault.Error(), Revision: nv.revision})
 	}
 	return out
 }

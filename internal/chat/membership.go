@@ -2,24 +2,17 @@ package chat
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
+	"slices"
+	"sync"
 
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
-
-// JoinRequest is a pending request to join a group room.
-type JoinRequest struct {
-	Room     string    `json:"room"`
-	User     string    `json:"user"`
-	Time     time.Time `json:"time"`
-	Revision int64     `json:"revision"`
-
-	rec *store.Signed[store.Request]
-}
 
 // RequestJoin asks to join a group room. Members see the request and one of
 // them approves or denies it. Asking again while a request is pending is
@@ -35,14 +28,21 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 	}
 	me := s.me.Name()
 	switch {
-	case v.kind == store.RoomDirect:
+	case v.Kind == store.RoomDirect:
 		return fmt.Errorf("join %q: %w", name, ErrDirectRoom)
+	case v.Closed:
+		return fmt.Errorf("join %q: %w", name, ErrClosed)
 	case v.isMember(me):
 		return fmt.Errorf("join %q: %w", name, ErrAlreadyMember)
 	case v.hasRequest(me) != nil:
 		return nil
 	}
-	err = s.st.PutRequest(ctx, s.me, name, store.Request{User: me, Created: s.now().UTC()})
+	if d := v.Denied[me]; d != nil {
+		// A new request replaces the denied one (its digest differs).
+		_ = s.st.DeleteRequest(ctx, name, me)
+	}
+	req := store.Request{User: me, Key: s.me.Public().Fingerprint(), Created: s.now().UTC()}
+	err = s.st.PutRequest(ctx, s.me, name, req)
 	if errors.Is(err, store.ErrExists) {
 		return nil // filed meanwhile (a retry, or another of my processes)
 	}
@@ -82,22 +82,17 @@ func (s *Service) joinStatus(v *roomView) Approval {
 	me := s.me.Name()
 	switch {
 	case v.isMember(me):
-		a := Approval{Status: JoinApproved}
-		if w := v.current().wraps[me]; w != nil {
-			a.By = w.Signer
-		}
-		return a
+		return Approval{Status: JoinApproved, By: v.current(me).By}
 	case v.hasRequest(me) != nil:
 		return Approval{Status: JoinPending}
-	case v.denials[me] != "":
-		return Approval{Status: JoinDenied, By: v.denials[me]}
+	case v.Denied[me] != nil:
+		return Approval{Status: JoinDenied, By: v.DeniedBy[me]}
 	}
 	return Approval{Status: JoinNone}
 }
 
 // WaitApproval blocks until my request to join room is approved (nil) or
 // denied (ErrDenied), or ctx ends. It watches the room; it does not poll.
-// If onPending is not nil it is called once the wait begins.
 func (s *Service) WaitApproval(ctx context.Context, room string) (Approval, error) {
 	name, err := s.resolve(room)
 	if err != nil {
@@ -151,71 +146,87 @@ func (s *Service) Requests(ctx context.Context, room string) ([]JoinRequest, err
 	if err != nil {
 		return nil, err
 	}
-	return append([]JoinRequest(nil), v.requests...), nil
+	return slices.Clone(v.requests), nil
 }
 
-// Approve admits user to room: it gives the newcomer every key of the
-// room's history, so they read it all. Any member may approve. If two
-// members approve at once, one succeeds and the other gets ErrAlreadyMember.
+// CommitStats reports what a membership change cost: the commit it made,
+// the bytes it wrote to etcd and in how many transactions.
+type CommitStats struct {
+	Commit       uint64 `json:"commit"`
+	BytesWritten int    `json:"bytes_written"`
+	Transactions int    `json:"transactions"`
+	Wraps        int    `json:"wraps"`
+}
+
+// Approve admits user to room: it gives the newcomer the room's current
+// key, from which they derive every older one, so they read the whole
+// history. Any member may approve. If two members approve at once, one
+// succeeds and the other gets ErrAlreadyMember.
 func (s *Service) Approve(ctx context.Context, room, user string) error {
+	_, err := s.ApproveUsers(ctx, room, []string{user})
+	return err
+}
+
+// ApproveUsers admits several users whose requests are pending, in one
+// commit (at most MaxBatchUsers).
+func (s *Service) ApproveUsers(ctx context.Context, room string, users []string) (CommitStats, error) {
 	name, err := s.resolve(room)
 	if err != nil {
-		return err
+		return CommitStats{}, err
 	}
-	u, err := names.User(user)
+	us, err := canonicalUsers(users)
 	if err != nil {
-		return err
+		return CommitStats{}, err
 	}
+	me := s.me.Name()
 	attempted := false
-	for attempt := 0; attempt < 5; attempt++ {
-		v, err := s.memberView(ctx, name)
-		if err != nil {
-			return fmt.Errorf("approve %q in %q: %w", u, name, err)
+	return s.commit(ctx, name, "approve "+joinNames(us), func(v *roomView) (*plan, error) {
+		if v.Kind == store.RoomDirect {
+			return nil, ErrDirectRoom
 		}
-		if v.isMember(u) {
-			by := ""
-			if w := v.current().wraps[u]; w != nil {
-				by = w.Signer
+		p := &plan{op: store.OpAdd}
+		for _, u := range us {
+			if v.isMember(u) {
+				by := v.current(u).By
+				if attempted && by == me && len(us) == 1 {
+					return nil, errDone // my own earlier attempt went through
+				}
+				return nil, fmt.Errorf("%w (approved by %s)", ErrAlreadyMember, by)
 			}
-			if attempted && by == s.me.Name() {
-				return nil // my own earlier attempt went through
+			req := v.hasRequest(u)
+			if req == nil {
+				return nil, fmt.Errorf("%s: %w", u, ErrNoRequest)
 			}
-			return fmt.Errorf("approve %q in %q: %w (approved by %s)", u, name, ErrAlreadyMember, by)
+			p.add = append(p.add, store.Entry{User: u, Key: req.pub.Fingerprint(), Devices: []string{deviceID(req.pub)}, Request: req.rec.Digest()})
+			p.pubs = append(p.pubs, req.pub)
+			p.requests = append(p.requests, req.rec)
 		}
-		req := v.hasRequest(u)
-		if req == nil {
-			return fmt.Errorf("approve %q in %q: %w", u, name, ErrNoRequest)
-		}
-		p, err := s.User(ctx, u)
-		if err != nil {
-			return fmt.Errorf("approve %q in %q: %w", u, name, err)
-		}
-		keys, err := s.roomKeys(v)
-		if err != nil {
-			return err
-		}
-		cur := v.current().epoch
-		sealed, err := crypto.WrapKeys(p, wrapInfo(name, cur, u), keys[:cur])
-		if err != nil {
-			return fmt.Errorf("approve %q in %q: %w", u, name, err)
-		}
-		w := store.Wrap{Epoch: cur, User: u, Sealed: sealed, Created: s.now().UTC()}
 		attempted = true
-		err = s.st.Approve(ctx, s.me, name, req.rec, v.versionRev, w)
-		if err == nil {
-			_, err = s.loadView(ctx, name)
-			return err
-		}
-		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrUnavailable) {
-			return err
-		}
-		if errors.Is(err, store.ErrUnavailable) {
-			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return err
-			}
-		}
+		return p, nil
+	})
+}
+
+// MaxBatchUsers is the most users one commit admits or removes: an
+// admission writes a wrap, a room-list hint and deletes a request for each,
+// within etcd's default of 128 operations per transaction.
+const MaxBatchUsers = 40
+
+func canonicalUsers(users []string) ([]string, error) {
+	if len(users) == 0 || len(users) > MaxBatchUsers {
+		return nil, fmt.Errorf("%d users: give 1 to %d", len(users), MaxBatchUsers)
 	}
-	return fmt.Errorf("approve %q in %q: %w", u, name, store.ErrConflict)
+	out := make([]string, 0, len(users))
+	for _, u := range users {
+		c, err := names.User(u)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, c) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Deny refuses user's pending request to join room.
@@ -228,180 +239,347 @@ func (s *Service) Deny(ctx context.Context, room, user string) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.loadView(ctx, name)
-	if err != nil {
-		return err
-	}
-	if !v.isMember(s.me.Name()) {
-		return fmt.Errorf("deny %q in %q: %w", u, name, ErrNotMember)
-	}
-	req := v.hasRequest(u)
-	if req == nil {
-		if v.isMember(u) {
-			return fmt.Errorf("deny %q in %q: %w", u, name, ErrAlreadyMember)
+	_, err = s.commit(ctx, name, "deny "+u, func(v *roomView) (*plan, error) {
+		req := v.hasRequest(u)
+		if req == nil {
+			if v.isMember(u) {
+				return nil, ErrAlreadyMember
+			}
+			if v.Denied[u] != nil {
+				return nil, errDone
+			}
+			return nil, ErrNoRequest
 		}
-		return fmt.Errorf("deny %q in %q: %w", u, name, ErrNoRequest)
-	}
-	err = s.st.Deny(ctx, s.me, name, req.rec, store.Denial{User: u, Created: s.now().UTC()})
-	if err != nil {
-		return fmt.Errorf("deny %q in %q: %w", u, name, err)
-	}
-	_, err = s.loadView(ctx, name)
+		return &plan{op: store.OpDeny, deny: []store.Entry{{User: u, Request: req.rec.Digest()}}, requests: []*store.Signed[store.Request]{req.rec}}, nil
+	})
 	return err
 }
 
-// Leave ends my membership of room. The remaining members' clients rotate
-// the room key, so I cannot read what is sent afterwards.
-func (s *Service) Leave(ctx context.Context, room string) error {
+// LeaveOptions qualify Leave.
+type LeaveOptions struct {
+	// Delete lets the last member of a group room leave; the room is then
+	// closed for good, and reported so.
+	Delete bool
+}
+
+// Leave ends my membership of room. My leave retires the room key; the
+// remaining members' clients rotate it at once (a running client on seeing
+// the leave, any other before its next send or approval), so I cannot read
+// what is sent afterwards. The last member of a group room must say
+// Delete. A direct room cannot be left (it is hidden instead, by the front
+// ends): ErrDirectRoom.
+func (s *Service) Leave(ctx context.Context, room string, opts LeaveOptions) error {
 	name, err := s.resolve(room)
 	if err != nil {
 		return err
 	}
-	return s.depart(ctx, name, s.me.Name())
-}
-
-// Remove ends user's membership of room and rotates the room key at once,
-// so they cannot read what is sent afterwards. Any member may remove any
-// other member except the room's creator.
-func (s *Service) Remove(ctx context.Context, room, user string) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
-	u, err := names.User(user)
-	if err != nil {
-		return err
-	}
-	if u == s.me.Name() {
-		return s.depart(ctx, name, u)
-	}
-	if err := s.depart(ctx, name, u); err != nil {
-		return err
-	}
-	return s.rotate(ctx, name)
-}
-
-func (s *Service) depart(ctx context.Context, name, u string) error {
 	me := s.me.Name()
-	for attempt := 0; attempt < 5; attempt++ {
-		v, err := s.loadView(ctx, name)
-		if err != nil {
-			return err
+	_, err = s.commit(ctx, name, "leave", func(v *roomView) (*plan, error) {
+		if v.Kind == store.RoomDirect {
+			return nil, fmt.Errorf("%w: a direct room stays open for both; hide it instead", ErrDirectRoom)
 		}
-		cur := v.current()
-		if !v.isMember(me) {
-			if u == me && cur.left[me] != nil {
-				return nil // an earlier attempt went through
+		if v.Count == 1 {
+			if !opts.Delete {
+				return nil, ErrLastMember
 			}
-			return fmt.Errorf("room %q: %w", name, ErrNotMember)
+			return &plan{op: store.OpClose, end: []string{me}}, nil
 		}
-		if u != me {
-			if !v.isMember(u) {
-				if cur.left[u] != nil {
-					return nil
-				}
-				return fmt.Errorf("remove %q from %q: %w", u, name, ErrNotMember)
-			}
-			if u == v.creator {
-				return fmt.Errorf("remove %q from %q: %w: the room's creator can only leave by themselves", u, name, ErrNotAllowed)
-			}
-		}
-		err = s.st.PutLeft(ctx, s.me, name, store.Left{Epoch: cur.epoch, User: u, Created: s.now().UTC()})
-		if err == nil {
-			_, err = s.loadView(ctx, name)
-			return err
-		}
-		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrUnavailable) {
-			return err
-		}
-		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("room %q: %w", name, store.ErrConflict)
-}
-
-// memberView loads the room, checks that I am a member and performs a
-// pending key rotation first, so that whatever comes next uses a key that
-// no departed member holds.
-func (s *Service) memberView(ctx context.Context, name string) (*roomView, error) {
-	v, err := s.loadView(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if v.rolledBack != 0 {
-		return nil, fmt.Errorf("room %q: %w: its state went back from key epoch %d to %d", name, ErrRolledBack, v.rolledBack, v.current().epoch)
-	}
-	if !v.isMember(s.me.Name()) {
-		if v.hasRequest(s.me.Name()) != nil {
-			return nil, fmt.Errorf("room %q: %w (your join request is pending)", name, ErrNotMember)
-		}
-		return nil, fmt.Errorf("room %q: %w", name, ErrNotMember)
-	}
-	if len(v.pending) == 0 {
-		return v, nil
-	}
-	if err := s.rotateView(ctx, v); err != nil && !errors.Is(err, store.ErrConflict) {
-		return nil, err
-	}
-	return s.loadView(ctx, name)
-}
-
-// rotate starts a new key epoch if a departure is pending.
-func (s *Service) rotate(ctx context.Context, name string) error {
-	for attempt := 0; attempt < 5; attempt++ {
-		v, err := s.loadView(ctx, name)
+		head, err := s.myHead(v.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if len(v.pending) == 0 {
-			return nil
-		}
-		err = s.rotateView(ctx, v)
-		if err == nil || !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrUnavailable) {
-			return err
-		}
-		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("rotate %q: %w", name, store.ErrConflict)
-}
-
-// rotateView starts epoch n+1 with a fresh key, wrapped (with all older
-// keys) to each remaining member and to nobody else.
-func (s *Service) rotateView(ctx context.Context, v *roomView) error {
-	keys, err := s.roomKeys(v)
-	if err != nil {
-		return err
-	}
-	pubs, bad, err := s.lookupUsers(ctx, v.members)
-	if err != nil {
-		return err
-	}
-	next := v.current().epoch + 1
-	all := append(append([]crypto.RoomKey(nil), keys[:next-1]...), crypto.NewRoomKey())
-	now := s.now().UTC()
-	wraps := make([]store.Wrap, 0, len(v.members))
-	for _, m := range v.members {
-		p, ok := pubs[m]
-		if !ok {
-			s.log.Warn("rotation leaves out a member whose key is unusable", "room", v.name, "user", m, "err", bad[m])
-			continue
-		}
-		sealed, err := crypto.WrapKeys(p, wrapInfo(v.name, next, m), all)
-		if err != nil {
-			return fmt.Errorf("rotate %q: %w", v.name, err)
-		}
-		wraps = append(wraps, store.Wrap{Epoch: next, User: m, Sealed: sealed, Created: now})
-	}
-	reason := "departure of " + joinNames(v.pending)
-	err = s.st.Rotate(ctx, s.me, v.name, v.versionRev, store.Epoch{Epoch: next, Reason: reason, Created: now}, wraps)
-	if err != nil {
-		return err
-	}
-	_, err = s.loadView(ctx, v.name)
+		return &plan{op: store.OpLeave, end: []string{me}, heads: []store.Head{{User: me, Seq: head.Seq}}}, nil
+	})
 	return err
+}
+
+// Remove ends user's membership of room and rotates the room key in the
+// same commit, so they cannot read what is sent afterwards. Any member may
+// remove any other member except the room's creator.
+func (s *Service) Remove(ctx context.Context, room, user string) error {
+	_, err := s.RemoveUsers(ctx, room, []string{user})
+	return err
+}
+
+// RemoveUsers removes several members in one commit with one rotation.
+func (s *Service) RemoveUsers(ctx context.Context, room string, users []string) (CommitStats, error) {
+	name, err := s.resolve(room)
+	if err != nil {
+		return CommitStats{}, err
+	}
+	us, err := canonicalUsers(users)
+	if err != nil {
+		return CommitStats{}, err
+	}
+	if len(us) == 1 && us[0] == s.me.Name() {
+		return CommitStats{}, s.Leave(ctx, room, LeaveOptions{})
+	}
+	return s.commit(ctx, name, "remove "+joinNames(us), func(v *roomView) (*plan, error) {
+		if v.Kind == store.RoomDirect {
+			return nil, fmt.Errorf("%w: nobody is removed from a direct room", ErrNotAllowed)
+		}
+		p := &plan{op: store.OpRemove}
+		for _, u := range us {
+			switch {
+			case u == s.me.Name():
+				return nil, fmt.Errorf("%w: leave instead of removing yourself along with others", ErrNotAllowed)
+			case !v.isMember(u):
+				if sp := lastSpan(v.roomState, u); sp != nil && sp.To != 0 && len(us) == 1 {
+					return nil, errDone
+				}
+				return nil, fmt.Errorf("%s: %w", u, ErrNotMember)
+			case u == v.Creator:
+				return nil, fmt.Errorf("%w: the room's creator can only leave by themselves", ErrNotAllowed)
+			}
+			p.end = append(p.end, u)
+			p.heads = append(p.heads, s.knownHead(v.Name, u)...)
+		}
+		return p, nil
+	})
+}
+
+func lastSpan(st *roomState, u string) *span {
+	m := st.Members[u]
+	if m == nil || len(m.Spans) == 0 {
+		return nil
+	}
+	return &m.Spans[len(m.Spans)-1]
+}
+
+// Rotate starts a new key epoch for the same members.
+func (s *Service) Rotate(ctx context.Context, room string) (CommitStats, error) {
+	name, err := s.resolve(room)
+	if err != nil {
+		return CommitStats{}, err
+	}
+	return s.commit(ctx, name, "rotate", func(v *roomView) (*plan, error) {
+		return &plan{op: store.OpRotate}, nil
+	})
+}
+
+// plan is a membership change before it becomes a commit.
+type plan struct {
+	op       string
+	add      []store.Entry // users admitted, with their identities in pubs
+	pubs     []*crypto.PublicIdentity
+	deny     []store.Entry
+	end      []string // users leaving or removed
+	heads    []store.Head
+	requests []*store.Signed[store.Request]
+}
+
+// errDone means a retried change had already gone through.
+var errDone = errors.New("already done")
+
+// commit turns the plan that build makes from the current verified state
+// into the next commit of the room's chain and stores it. It re-reads and
+// rebuilds when another member committed first, and retries while the
+// cluster is unavailable, until ctx ends. A retired key is rotated first.
+func (s *Service) commit(ctx context.Context, name, what string, build func(*roomView) (*plan, error)) (CommitStats, error) {
+	var stats CommitStats
+	for attempt := 0; ; attempt++ {
+		v, err := s.memberView(ctx, name)
+		if err != nil {
+			return stats, fmt.Errorf("%s in %q: %w", what, name, err)
+		}
+		p, err := build(v)
+		if errors.Is(err, errDone) {
+			return stats, nil
+		}
+		if err != nil {
+			return stats, fmt.Errorf("%s in %q: %w", what, name, err)
+		}
+		body, opts, err := s.makeCommit(ctx, v, p)
+		if err != nil {
+			return stats, fmt.Errorf("%s in %q: %w", what, name, err)
+		}
+		res, err := s.putCommit(ctx, name, body, opts)
+		if err == nil {
+			stats = CommitStats{Commit: body.N, BytesWritten: res.BytesWritten, Transactions: res.Transactions, Wraps: len(opts.Wraps)}
+			_, err = s.loadView(ctx, name)
+			return stats, err
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= 20 {
+			return stats, fmt.Errorf("%s in %q: %w", what, name, err)
+		}
+		// Someone committed first: decide again on the new state.
+	}
+}
+
+// putCommit stores a commit, sending the same bytes again while the
+// cluster is unavailable (a commit that went through is then reported as
+// stored), until ctx ends.
+func (s *Service) putCommit(ctx context.Context, name string, body store.Commit, opts store.CommitOptions) (*store.CommitResult, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := s.st.PutCommit(ctx, s.me, name, body, opts)
+		if !errors.Is(err, store.ErrUnavailable) {
+			return res, err
+		}
+		if serr := sleepCtx(ctx, backoff(min(attempt, 6))); serr != nil {
+			return nil, err
+		}
+	}
+}
+
+// makeCommit builds commit v.N+1 for plan p, with a new epoch key and its
+// wraps when p removes someone or rotates.
+func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.Commit, store.CommitOptions, error) {
+	cur := v.Epochs[len(v.Epochs)-1]
+	c := store.Commit{
+		Room: v.Name, N: v.N + 1, Prev: v.Digest, Op: p.op,
+		Epoch: v.Epoch, KeyCheck: cur.KeyCheck, Retired: v.Retired,
+		Heads: p.heads, Time: s.now().UTC(),
+	}
+	opts := store.CommitOptions{Requests: p.requests}
+	for _, e := range p.add {
+		opts.Joined = append(opts.Joined, e.User)
+	}
+	for _, e := range p.deny {
+		opts.Gone = append(opts.Gone, e.User)
+	}
+	opts.Gone = append(opts.Gone, p.end...)
+	// The roster after the change, as the digest sees it.
+	after := &roomState{RosterSum: v.RosterSum, Count: v.Count}
+	for _, e := range p.add {
+		after.addToSum(e.User, e.Key, e.Devices, +1)
+		after.Count++
+		c.Users = append(c.Users, e)
+	}
+	c.Users = append(c.Users, p.deny...)
+	ending := make(map[string]bool, len(p.end))
+	for _, u := range p.end {
+		m := v.Members[u]
+		after.addToSum(u, m.Key, m.Devices, -1)
+		after.Count--
+		ending[u] = true
+		c.Users = append(c.Users, store.Entry{User: u})
+	}
+	c.Count, c.Roster = after.Count, after.rosterDigest()
+
+	switch p.op {
+	case store.OpLeave:
+		c.Retired = true
+	case store.OpAdd:
+		// The newcomers get the current key.
+		k, err := s.epochKey(ctx, v, v.Epoch)
+		if err != nil {
+			return c, opts, err
+		}
+		c.WrapTag = newTag()
+		for i, e := range p.add {
+			w, err := wrapTo(p.pubs[i], v.Name, c.N, c.WrapTag, e.User, k)
+			if err != nil {
+				return c, opts, err
+			}
+			opts.Wraps = append(opts.Wraps, w)
+		}
+		c.Wraps = len(opts.Wraps)
+	case store.OpRemove, store.OpRotate:
+		prev, err := s.epochKey(ctx, v, v.Epoch)
+		if err != nil {
+			return c, opts, err
+		}
+		k := crypto.NewRoomKey()
+		c.Epoch = v.Epoch + 1
+		c.KeyCheck = crypto.KeyCheck(v.Name, c.Epoch, k)
+		if c.KeyLink, err = crypto.SealKeyLink(k, v.Name, c.Epoch, prev); err != nil {
+			return c, opts, err
+		}
+		c.Retired = false
+		c.WrapTag = newTag()
+		var roster []string
+		for _, u := range v.roster() {
+			if !ending[u] {
+				roster = append(roster, u)
+			}
+		}
+		if opts.Wraps, err = s.wrapAll(ctx, v, roster, c.N, c.WrapTag, k); err != nil {
+			return c, opts, err
+		}
+		c.Wraps = len(opts.Wraps)
+		opts.DropWrapsBefore = cur.Commit
+	}
+	return c, opts, nil
+}
+
+// wrapAll wraps key k to every device of every user in roster, on every
+// core. A member whose stored key is not the one the room admitted stops
+// the rotation with an error naming them: a rotation never leaves a member
+// out silently.
+func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, n uint64, tag string, k crypto.RoomKey) ([]store.WrapPut, error) {
+	if _, _, err := s.lookupUsers(ctx, roster); err != nil {
+		return nil, err
+	}
+	pubs := make([]*crypto.PublicIdentity, len(roster))
+	for i, u := range roster {
+		p, err := s.userKey(ctx, u, v.Members[u].Key)
+		if err != nil {
+			return nil, fmt.Errorf("cannot wrap the new key for %s: %w", u, err)
+		}
+		pubs[i] = p
+	}
+	out := make([]store.WrapPut, len(roster))
+	errs := make([]error, len(roster))
+	workers := max(1, min(8, len(roster)/32))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(roster); i += workers {
+				out[i], errs[i] = wrapTo(pubs[i], v.Name, n, tag, roster[i], k)
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func wrapTo(p *crypto.PublicIdentity, room string, n uint64, tag, user string, k crypto.RoomKey) (store.WrapPut, error) {
+	dev := deviceID(p)
+	sealed, err := crypto.WrapKeys(p, wrapInfo(room, n, tag, user, dev), []crypto.RoomKey{k})
+	if err != nil {
+		return store.WrapPut{}, fmt.Errorf("wrap the room key for %s: %w", user, err)
+	}
+	return store.WrapPut{User: user, Device: dev, Sealed: sealed}, nil
+}
+
+func newTag() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// memberView loads the room, checks that it is sound and that I am a
+// member, and rotates a retired key first, so that whatever comes next
+// uses a key that no departed member holds.
+func (s *Service) memberView(ctx context.Context, name string) (*roomView, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := s.loadView(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if v.fault != nil {
+			return nil, v.fault
+		}
+		if v.Closed {
+			return nil, fmt.Errorf("room %q: %w", name, ErrClosed)
+		}
+		if !v.isMember(s.me.Name()) {
+			if v.hasRequest(s.me.Name()) != nil {
+				return nil, fmt.Errorf("room %q: %w (your join request is pending)", name, ErrNotMember)
+			}
+			return nil, fmt.Errorf("room %q: %w", name, ErrNotMember)
+		}
+		if !v.Retired || attempt >= 20 {
+			return v, nil
+		}
+		body, opts, err := s.makeCommit(ctx, v, &plan{op: store.OpRotate})
+		if err != nil {
+			return nil, fmt.Errorf("rotate the retired key of %q: %w", name, err)
+		}
+		if _, err := s.putCommit(ctx, name, body, opts); err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("rotate the retired key of %q: %w", name, err)
+		}
+	}
 }
 
 func joinNames(ns []string) string {
@@ -413,20 +591,4 @@ func joinNames(ns []string) string {
 		out += n
 	}
 	return out
-}
-
-func backoff(attempt int) time.Duration {
-	d := 20 * time.Millisecond << attempt
-	return min(d, time.Second)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -25,8 +25,11 @@ type Message struct {
 	Text     string    `json:"text,omitempty"`
 	Time     time.Time `json:"time"`
 	Revision int64     `json:"revision"`
-	Epoch    uint32    `json:"epoch,omitempty"`
-	Seq      uint64    `json:"seq,omitempty"`
+	// Commit is the membership commit the message was sealed under, and
+	// Epoch that commit's key epoch.
+	Commit uint64 `json:"commit,omitempty"`
+	Epoch  uint32 `json:"epoch,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
 	// Rejected, when set, says why the record was not accepted; Text is
 	// then empty. Rejected records are shown, never silently dropped.
 	Rejected string `json:"rejected,omitempty"`
@@ -36,213 +39,10 @@ type Message struct {
 	Pending bool `json:"pending,omitempty"`
 
 	prev      crypto.MessageID
-	signed    bool // the signature verified (now or before)
-	needsView bool // rejected for want of newer room state
-}
-
-// chain is my sending state in one room: each of my messages carries the
-// next sequence number and the id of my previous message, so readers
-// notice a message of mine that was deleted, withheld or replayed.
-type chain struct {
-	mu     sync.Mutex // guards the fields below
-	loaded bool
-	seq    uint64
-	last   crypto.MessageID
-}
-
-// Send encrypts, signs and stores one message in room, exactly once: the
-// message id is chosen here and the write is create-only, so a write
-// retried after a timeout never appears twice. It retries while the
-// cluster is unavailable, until ctx ends.
-func (s *Service) Send(ctx context.Context, room, text string) (Message, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
-	if err := checkText(text); err != nil {
-		return Message{}, fmt.Errorf("send to %q: %w", name, err)
-	}
-	v, err := s.cachedView(ctx, name)
-	if err != nil {
-		return Message{}, fmt.Errorf("send to %q: %w", name, err)
-	}
-	if !v.isMember(s.me.Name()) || len(v.pending) > 0 {
-		if v, err = s.memberView(ctx, name); err != nil {
-			return Message{}, fmt.Errorf("send to %q: %w", name, err)
-		}
-	}
-	ch, err := s.chainFor(ctx, v)
-	if err != nil {
-		return Message{}, fmt.Errorf("send to %q: %w", name, err)
-	}
-	now := s.now()
-	id := crypto.NewMessageID(now)
-	h := crypto.Header{Sender: s.me.Name(), Time: now.UnixMilli()}
-
-	ch.mu.Lock()
-	h.Seq, h.Prev = ch.seq+1, ch.last
-	env, err := s.seal(v, name, id, &h, text)
-	if err != nil {
-		ch.mu.Unlock()
-		return Message{}, fmt.Errorf("send to %q: %w", name, err)
-	}
-	ch.seq, ch.last = h.Seq, id
-	ch.mu.Unlock()
-
-	sent := [][]byte{env}
-	for attempt := 0; ; attempt++ {
-		rev, err := s.write(ctx, name, id.String(), env, v.versionRev)
-		if err == nil {
-			return Message{
-				Room: name, ID: id.String(), Sender: h.Sender, Text: text, Time: time.UnixMilli(h.Time).UTC(),
-				Revision: rev, Epoch: h.Epoch, Seq: h.Seq, Mine: true, prev: h.Prev,
-			}, nil
-		}
-		switch {
-		case errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil:
-			// Possibly committed: the same bytes again are safe.
-			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return Message{}, &unsentError{
-					err:  fmt.Errorf("send to %q: %w (the message may still arrive: its id is %s)", name, store.ErrUnavailable, id),
-					sent: &sealedSend{room: name, id: id, h: h, envs: sent, text: text},
-				}
-			}
-		case errors.Is(err, store.ErrStale) && attempt < 8:
-			// A member left or the key rotated: seal again under the
-			// current epoch, keeping id and place in my chain.
-			if v, err = s.memberView(ctx, name); err != nil {
-				return Message{}, fmt.Errorf("send to %q: %w", name, err)
-			}
-			if env, err = s.seal(v, name, id, &h, text); err != nil {
-				return Message{}, fmt.Errorf("send to %q: %w", name, err)
-			}
-			sent = append(sent, env)
-		case errors.Is(err, store.ErrExists):
-			// An earlier attempt under an older epoch may have gone through.
-			raw, gerr := s.st.Message(ctx, name, id.String())
-			if gerr == nil {
-				for _, e := range sent {
-					if string(e) == string(raw.Value) {
-						msg := Message{
-							Room: name, ID: id.String(), Sender: h.Sender, Text: text, Time: time.UnixMilli(h.Time).UTC(),
-							Revision: raw.CreateRevision, Seq: h.Seq, Mine: true, prev: h.Prev,
-						}
-						if pe, perr := crypto.ParseEnvelope(raw.Value); perr == nil {
-							msg.Epoch = pe.Epoch
-						}
-						return msg, nil
-					}
-				}
-			}
-			return Message{}, fmt.Errorf("send to %q: %w", name, err)
-		default:
-			return Message{}, err
-		}
-	}
-}
-
-// sealedSend is a message placed in my chain and sealed, whose write may or
-// may not have committed.
-type sealedSend struct {
-	room string
-	id   crypto.MessageID
-	h    crypto.Header
-	envs [][]byte // every envelope tried, newest last
-	text string
-}
-
-// unsentError reports a send that could not be confirmed; sent carries its
-// sealed state so that it can be queued under the same id and bytes.
-type unsentError struct {
-	err  error
-	sent *sealedSend
-}
-
-func (e *unsentError) Error() string { return e.err.Error() }
-func (e *unsentError) Unwrap() error { return e.err }
-
-func checkText(text string) error {
-	switch {
-	case strings.TrimSpace(text) == "":
-		return errors.New("empty message")
-	case len(text) > MaxMessageBytes:
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrMessageTooLong, len(text), MaxMessageBytes)
-	case !utf8.ValidString(text):
-		return errors.New("message is not valid UTF-8")
-	}
-	return nil
-}
-
-func (s *Service) seal(v *roomView, name string, id crypto.MessageID, h *crypto.Header, text string) ([]byte, error) {
-	keys, err := s.roomKeys(v)
-	if err != nil {
-		return nil, err
-	}
-	h.Epoch = v.current().epoch
-	if int(h.Epoch) > len(keys) {
-		return nil, fmt.Errorf("no key for epoch %d", h.Epoch)
-	}
-	return crypto.SealMessage(s.me, keys[h.Epoch-1], name, id, *h, []byte(text))
-}
-
-// chainFor returns my chain in the room, recovering it on first use from
-// my newest message in etcd.
-func (s *Service) chainFor(ctx context.Context, v *roomView) (*chain, error) {
-	s.mu.Lock()
-	ch := s.chains[v.name]
-	if ch == nil {
-		ch = &chain{}
-		s.chains[v.name] = ch
-	}
-	s.mu.Unlock()
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if ch.loaded {
-		return ch, nil
-	}
-	me := s.me.Name()
-	// I cannot have sent anything before I first held a key of the room;
-	// allow for clocks an hour apart.
-	var since time.Time
-	for _, e := range v.epochs {
-		if w := e.wraps[me]; w != nil {
-			since = w.Body.Created.Add(-time.Hour)
-			break
-		}
-	}
-	cursor := ""
-	for {
-		page, err := s.st.Messages(ctx, v.name, cursor, 500, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, raw := range page.Messages {
-			env, err := crypto.ParseEnvelope(raw.Value)
-			if err != nil || env.Sender != me {
-				continue
-			}
-			id, err := crypto.ParseMessageID(raw.ID)
-			if err != nil || env.Verify(v.name, id, s.me.Public()) != nil {
-				continue
-			}
-			if env.Seq > ch.seq {
-				ch.seq, ch.last = env.Seq, id
-			}
-		}
-		// Pages are newest first; concurrent sends may commit slightly
-		// out of order, so finish the page where mine first appears.
-		if ch.seq > 0 || !page.More {
-			break
-		}
-		if last := page.Messages[len(page.Messages)-1]; !since.IsZero() {
-			if id, err := crypto.ParseMessageID(last.ID); err == nil && id.Time().Before(since) {
-				break
-			}
-		}
-		cursor = page.Next
-	}
-	ch.loaded = true
-	return ch, nil
+	seen      crypto.MessageID // the newest message the sender had seen
+	signed    bool             // the signature verified (now or before)
+	needsView bool             // rejected for want of newer room state
+	future    bool             // dated far ahead of the reader's clock
 }
 
 // Page is a stretch of a room's history, oldest first.
@@ -268,7 +68,7 @@ func (s *Service) History(ctx context.Context, room string, limit int) (*Page, e
 	if err != nil {
 		return nil, err
 	}
-	return s.readPages(ctx, name, "", 0, limit)
+	return s.readPages(ctx, name, "", 0, limit, nil)
 }
 
 // Older returns up to limit messages older than the page that returned
@@ -278,49 +78,76 @@ func (s *Service) Older(ctx context.Context, room, cursor string, rev int64, lim
 	if err != nil {
 		return nil, err
 	}
-	return s.readPages(ctx, name, cursor, rev, limit)
+	return s.readPages(ctx, name, cursor, rev, limit, nil)
+}
+
+// StreamHistory reads a room's whole history (or its newest limit
+// messages) page by page, oldest page last, calling each with every page
+// as soon as it is verified: memory stays bounded by a page, the first
+// page shows at once, and each page is its own round trip, so a long
+// history is never taken for an unavailable cluster. The Page returned
+// holds no messages, only the warnings, revision and rejected records.
+func (s *Service) StreamHistory(ctx context.Context, room string, limit int, each func(*Page) error) (*Page, error) {
+	name, err := s.resolve(room)
+	if err != nil {
+		return nil, err
+	}
+	return s.readPages(ctx, name, "", 0, limit, each)
 }
 
 const pageSize = 2000
 
-func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64, limit int) (*Page, error) {
+// futureSkew is how far ahead of the reader's clock a message may be
+// dated before it is flagged: its id then sorts among the newest keys
+// although it is not new.
+const futureSkew = 10 * time.Minute
+
+func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64, limit int, each func(*Page) error) (*Page, error) {
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if !v.isMember(s.me.Name()) && v.myWrap == nil {
+	if v.Members[s.me.Name()] == nil {
 		return nil, fmt.Errorf("read %q: %w", name, ErrNotMember)
 	}
 	out := &Page{Room: name, Rejected: v.rejected}
+	if v.fault != nil {
+		out.Warnings = append(out.Warnings, v.fault.Error())
+	}
 	complete := cursor == ""
 
 	// Fetch the next page while this one is verified.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make(chan store.MessagePage, 2)
-	var fetchErr error
+	type fetched struct {
+		page store.MessagePage
+		err  error
+	}
+	pages := make(chan fetched, 2)
+	var counted struct {
+		sync.Mutex
+		n int // messages that count toward limit
+	}
 	go func() {
 		defer close(pages)
-		got := 0
 		for {
 			n := pageSize
 			if limit > 0 {
-				n = min(n, limit-got)
+				counted.Lock()
+				n = min(n, max(limit-counted.n, 1))
+				counted.Unlock()
 			}
 			page, err := s.st.Messages(ctx, name, cursor, n, rev)
+			select {
+			case pages <- fetched{page, err}:
+			case <-ctx.Done():
+				return
+			}
 			if err != nil {
-				fetchErr = err
 				return
 			}
 			rev = page.Revision
-			got += len(page.Messages)
-			select {
-			case pages <- page:
-			case <-ctx.Done():
-				fetchErr = ctx.Err()
-				return
-			}
-			if !page.More || (limit > 0 && got >= limit) {
+			if !page.More {
 				return
 			}
 			cursor = page.Next
@@ -328,22 +155,54 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	}()
 	var msgs []Message
 	var retry []store.RawMessage // judged with a view older than the page
-	for page := range pages {
+	now := s.now()
+	tracker := newOrderTracker()
+	for f := range pages {
+		if f.err != nil {
+			return nil, f.err
+		}
+		page := f.page
 		out.More, out.Cursor, out.Revision = page.More, page.Next, page.Revision
 		batch, err := s.verifyAll(ctx, v, page.Messages)
 		if err != nil {
 			return nil, err
 		}
+		var keep []Message
 		for i, m := range batch {
 			if m.needsView && v.revision < page.Revision {
 				retry = append(retry, page.Messages[i])
 				continue
 			}
-			msgs = append(msgs, m)
+			if !m.Time.IsZero() && m.Time.After(now.Add(futureSkew)) {
+				m.future = true
+			}
+			keep = append(keep, m)
 		}
-	}
-	if fetchErr != nil {
-		return nil, fetchErr
+		n := 0
+		for _, m := range keep {
+			if !m.future {
+				n++
+			}
+		}
+		counted.Lock()
+		counted.n += n
+		enough := limit > 0 && counted.n >= limit
+		counted.Unlock()
+		if each != nil {
+			slices.SortFunc(keep, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
+			s.saw(name, keep)
+			if err := each(&Page{Room: name, Messages: keep, Revision: page.Revision, More: page.More && !enough, Cursor: page.Next}); err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, stripText(keep)...)
+		} else {
+			msgs = append(msgs, keep...)
+		}
+		if enough {
+			out.More = page.More
+			cancel()
+			break
+		}
 	}
 	if len(retry) > 0 {
 		// Members approved after the state read may have sent messages.
@@ -354,25 +213,74 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		if err != nil {
 			return nil, err
 		}
+		if each != nil && len(again) > 0 {
+			if err := each(&Page{Room: name, Messages: again, Revision: out.Revision}); err != nil {
+				return nil, err
+			}
+			again = stripText(again)
+		}
 		msgs = append(msgs, again...)
 	}
 	slices.SortFunc(msgs, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
+	if limit > 0 {
+		// The newest limit by the order every reader shows, not by key
+		// order: a message dated in the future does not push out the
+		// newest ones.
+		msgs = newestByOrder(msgs, limit)
+	}
 	if out.More {
 		complete = false
 	}
-	out.Messages = msgs
-	out.Warnings = chainWarnings(msgs, complete)
+	out.Warnings = append(out.Warnings, chainWarnings(msgs, complete)...)
+	for _, m := range msgs {
+		tracker.add(m)
+		if m.future {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("message %s from %s is dated %s, ahead of this machine's clock: its sender's clock is wrong or it was made to sort first", m.ID, m.Sender, m.Time.Format(time.RFC3339)))
+		}
+	}
+	out.Warnings = append(out.Warnings, tracker.warnings()...)
+	if each == nil {
+		s.saw(name, msgs)
+		out.Messages = msgs
+	}
 	return out, nil
+}
+
+// newestByOrder keeps the newest limit messages of msgs (sorted), counting
+// only those not dated in the future; those are kept wherever they fall.
+func newestByOrder(msgs []Message, limit int) []Message {
+	n := 0
+	cut := 0
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].future {
+			continue
+		}
+		n++
+		if n == limit {
+			cut = i
+			break
+		}
+	}
+	return msgs[cut:]
+}
+
+// stripText keeps what the warnings need of messages already handed out.
+func stripText(ms []Message) []Message {
+	out := make([]Message, len(ms))
+	for i, m := range ms {
+		out[i] = Message{ID: m.ID, Sender: m.Sender, Revision: m.Revision, Seq: m.Seq, Rejected: m.Rejected, Time: m.Time, prev: m.prev, seen: m.seen, future: m.future}
+	}
+	return out
 }
 
 // verifyAll verifies and decrypts messages on every core, and returns them
 // in revision order.
 func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMessage) ([]Message, error) {
 	slices.SortFunc(raws, func(a, b store.RawMessage) int { return messageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID) })
-	keys, _ := s.roomKeys(v) // nil if I hold none: messages are then rejected as unreadable
 	envs := make([]*crypto.Envelope, len(raws))
 	senders := make([]string, 0, 8)
 	seen := make(map[string]bool)
+	epochs := make(map[uint32]bool)
 	for i, r := range raws {
 		env, err := crypto.ParseEnvelope(r.Value)
 		if err != nil {
@@ -383,10 +291,27 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 			seen[env.Sender] = true
 			senders = append(senders, env.Sender)
 		}
+		if uint64(env.Commit) <= v.N {
+			epochs[v.epochAt(uint64(env.Commit))] = true
+		}
 	}
 	users, badUsers, err := s.lookupUsers(ctx, senders)
 	if err != nil {
 		return nil, err
+	}
+	// Keys of every epoch the page needs, unwrapped or derived once.
+	keys := make(map[uint32]crypto.RoomKey, len(epochs))
+	keyErrs := make(map[uint32]error)
+	for e := range epochs {
+		k, err := s.epochKey(ctx, v, e)
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+				return nil, err
+			}
+			keyErrs[e] = err
+			continue
+		}
+		keys[e] = k
 	}
 	out := make([]Message, len(raws))
 	var fresh [][16]byte
@@ -407,8 +332,8 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 				j := i - start
 				state[j], slot[j], known[j] = sigUnknown, -1, false
 				if s.verified != nil {
-					digests[j] = envelopeDigest(v.name, raws[i].ID, raws[i].Value)
-					if s.verified.Seen(v.name, digests[j]) {
+					digests[j] = envelopeDigest(v.Name, raws[i].ID, raws[i].Value)
+					if s.verified.Seen(v.Name, digests[j]) {
 						state[j], known[j] = sigGood, true
 						continue
 					}
@@ -422,7 +347,7 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 				if !ok || err != nil {
 					continue
 				}
-				slot[j] = bv.Add(env, v.name, id, p)
+				slot[j] = bv.Add(env, v.Name, id, p)
 			}
 			var results []error
 			if bv.Len() > 0 {
@@ -436,7 +361,7 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 						state[j] = sigBad
 					}
 				}
-				out[i] = s.verifyOne(v, keys, users, badUsers, raws[i], envs[i], state[j])
+				out[i] = s.verifyOne(v, keys, keyErrs, users, badUsers, raws[i], envs[i], state[j])
 				if s.verified != nil && !known[j] && out[i].signed {
 					mine = append(mine, digests[j])
 				}
@@ -450,8 +375,8 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 	}
 	defer func() {
 		if len(fresh) > 0 {
-			if err := s.verified.Add(v.name, fresh); err != nil {
-				s.log.Warn("cannot remember verified messages", "room", v.name, "err", err)
+			if err := s.verified.Add(v.Name, fresh); err != nil {
+				s.log.Warn("cannot remember verified messages", "room", v.Name, "err", err)
 			}
 		}
 	}()
@@ -473,7 +398,7 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 // envelopeDigest identifies an exact record for the verified cache.
 func envelopeDigest(room, id string, value []byte) [16]byte {
 	h := sha256.New()
-	h.Write([]byte("parley/v1/verified\x00"))
+	h.Write([]byte("parley/v2/verified\x00"))
 	h.Write([]byte(room))
 	h.Write([]byte{0})
 	h.Write([]byte(id))
@@ -493,10 +418,19 @@ const (
 	sigBad                     // a batch found it bad
 )
 
-// verifyOne checks one record. sig says whether its signature was already
-// checked; every other check always runs.
-func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, sig sigState) Message {
-	m := Message{Room: v.name, ID: raw.ID, Revision: raw.CreateRevision}
+// maxIDSkew is how far a message id's time may be from the time its
+// sender signed: an honest client takes both from one clock reading.
+const maxIDSkew = time.Minute
+
+// verifyOne checks one record: this is the authorship promise. A message
+// counts only if its sender's signature verifies with the key the room
+// admitted for them, the commit it names is this room's commit (number and
+// digest), the sender was a member at that commit, and, if they have left
+// or been removed since, it is not numbered past the last message their
+// departure recorded. sig says whether the signature was already checked;
+// every other check always runs.
+func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs map[uint32]error, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, sig sigState) Message {
+	m := Message{Room: v.Name, ID: raw.ID, Revision: raw.CreateRevision}
 	reject := func(format string, args ...any) Message {
 		m.Rejected = fmt.Sprintf(format, args...)
 		m.Text = ""
@@ -511,7 +445,7 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 		_, err := crypto.ParseEnvelope(raw.Value)
 		return reject("malformed envelope: %v", err)
 	}
-	m.Sender, m.Epoch, m.Seq, m.prev = env.Sender, env.Epoch, env.Seq, crypto.MessageID(env.Prev)
+	m.Sender, m.Commit, m.Seq, m.prev, m.seen = env.Sender, uint64(env.Commit), env.Seq, crypto.MessageID(env.Prev), crypto.MessageID(env.Seen)
 	m.Time = time.UnixMilli(env.Time).UTC()
 	m.Mine = env.Sender == s.me.Name()
 	if raw.ModRevision != raw.CreateRevision {
@@ -528,31 +462,49 @@ func (s *Service) verifyOne(v *roomView, keys []crypto.RoomKey, users map[string
 	case sigBad:
 		return reject("signature of %s does not verify (forged, tampered or moved)", env.Sender)
 	case sigUnknown:
-		if err := env.Verify(v.name, id, p); err != nil {
+		if err := env.Verify(v.Name, id, p); err != nil {
 			return reject("signature of %s does not verify (forged, tampered or moved): %v", env.Sender, err)
 		}
 	}
 	m.signed = true
-	ep := v.epoch(env.Epoch)
-	if ep == nil {
-		m.needsView = true
-		return reject("unknown key epoch %d", env.Epoch)
+	if d := id.Time().Sub(m.Time); d > maxIDSkew || d < -maxIDSkew {
+		return reject("its id is dated %s from the time %s signed", d.Round(time.Second), env.Sender)
 	}
-	if ep.wraps[env.Sender] == nil {
+	c := uint64(env.Commit)
+	if c > v.N {
 		m.needsView = true
-		return reject("%s was not a member in key epoch %d", env.Sender, env.Epoch)
+		return reject("sealed under commit %d, past the newest this room's chain holds (%d)", c, v.N)
 	}
-	if l := ep.left[env.Sender]; l != nil && l.CreateRevision < raw.CreateRevision {
+	if string(v.prefix(c)) != string(env.CommitDigest[:]) {
+		return reject("sealed under a commit %d that is not this room's (a forked or rewritten chain)", c)
+	}
+	sp := v.spanAt(env.Sender, c)
+	if sp == nil {
+		return reject("%s was not a member at commit %d", env.Sender, c)
+	}
+	if mem := v.Members[env.Sender]; mem.Key != p.Fingerprint() {
+		return reject("signed with a key of %s that the room did not admit", env.Sender)
+	}
+	if sp.To != 0 && sp.HasEnd && env.Seq > sp.Head {
+		if sp.How == "removed" {
+			return reject("sent by %s after being removed", env.Sender)
+		}
 		return reject("sent by %s after leaving", env.Sender)
 	}
-	if next := v.epoch(env.Epoch + 1); next != nil && raw.CreateRevision > next.createRev {
-		return reject("sent under the retired key of epoch %d", env.Epoch)
+	e := v.epochAt(c)
+	m.Epoch = e
+	k, ok := keys[e]
+	if !ok {
+		if err := keyErrs[e]; err != nil && !errors.Is(err, errNoKey) {
+			return reject("cannot decrypt: %v", err)
+		}
+		how := "after you left"
+		if my := lastSpan(v.roomState, s.me.Name()); my != nil && my.How == "removed" {
+			how = "after you were removed"
+		}
+		return reject("sent %s (no key for epoch %d)", how, e)
 	}
-	if int(env.Epoch) > len(keys) {
-		m.needsView = true
-		return reject("no key for epoch %d (sent after you left)", env.Epoch)
-	}
-	pt, err := env.Open(keys[env.Epoch-1], v.name, id)
+	pt, err := env.Open(k, v.Name, id)
 	if err != nil {
 		return reject("cannot decrypt: %v", err)
 	}
@@ -618,3 +570,37 @@ func chainWarnings(msgs []Message, complete bool) []string {
 	}
 	return warns
 }
+
+// orderTracker checks the causal links of messages in the order they are
+// shown: a message names the newest one its sender had seen, so a message
+// shown before one it says it followed was reordered in etcd (deleted and
+// put back), and every reader whose order differs notices.
+type orderTracker struct {
+	shown   map[crypto.MessageID]bool
+	waiting map[crypto.MessageID][]Message // seen id -> messages shown before it
+	warns   []string
+}
+
+func newOrderTracker() *orderTracker {
+	return &orderTracker{shown: make(map[crypto.MessageID]bool), waiting: make(map[crypto.MessageID][]Message)}
+}
+
+func (t *orderTracker) add(m Message) {
+	if m.Rejected != "" {
+		return
+	}
+	id, err := crypto.ParseMessageID(m.ID)
+	if err != nil {
+		return
+	}
+	if m.seen != (crypto.MessageID{}) && !t.shown[m.seen] {
+		t.waiting[m.seen] = append(t.waiting[m.seen], m)
+	}
+	t.shown[id] = true
+	for _, early := range t.waiting[id] {
+		t.warns = append(t.warns, fmt.Sprintf("message %s from %s is shown before message %s from %s, which it followed: the order in etcd was changed", early.ID, early.Sender, m.ID, m.Sender))
+	}
+	delete(t.waiting, id)
+}
+
+func (t *orderTracker) warnings() []string { return t.warns }

@@ -75,26 +75,26 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 		// Sealed and perhaps written: queue the same id and bytes, so it
 		// can never arrive twice.
 		var ue *unsentError
-		if errors.As(err, &ue) && ue.sent != nil {
-			return s.queueSealed(ue.sent)
+		if errors.As(err, &ue) && ue.o != nil {
+			return s.queueSealed(ue.o)
 		}
 	}
 	return s.queue(name, text)
 }
 
 // queueSealed queues a message already placed in my chain.
-func (s *Service) queueSealed(p *sealedSend) (Message, error) {
-	e, err := s.selfSeal(p.room, p.id, time.UnixMilli(p.h.Time), p.text)
+func (s *Service) queueSealed(o *outgoing) (Message, error) {
+	e, err := s.selfSeal(o.room, o.id, o.at, o.text)
 	if err != nil {
 		return Message{}, err
 	}
-	e.Envelope, e.Tried = p.envs[len(p.envs)-1], p.envs
-	e.Seq, e.Prev = p.h.Seq, crypto.MessageID(p.h.Prev).String()
+	e.Envelope, e.Tried = o.tried[len(o.tried)-1], o.tried
+	e.Seq, e.Prev = o.h.Seq, crypto.MessageID(o.h.Prev).String()
 	if err := s.saveEntry(e); err != nil {
-		return Message{}, fmt.Errorf("queue message for %q: %w", p.room, err)
+		return Message{}, fmt.Errorf("queue message for %q: %w", o.room, err)
 	}
 	s.signalOutbox()
-	return Message{Room: p.room, ID: p.id.String(), Sender: s.me.Name(), Text: p.text, Time: e.Queued, Seq: p.h.Seq, Mine: true, Pending: true}, nil
+	return Message{Room: o.room, ID: o.id.String(), Sender: s.me.Name(), Text: o.text, Time: e.Queued, Seq: o.h.Seq, Mine: true, Pending: true}, nil
 }
 
 func (s *Service) pendingCount() (int, error) {
@@ -119,7 +119,7 @@ func (s *Service) queue(room, text string) (Message, error) {
 // selfSeal makes an outbox entry whose text is sealed to my own key.
 func (s *Service) selfSeal(room string, id crypto.MessageID, at time.Time, text string) (*outboxEntry, error) {
 	k := crypto.NewRoomKey()
-	h := crypto.Header{Epoch: 1, Sender: s.me.Name(), Seq: 1, Time: at.UnixMilli()}
+	h := crypto.Header{Commit: 1, Sender: s.me.Name(), Seq: 1, Time: at.UnixMilli()}
 	sealed, err := crypto.SealMessage(s.me, k, outboxRoomPrefix+room, id, h, []byte(text))
 	if err != nil {
 		return nil, err
@@ -244,83 +244,33 @@ func (s *Service) DeliverOutbox(ctx context.Context) ([]Message, error) {
 	return done, nil
 }
 
+// deliver sends one queued message through the same state machine as Send,
+// keeping its id and, once it has one, its place in my chain: every new
+// envelope is saved in the entry before it is first written.
 func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) {
 	text, err := s.openEntry(e)
 	if err != nil {
 		return Message{}, err
 	}
-	id, _ := crypto.ParseMessageID(e.ID)
-	v, err := s.memberView(ctx, e.Room)
+	id, err := crypto.ParseMessageID(e.ID)
 	if err != nil {
 		return Message{}, err
 	}
-	h := crypto.Header{Sender: s.me.Name(), Time: e.Queued.UnixMilli()}
-	var sent [][]byte
-	if e.Envelope == nil {
-		// Place it in my chain once, and remember the envelope before the
-		// first write so a retry after a crash sends the same bytes.
-		ch, err := s.chainFor(ctx, v)
+	o := &outgoing{room: e.Room, id: id, text: text, at: e.Queued}
+	if e.Envelope != nil {
+		pe, err := crypto.ParseEnvelope(e.Envelope)
 		if err != nil {
-			return Message{}, err
+			return Message{}, fmt.Errorf("outbox entry %s: %w", e.ID, err)
 		}
-		ch.mu.Lock()
-		h.Seq, h.Prev = ch.seq+1, ch.last
-		env, err := s.seal(v, e.Room, id, &h, text)
-		if err == nil {
-			e.Envelope, e.Seq, e.Prev = env, h.Seq, crypto.MessageID(h.Prev).String()
-			err = s.saveEntry(e)
-		}
-		if err != nil {
-			ch.mu.Unlock()
-			return Message{}, err
-		}
-		ch.seq, ch.last = h.Seq, id
-		ch.mu.Unlock()
-	} else {
-		prev, err := crypto.ParseMessageID(e.Prev)
-		if err != nil && e.Seq > 1 {
-			return Message{}, err
-		}
-		h.Seq, h.Prev = e.Seq, prev
-		if pe, err := crypto.ParseEnvelope(e.Envelope); err == nil {
-			h.Epoch = pe.Epoch
-		}
+		o.h = pe.Header
+		o.tried = append(append(o.tried, e.Tried...), e.Envelope)
 	}
-	sent = append(sent, e.Tried...)
-	sent = append(sent, e.Envelope)
-	for attempt := 0; ; attempt++ {
-		rev, err := s.write(ctx, e.Room, e.ID, e.Envelope, v.versionRev)
-		if err == nil {
-			return Message{Room: e.Room, ID: e.ID, Sender: h.Sender, Text: text, Time: e.Queued, Revision: rev, Epoch: h.Epoch, Seq: h.Seq, Mine: true, prev: h.Prev}, nil
-		}
-		switch {
-		case errors.Is(err, store.ErrStale) && attempt < 8:
-			if v, err = s.memberView(ctx, e.Room); err != nil {
-				return Message{}, err
-			}
-			env, err := s.seal(v, e.Room, id, &h, text)
-			if err != nil {
-				return Message{}, err
-			}
-			e.Envelope = env
-			e.Tried = append(e.Tried, env)
-			if err := s.saveEntry(e); err != nil {
-				return Message{}, err
-			}
-			sent = append(sent, env)
-		case errors.Is(err, store.ErrExists):
-			if raw, gerr := s.st.Message(ctx, e.Room, e.ID); gerr == nil {
-				for _, b := range sent {
-					if string(b) == string(raw.Value) {
-						return Message{Room: e.Room, ID: e.ID, Sender: h.Sender, Text: text, Time: e.Queued, Revision: raw.CreateRevision, Seq: h.Seq, Mine: true}, nil
-					}
-				}
-			}
-			return Message{}, err
-		default:
-			return Message{}, err
-		}
+	o.persist = func(o *outgoing) error {
+		e.Envelope, e.Tried = o.tried[len(o.tried)-1], o.tried
+		e.Seq, e.Prev = o.h.Seq, crypto.MessageID(o.h.Prev).String()
+		return s.saveEntry(e)
 	}
+	return s.transmit(ctx, o)
 }
 
 // RunOutbox delivers queued messages in the background until ctx ends:

@@ -20,16 +20,25 @@ const (
 
 // RoomInfo describes a room as the logged-in user sees it.
 type RoomInfo struct {
-	Name      string    `json:"room"`
-	Kind      string    `json:"kind"`
-	Creator   string    `json:"creator"`
-	Peer      string    `json:"peer,omitempty"` // direct rooms: the other user
-	Member    bool      `json:"member"`
-	Requested bool      `json:"requested,omitempty"` // my join request is pending
-	Members   []string  `json:"members"`
-	Epoch     uint32    `json:"epoch"`
-	Created   time.Time `json:"created"`
-	Revision  int64     `json:"-"`
+	Name      string `json:"room"`
+	Kind      string `json:"kind"`
+	Creator   string `json:"creator"`
+	Peer      string `json:"peer,omitempty"` // direct rooms: the other user
+	Member    bool   `json:"member"`
+	Requested bool   `json:"requested,omitempty"` // my join request is pending
+	// Members lists the members of a room whose chain was verified (rooms
+	// I am in, or asked about); MemberCount is their number, or for other
+	// rooms of a listing the unverified count etcd holds.
+	Members     []string  `json:"members"`
+	MemberCount int       `json:"member_count"`
+	Epoch       uint32    `json:"epoch"`
+	Commit      uint64    `json:"commit,omitempty"`
+	Closed      bool      `json:"closed,omitempty"`
+	Created     time.Time `json:"created"`
+	Revision    int64     `json:"-"`
+	// Warning, when set, says why the room cannot be used as it stands
+	// (its chain was rolled back or tampered with in etcd).
+	Warning string `json:"warning,omitempty"`
 }
 
 // Member is one current member of a room.
@@ -42,10 +51,18 @@ type Member struct {
 }
 
 // Rooms lists the group rooms and my direct rooms, with my standing in
-// each. Direct rooms of other users are left out. Rooms whose records fail
-// verification are reported in rejected.
+// each. Direct rooms of other users are left out. It reads the room
+// records in pages (a few requests for thousands of rooms) and verifies
+// the chains only of the rooms I am in or asked to join whose chain moved
+// since this home last verified it. progress, if not nil, is told how many
+// room records were read so far.
 func (s *Service) Rooms(ctx context.Context) (rooms []RoomInfo, rejected []Rejected, err error) {
-	recs, bad, _, err := s.st.Rooms(ctx)
+	return s.RoomsProgress(ctx, nil)
+}
+
+// RoomsProgress is Rooms with a progress callback.
+func (s *Service) RoomsProgress(ctx context.Context, progress func(read int)) (rooms []RoomInfo, rejected []Rejected, err error) {
+	recs, bad, _, err := s.st.Rooms(ctx, progress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,16 +70,38 @@ func (s *Service) Rooms(ctx context.Context) (rooms []RoomInfo, rejected []Rejec
 		rejected = append(rejected, Rejected{What: "room record", Reason: b.Err.Error(), Revision: b.Revision})
 	}
 	me := s.me.Name()
+	mine, err := s.st.MyRooms(ctx, me)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, r := range recs {
-		if r.Body.Kind == store.RoomDirect && !slices.Contains(r.Body.Members, me) {
+		b := r.Room.Body
+		if b.Kind == store.RoomDirect && !slices.Contains(b.Members, me) {
 			continue
 		}
-		v, err := s.loadView(ctx, r.Body.Name)
+		base, perr := s.pinned(b.Name)
+		if perr != nil {
+			rejected = append(rejected, Rejected{Room: b.Name, What: "pinned state", Reason: perr.Error()})
+		}
+		hint := mine[b.Name]
+		switch {
+		case base != nil && base.N == r.HeadHint && hint != "request":
+			// Verified up to the newest commit etcd lists: no read.
+			rooms = append(rooms, (&roomView{roomState: base}).info(me))
+			continue
+		case base == nil && hint == "" && b.Kind == store.RoomGroup:
+			rooms = append(rooms, RoomInfo{
+				Name: b.Name, Kind: b.Kind, Creator: b.Creator, MemberCount: r.CountHint,
+				Created: b.Created, Revision: r.Room.ModRevision,
+			})
+			continue
+		}
+		v, err := s.loadView(ctx, b.Name)
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return nil, nil, err
 			}
-			rejected = append(rejected, Rejected{Room: r.Body.Name, What: "room", Reason: err.Error(), Revision: r.ModRevision})
+			rejected = append(rejected, Rejected{Room: b.Name, What: "room", Reason: err.Error(), Revision: r.Room.ModRevision})
 			continue
 		}
 		rooms = append(rooms, v.info(me))
@@ -86,12 +125,15 @@ func (s *Service) Room(ctx context.Context, room string) (RoomInfo, error) {
 
 func (v *roomView) info(me string) RoomInfo {
 	ri := RoomInfo{
-		Name: v.name, Kind: v.kind, Creator: v.creator, Member: v.isMember(me),
-		Requested: v.hasRequest(me) != nil, Members: slices.Clone(v.members),
-		Epoch: v.current().epoch, Created: v.created, Revision: v.revision,
+		Name: v.Name, Kind: v.Kind, Creator: v.Creator, Member: v.isMember(me),
+		Requested: v.hasRequest(me) != nil, Members: v.roster(), MemberCount: v.Count,
+		Epoch: v.Epoch, Commit: v.N, Closed: v.Closed, Created: v.Created, Revision: v.revision,
 	}
-	if v.kind == store.RoomDirect {
-		for _, p := range v.peers {
+	if v.fault != nil {
+		ri.Warning = v.fault.Error()
+	}
+	if v.Kind == store.RoomDirect {
+		for _, p := range v.Peers {
 			if p != me {
 				ri.Peer = p
 			}
@@ -172,7 +214,12 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 		return RoomInfo{}, err
 	}
 	key := crypto.NewRoomKey()
-	wraps := make([]store.Wrap, 0, len(members))
+	c := store.Commit{
+		Room: name, N: 1, Op: store.OpCreate, Epoch: 1,
+		KeyCheck: crypto.KeyCheck(name, 1, key), WrapTag: newTag(), Time: now,
+	}
+	st := &roomState{RosterSum: make([]byte, 32)}
+	var opts store.CommitOptions
 	for _, m := range members {
 		p, ok := pubs[m]
 		if !ok {
@@ -181,21 +228,33 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 			}
 			return RoomInfo{}, fmt.Errorf("create %q: %w: %q", name, ErrNoUser, m)
 		}
-		sealed, err := crypto.WrapKeys(p, wrapInfo(name, 1, m), []crypto.RoomKey{key})
+		if err := s.pin(m, p); err != nil {
+			return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
+		}
+		e := store.Entry{User: m, Key: p.Fingerprint(), Devices: []string{deviceID(p)}}
+		c.Users = append(c.Users, e)
+		st.addToSum(e.User, e.Key, e.Devices, +1)
+		st.Count++
+		w, err := wrapTo(p, name, 1, c.WrapTag, m, key)
 		if err != nil {
 			return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
 		}
-		wraps = append(wraps, store.Wrap{Epoch: 1, User: m, Sealed: sealed, Created: now})
+		opts.Wraps = append(opts.Wraps, w)
+		opts.Joined = append(opts.Joined, m)
 	}
-	rec := store.Room{Name: name, Kind: kind, Creator: me, Members: peers, Created: now}
-	_, err = s.st.CreateRoom(ctx, s.me, rec, store.Epoch{Epoch: 1, Reason: "created", Created: now}, wraps)
-	if errors.Is(err, store.ErrUnavailable) {
-		// The write may have committed; see what is there.
-		if v, rerr := s.loadView(ctx, name); rerr == nil && v.creator == me && v.kind == kind {
-			return v.info(me), nil
+	c.Wraps, c.Count, c.Roster = len(opts.Wraps), st.Count, st.rosterDigest()
+	opts.Room = &store.Room{Name: name, Kind: kind, Creator: me, Members: peers, Created: now}
+	for attempt := 0; ; attempt++ {
+		_, err = s.st.PutCommit(ctx, s.me, name, c, opts)
+		if !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		// The write may have committed; the same bytes again are safe.
+		if serr := sleepCtx(ctx, backoff(min(attempt, 6))); serr != nil {
+			return RoomInfo{}, err
 		}
 	}
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, store.ErrConflict) {
 		return RoomInfo{}, fmt.Errorf("create %q: %w", name, ErrRoomExists)
 	}
 	if err != nil {
@@ -219,18 +278,11 @@ func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Member, 0, len(v.members))
-	for _, m := range v.members {
-		mem := Member{Name: m, Creator: m == v.creator, Me: m == s.me.Name()}
-		// Since: the first epoch of the current unbroken run of membership.
-		for i := len(v.epochs) - 1; i >= 0; i-- {
-			w := v.epochs[i].wraps[m]
-			if w == nil || (i < len(v.epochs)-1 && v.epochs[i].left[m] != nil) {
-				break
-			}
-			mem.Since, mem.AddedBy = w.Body.Created, w.Signer
-		}
-		out = append(out, mem)
+	roster := v.roster()
+	out := make([]Member, 0, len(roster))
+	for _, m := range roster {
+		sp := v.current(m)
+		out = append(out, Member{Name: m, Creator: m == v.Creator, Me: m == s.me.Name(), Since: sp.Since, AddedBy: sp.By})
 	}
 	return out, nil
 }

@@ -2,10 +2,12 @@
 // requests, messages and live events. The command line and the terminal UI
 // are thin layers over a Service.
 //
-// Chat decides what is true: which records count (every record read from
-// etcd is verified against its signer's key before use), who is a member in
-// which key epoch, which messages are authentic. It knows nothing of etcd
-// keys or transactions (package store owns them) and nothing of terminals.
+// Chat decides what is true, treating etcd as hostile: membership follows
+// only from a hash chain of signed commits (chain.go), pinned in the
+// user's home (state.go); a message counts only if its signature, commit
+// and sender's membership check out (messages.go); each message is sent
+// exactly once, in one place (send.go). It knows nothing of etcd keys or
+// transactions (package store owns them) and nothing of terminals.
 package chat
 
 import (
@@ -36,6 +38,9 @@ var (
 	ErrKeyChanged     = errors.New("user's key changed since first seen")
 	ErrMessageTooLong = errors.New("message too long")
 	ErrRolledBack     = errors.New("room state rolled back in etcd")
+	ErrTampered       = errors.New("room records tampered with in etcd")
+	ErrClosed         = errors.New("room closed by its last member")
+	ErrLastMember     = errors.New("you are the last member: leaving closes the room for good (say so with --delete)")
 )
 
 // MaxMessageBytes is the longest message text accepted, in bytes.
@@ -78,6 +83,12 @@ type Options struct {
 	// ReadMarks remembers how far the user has read each room, so unread
 	// counts outlive the process; nil remembers nothing.
 	ReadMarks ReadMarks
+	// RoomPins keeps the verified state of each room in the home; nil
+	// keeps it in memory only (a new process verifies from commit 1).
+	RoomPins RoomPins
+	// Heads keeps my chain head per room in the home, under a lock shared
+	// by my processes; nil keeps them in memory.
+	Heads ChainHeads
 	// Claimed reports that this identity's name claim was confirmed by the
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
@@ -95,21 +106,17 @@ type Service struct {
 
 	verified     VerifiedCache // nil: verify everything every time
 	readMarks    ReadMarks     // nil: unread counts start afresh
+	roomPins     RoomPins      // never nil
+	heads        ChainHeads    // never nil
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
 
 	mu       sync.Mutex                        // guards the fields below
 	users    map[string]*crypto.PublicIdentity // verified public identities
-	keys     map[keyCacheKey][]crypto.RoomKey  // unwrapped room keys by wrap
+	rings    map[string]*keyRing               // room keys per room
 	views    map[string]*roomView              // newest verified state per room
-	chains   map[string]*chain                 // my send chain per room
+	seen     map[string]*seenState             // what I saw last per room
 	batchers map[string]*batcher               // write batching per room
-}
-
-type keyCacheKey struct {
-	room  string
-	epoch uint32
-	rev   int64
 }
 
 // Login claims the identity's user name in the cluster (create-only) or
@@ -123,10 +130,12 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		pins:     opts.Pins,
 		now:      opts.Now,
 		users:    make(map[string]*crypto.PublicIdentity),
-		keys:     make(map[keyCacheKey][]crypto.RoomKey),
+		rings:    make(map[string]*keyRing),
 		views:    make(map[string]*roomView),
-		chains:   make(map[string]*chain),
+		seen:     make(map[string]*seenState),
 		batchers: make(map[string]*batcher),
+		roomPins: opts.RoomPins,
+		heads:    opts.Heads,
 
 		outbox:       opts.Outbox,
 		verified:     opts.Verified,
@@ -141,6 +150,12 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	}
 	if s.pins == nil {
 		s.pins = newMemPins()
+	}
+	if s.roomPins == nil {
+		s.roomPins = newMemRoomPins()
+	}
+	if s.heads == nil {
+		s.heads = newMemHeads()
 	}
 	if _, err := names.User(me.Name()); err != nil {
 		return nil, err
@@ -195,6 +210,16 @@ func (s *Service) pin(user string, p *crypto.PublicIdentity) error {
 	}
 }
 
+// checkPin reports a user record whose key differs from the one pinned.
+// It pins nothing: pins are taken only from keys a room's signed chain
+// admitted (see userKey), never from a record merely found in etcd.
+func (s *Service) checkPin(user string, p *crypto.PublicIdentity) error {
+	if old := s.pins.Pinned(user); old != "" && old != p.Fingerprint() {
+		return fmt.Errorf("%w: %s was %s, etcd now says %s", ErrKeyChanged, user, old, p.Fingerprint())
+	}
+	return nil
+}
+
 // lookupUsers returns verified public identities for the given names,
 // fetching unknown ones in one round trip. Names that do not exist or whose
 // records fail verification are absent; their reasons are in bad.
@@ -243,7 +268,7 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 			bad[n] = err
 			continue
 		}
-		if err := s.pin(n, p); err != nil {
+		if err := s.checkPin(n, p); err != nil {
 			bad[n] = err
 			continue
 		}

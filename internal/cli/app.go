@@ -172,6 +172,8 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		Logger: a.logger(), Pins: pins,
 		Outbox:    newFileOutbox(a.userDir(u)),
 		Verified:  newFileVerified(a.userDir(u)),
+		RoomPins:  newFileRoomPins(a.userDir(u)),
+		Heads:     newFileHeads(a.userDir(u)),
 		ReadMarks: openReadMarks(a.userDir(u)),
 		Claimed:   statErr == nil,
 	})

@@ -532,9 +532,9 @@ shows (deleted or replayed messages) is reported on stderr.`,
 					}
 				case chat.EventNotice:
 					if asJSON {
-						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Text, "revision": ev.Revision})
+						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})
 					} else {
-						fmt.Fprintf(w, "%s  * %s\n", time.Now().Format("2006-01-02 15:04:05"), ev.Text)
+						fmt.Fprintf(w, "%s  * %s\n", time.Now().Format("2006-01-02 15:04:05"), noticeText(ev.Room, ev.Notice))
 					}
 				case chat.EventWarning:
 					a.warn("%s", ev.Text)
@@ -604,7 +604,8 @@ func (a *App) membersCmd() *cobra.Command {
 }
 
 func (a *App) leaveCmd() *cobra.Command {
-	return &cobra.Command{
+	var del bool
+	c := &cobra.Command{
 		Use:   "leave ROOM",
 		Short: "Leave a room; the others rotate its key so you cannot read what follows",
 		Args:  args(1, "a room name"),
@@ -614,13 +615,19 @@ func (a *App) leaveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.Leave(ctx, argv[0]); err != nil {
+			if err := s.Leave(ctx, argv[0], chat.LeaveOptions{Delete: del}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "left %s\n", argv[0])
+			if del {
+				fmt.Fprintf(cmd.OutOrStdout(), "left and closed %s\n", argv[0])
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "left %s\n", argv[0])
+			}
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&del, "delete", false, "as the last member, leave and close the room for good")
+	return c
 }
 
 func (a *App) removeCmd() *cobra.Command {

@@ -82,7 +82,7 @@ func TestReadFollow(t *testing.T) {
 	if code, stderr := run(t, ctx, env, nil, "--user", "bob", "join", "live"); code != 0 {
 		t.Fatalf("join: %d %s", code, stderr)
 	}
-	expect("notice", "bob wants to join, approve with !bob")
+	expect("text", "bob asks to join live (parley approve live bob)")
 	if code, stderr := run(t, ctx, env, nil, "--user", "alice", "approve", "live", "bob"); code != 0 {
 		t.Fatalf("approve: %d %s", code, stderr)
 	}

@@ -25,7 +25,7 @@ func TestBatchVerifier(t *testing.T) {
 		if i%3 == 0 {
 			sender = bob
 		}
-		raw, err := SealMessage(sender, key, "r", id, Header{Epoch: 1, Sender: sender.Name(), Seq: uint64(i + 1), Time: 1}, []byte(fmt.Sprint("m", i)))
+		raw, err := SealMessage(sender, key, "r", id, Header{Commit: 1, Sender: sender.Name(), Seq: uint64(i + 1), Time: 1}, []byte(fmt.Sprint("m", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func BenchmarkBatchVerify64(b *testing.B) {
 	var ids []MessageID
 	for i := range 64 {
 		id := NewMessageID(time.Now())
-		raw, _ := SealMessage(alice, key, "r", id, Header{Epoch: 1, Sender: "alice", Seq: uint64(i + 1), Time: 1}, make([]byte, 200))
+		raw, _ := SealMessage(alice, key, "r", id, Header{Commit: 1, Sender: "alice", Seq: uint64(i + 1), Time: 1}, make([]byte, 200))
 		env, _ := ParseEnvelope(raw)
 		envs, ids = append(envs, env), append(ids, id)
 	}

@@ -14,7 +14,7 @@ func BenchmarkSealMessage(b *testing.B) {
 	alice := fixedIdentity(b, "alice")
 	key := fixedRoomKey(b, "k")
 	id := NewMessageID(time.Now())
-	h := Header{Epoch: 1, Sender: "alice", Seq: 1, Time: time.Now().UnixMilli()}
+	h := Header{Commit: 1, Sender: "alice", Seq: 1, Time: time.Now().UnixMilli()}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchPlaintext)))
 	for b.Loop() {

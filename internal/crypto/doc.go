@@ -35,17 +35,21 @@ const (
 	// labelMessage starts the message Ed25519 signs for an envelope. The
 	// associated data of the envelope's encryption is a prefix of that
 	// message, so it starts with this label too.
-	labelMessage = "parley/v1/message-signature"
+	labelMessage = "parley/v2/message-signature"
 	// labelMessageNonce derives a message's XChaCha20-Poly1305 nonce.
-	labelMessageNonce = "parley/v1/message-nonce"
+	labelMessageNonce = "parley/v2/message-nonce"
 	// labelChainHash domain-separates ChainHash, a digest of a whole envelope.
-	labelChainHash = "parley/v1/chain-hash"
+	labelChainHash = "parley/v2/chain-hash"
 	// labelRoomKeyWrap starts the HPKE info of a room key wrap.
-	labelRoomKeyWrap = "parley/v1/room-key-wrap"
+	labelRoomKeyWrap = "parley/v2/room-key-wrap"
 	// labelKeystoreKDF starts the argon2id salt of an encrypted keystore.
 	labelKeystoreKDF = "parley/v1/keystore-kdf"
 	// labelKeystoreChecksum hashes the body of an unencrypted keystore.
 	labelKeystoreChecksum = "parley/v1/keystore-checksum"
+	// labelKeyCheck commits a room's commit record to its epoch key.
+	labelKeyCheck = "parley/v2/room-key-check"
+	// labelKeyLink derives the key that seals an epoch's predecessor key.
+	labelKeyLink = "parley/v2/room-key-link"
 	// labelFingerprint hashes a public identity's keys into its fingerprint.
 	labelFingerprint = "parley/v1/fingerprint"
 )

@@ -15,14 +15,15 @@ import (
 const MaxPlaintext = 64 << 10
 
 // EnvelopeOverhead is how many bytes an envelope adds to its plaintext, not
-// counting the sender name: 42 bytes of header, the 16-byte authentication
+// counting the sender name: 74 bytes of header, the 16-byte authentication
 // tag and the 64-byte signature. A sealed envelope is
 // len(plaintext) + EnvelopeOverhead + len(sender) bytes.
 const EnvelopeOverhead = headerFixedSize + tagSize + sigSize
 
 const (
-	envelopeVersion = 0x01
-	headerFixedSize = 1 + 4 + 1 + 8 + 16 + 8 + 4
+	envelopeVersion = 0x02
+	headerFixedSize = 1 + 4 + 16 + 1 + 8 + 16 + 16 + 8 + 4
+	nameOffset      = 1 + 4 + 16 // where the sender name's length byte is
 	tagSize         = chacha20poly1305.Overhead
 	sigSize         = ed25519.SignatureSize
 	nonceSize       = chacha20poly1305.NonceSizeX
@@ -31,11 +32,21 @@ const (
 
 // A Header is the plaintext, signed part of an envelope.
 type Header struct {
-	Epoch  uint32   // room key epoch the message is encrypted under, from 1
-	Sender string   // sender's user name, 1 to MaxNameBytes bytes
-	Seq    uint64   // sender's sequence number in this room, from 1
-	Prev   [16]byte // id of the sender's previous message in this room; zero for Seq 1
-	Time   int64    // Unix milliseconds, by the sender's clock
+	// Commit is the number of the room's membership commit the message
+	// was sealed under, from 1; its key epoch's key encrypts the message.
+	Commit uint32
+	// CommitDigest is the first 16 bytes of that commit's digest, so a
+	// reader notices a message sealed under a commit that is not the one
+	// its chain holds (a forked or rewritten chain).
+	CommitDigest [16]byte
+	Sender       string   // sender's user name, 1 to MaxNameBytes bytes
+	Seq          uint64   // sender's sequence number in this room, from 1
+	Prev         [16]byte // id of the sender's previous message in this room; zero for Seq 1
+	// Seen is the id of the newest message the sender had seen in the
+	// room when sending (zero if none): a causal link, so readers notice
+	// a message shown before one it says it followed.
+	Seen [16]byte
+	Time int64 // Unix milliseconds, by the sender's clock
 }
 
 // An Envelope is one chat message as stored, parsed but not yet verified.
@@ -47,18 +58,20 @@ type Header struct {
 // and n the length of the sender name:
 //
 //	offset    size  field
-//	0         1     version, 0x01
-//	1         4     epoch, uint32, at least 1
-//	5         1     sender name length n, 1 to MaxNameBytes
-//	6         n     sender name
-//	6+n       8     seq, uint64, at least 1
-//	14+n      16    prev, id of the sender's previous message in the room
-//	30+n      8     time, int64 Unix milliseconds
-//	38+n      4     ciphertext length c, uint32, 16 to MaxPlaintext+16
-//	42+n      c     ciphertext: XChaCha20-Poly1305 of the plaintext
-//	42+n+c    64    Ed25519 signature
+//	0         1     version, 0x02
+//	1         4     commit, uint32, at least 1
+//	5         16    commit digest (first 16 bytes)
+//	21        1     sender name length n, 1 to MaxNameBytes
+//	22        n     sender name
+//	22+n      8     seq, uint64, at least 1
+//	30+n      16    prev, id of the sender's previous message in the room
+//	46+n      16    seen, id of the newest message the sender had seen
+//	62+n      8     time, int64 Unix milliseconds
+//	70+n      4     ciphertext length c, uint32, 16 to MaxPlaintext+16
+//	74+n      c     ciphertext: XChaCha20-Poly1305 of the plaintext
+//	74+n+c    64    Ed25519 signature
 //
-// The first 42+n bytes are the encoded header. The fields are fixed-size so
+// The first 74+n bytes are the encoded header. The fields are fixed-size so
 // that an envelope is always EnvelopeOverhead + n + len(plaintext) bytes.
 //
 // With lp(x) meaning the 4-byte length of x followed by x, and
@@ -85,7 +98,7 @@ type Envelope struct {
 // with sender's identity, for the given room and message ID. It returns the
 // encoded envelope.
 //
-// h.Sender must be sender's name, h.Epoch and h.Seq at least 1, and
+// h.Sender must be sender's name, h.Commit and h.Seq at least 1, and
 // plaintext at most MaxPlaintext bytes (else ErrTooLarge).
 func SealMessage(sender *Identity, key RoomKey, room string, id MessageID, h Header, plaintext []byte) ([]byte, error) {
 	if sender == nil {
@@ -94,8 +107,8 @@ func SealMessage(sender *Identity, key RoomKey, room string, id MessageID, h Hea
 	if h.Sender != sender.name {
 		return nil, fmt.Errorf("seal message: header sender %q is not the identity's name %q", h.Sender, sender.name)
 	}
-	if h.Epoch == 0 || h.Seq == 0 {
-		return nil, errors.New("seal message: epoch and seq must be at least 1")
+	if h.Commit == 0 || h.Seq == 0 {
+		return nil, errors.New("seal message: commit and seq must be at least 1")
 	}
 	if len(plaintext) > MaxPlaintext {
 		return nil, fmt.Errorf("seal message: plaintext is %d bytes, more than %d: %w", len(plaintext), MaxPlaintext, ErrTooLarge)
@@ -139,7 +152,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if data[0] != envelopeVersion {
 		return nil, fmt.Errorf("%w: unknown envelope version %d", ErrMalformed, data[0])
 	}
-	n := int(data[5])
+	n := int(data[nameOffset])
 	if n == 0 || n > MaxNameBytes {
 		return nil, fmt.Errorf("%w: envelope sender name is %d bytes", ErrMalformed, n)
 	}
@@ -147,12 +160,12 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if len(data) < hdr+tagSize+sigSize {
 		return nil, fmt.Errorf("%w: envelope is %d bytes, too short", ErrMalformed, len(data))
 	}
-	p := 6 + n
-	epoch := binary.BigEndian.Uint32(data[1:5])
+	p := nameOffset + 1 + n
+	commit := binary.BigEndian.Uint32(data[1:5])
 	seq := binary.BigEndian.Uint64(data[p:])
-	ctLen := binary.BigEndian.Uint32(data[p+32:])
-	if epoch == 0 {
-		return nil, fmt.Errorf("%w: envelope epoch is 0", ErrMalformed)
+	ctLen := binary.BigEndian.Uint32(data[p+48:])
+	if commit == 0 {
+		return nil, fmt.Errorf("%w: envelope commit is 0", ErrMalformed)
 	}
 	if seq == 0 {
 		return nil, fmt.Errorf("%w: envelope seq is 0", ErrMalformed)
@@ -170,15 +183,17 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	raw := clone(data)
 	e := &Envelope{
 		Header: Header{
-			Epoch:  epoch,
-			Sender: string(raw[6:p]),
+			Commit: commit,
+			Sender: string(raw[nameOffset+1 : p]),
 			Seq:    seq,
-			Time:   int64(binary.BigEndian.Uint64(raw[p+24:])),
+			Time:   int64(binary.BigEndian.Uint64(raw[p+40:])),
 		},
 		raw:      raw,
 		ctOffset: hdr,
 	}
+	copy(e.CommitDigest[:], raw[5:nameOffset])
 	copy(e.Prev[:], raw[p+8:p+24])
+	copy(e.Seen[:], raw[p+24:p+40])
 	return e, nil
 }
 
@@ -232,7 +247,7 @@ func (e *Envelope) Open(key RoomKey, room string, id MessageID) ([]byte, error) 
 	buf = append(buf, e.raw[:e.ctOffset]...)
 	plaintext, err := aead.Open(nil, buf[:nonceSize], e.raw[e.ctOffset:len(e.raw)-sigSize], buf[nonceSize:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: envelope from %q in epoch %d", ErrDecrypt, e.sender(), e.Epoch)
+		return nil, fmt.Errorf("%w: envelope from %q under commit %d", ErrDecrypt, e.sender(), e.Commit)
 	}
 	return plaintext, nil
 }
@@ -259,18 +274,20 @@ func (e *Envelope) CiphertextLen() int {
 
 // sender returns the sender name as stored in the envelope.
 func (e *Envelope) sender() []byte {
-	return e.raw[6 : 6+int(e.raw[5])]
+	return e.raw[nameOffset+1 : nameOffset+1+int(e.raw[nameOffset])]
 }
 
 // appendHeader appends the encoded header of h, for a ciphertext of ctLen
 // bytes.
 func appendHeader(b []byte, h *Header, ctLen int) []byte {
 	b = append(b, envelopeVersion)
-	b = binary.BigEndian.AppendUint32(b, h.Epoch)
+	b = binary.BigEndian.AppendUint32(b, h.Commit)
+	b = append(b, h.CommitDigest[:]...)
 	b = append(b, byte(len(h.Sender)))
 	b = append(b, h.Sender...)
 	b = binary.BigEndian.AppendUint64(b, h.Seq)
 	b = append(b, h.Prev[:]...)
+	b = append(b, h.Seen[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Time))
 	return binary.BigEndian.AppendUint32(b, uint32(ctLen))
 }

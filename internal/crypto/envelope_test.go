@@ -28,11 +28,13 @@ func sealTestMessage(tb testing.TB, plaintext []byte) testMessage {
 		room:   "general",
 		id:     fixedMessageID("1"),
 		header: Header{
-			Epoch:  1,
-			Sender: "alice",
-			Seq:    7,
-			Prev:   [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-			Time:   1767225600000,
+			Commit:       1,
+			CommitDigest: [16]byte{0: 9, 15: 7},
+			Sender:       "alice",
+			Seq:          7,
+			Prev:         [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+			Seen:         [16]byte{0: 0xaa, 15: 0xbb},
+			Time:         1767225600000,
 		},
 		plaintext: plaintext,
 	}
@@ -52,7 +54,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			for _, room := range []string{"", "general", strings.Repeat("r", 2000)} {
 				plaintext := bytes.Repeat([]byte{'p'}, size)
 				mid := NewMessageID(time.Now())
-				h := Header{Epoch: 3, Sender: sender, Seq: 1, Time: time.Now().UnixMilli()}
+				h := Header{Commit: 3, Sender: sender, Seq: 1, Time: time.Now().UnixMilli()}
 				sealed, err := SealMessage(id, key, room, mid, h, plaintext)
 				if err != nil {
 					t.Fatal(err)
@@ -89,11 +91,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestEnvelopeOverhead(t *testing.T) {
-	if EnvelopeOverhead != 122 {
-		t.Errorf("EnvelopeOverhead = %d, want 122", EnvelopeOverhead)
-	}
-	if EnvelopeOverhead >= 130 {
-		t.Error("EnvelopeOverhead is 130 bytes or more")
+	if EnvelopeOverhead != 154 {
+		t.Errorf("EnvelopeOverhead = %d, want 154", EnvelopeOverhead)
 	}
 }
 
@@ -101,7 +100,7 @@ func TestSealMessageErrors(t *testing.T) {
 	alice := fixedIdentity(t, "alice")
 	key := fixedRoomKey(t, "k")
 	id := fixedMessageID("1")
-	h := Header{Epoch: 1, Sender: "alice", Seq: 1}
+	h := Header{Commit: 1, Sender: "alice", Seq: 1}
 	tests := []struct {
 		name      string
 		sender    *Identity
@@ -111,9 +110,9 @@ func TestSealMessageErrors(t *testing.T) {
 		wantErr   error
 	}{
 		{"nil sender", nil, key, h, nil, nil},
-		{"other sender", alice, key, Header{Epoch: 1, Sender: "bob", Seq: 1}, nil, nil},
+		{"other sender", alice, key, Header{Commit: 1, Sender: "bob", Seq: 1}, nil, nil},
 		{"zero epoch", alice, key, Header{Sender: "alice", Seq: 1}, nil, nil},
-		{"zero seq", alice, key, Header{Epoch: 1, Sender: "alice"}, nil, nil},
+		{"zero seq", alice, key, Header{Commit: 1, Sender: "alice"}, nil, nil},
 		{"zero key", alice, RoomKey{}, h, nil, nil},
 		{"too large", alice, key, h, make([]byte, MaxPlaintext+1), ErrTooLarge},
 	}
@@ -220,30 +219,31 @@ func TestParseEnvelopeStrict(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"one byte", []byte{1}, ErrMalformed},
 		{"version 0", set(func(b []byte) []byte { b[0] = 0; return b }), ErrMalformed},
-		{"version 2", set(func(b []byte) []byte { b[0] = 2; return b }), ErrMalformed},
-		{"epoch 0", set(func(b []byte) []byte { clear(b[1:5]); return b }), ErrMalformed},
-		{"empty sender", set(func(b []byte) []byte { b[5] = 0; return b }), ErrMalformed},
-		{"sender too long", set(func(b []byte) []byte { b[5] = MaxNameBytes + 1; return b }), ErrMalformed},
-		{"sender past end", set(func(b []byte) []byte { b[5] = 255; return b }), ErrMalformed},
-		{"seq 0", set(func(b []byte) []byte { clear(b[6+n : 14+n]); return b }), ErrMalformed},
+		{"version 1", set(func(b []byte) []byte { b[0] = 1; return b }), ErrMalformed},
+		{"version 3", set(func(b []byte) []byte { b[0] = 3; return b }), ErrMalformed},
+		{"commit 0", set(func(b []byte) []byte { clear(b[1:5]); return b }), ErrMalformed},
+		{"empty sender", set(func(b []byte) []byte { b[21] = 0; return b }), ErrMalformed},
+		{"sender too long", set(func(b []byte) []byte { b[21] = MaxNameBytes + 1; return b }), ErrMalformed},
+		{"sender past end", set(func(b []byte) []byte { b[21] = 255; return b }), ErrMalformed},
+		{"seq 0", set(func(b []byte) []byte { clear(b[22+n : 30+n]); return b }), ErrMalformed},
 		{"ciphertext length short", set(func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[38+n:], 15)
+			binary.BigEndian.PutUint32(b[70+n:], 15)
 			return b
 		}), ErrMalformed},
 		{"ciphertext length +1", set(func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[38+n:], binary.BigEndian.Uint32(b[38+n:])+1)
+			binary.BigEndian.PutUint32(b[70+n:], binary.BigEndian.Uint32(b[70+n:])+1)
 			return b
 		}), ErrMalformed},
 		{"ciphertext length -1", set(func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[38+n:], binary.BigEndian.Uint32(b[38+n:])-1)
+			binary.BigEndian.PutUint32(b[70+n:], binary.BigEndian.Uint32(b[70+n:])-1)
 			return b
 		}), ErrMalformed},
 		{"ciphertext length huge", set(func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[38+n:], 0xffffffff)
+			binary.BigEndian.PutUint32(b[70+n:], 0xffffffff)
 			return b
 		}), ErrTooLarge},
 		{"plaintext just too large", set(func(b []byte) []byte {
-			binary.BigEndian.PutUint32(b[38+n:], MaxPlaintext+17)
+			binary.BigEndian.PutUint32(b[70+n:], MaxPlaintext+17)
 			return b
 		}), ErrTooLarge},
 		{"trailing byte", append(bytes.Clone(m.sealed), 0), ErrMalformed},
@@ -268,7 +268,7 @@ func TestEnvelopeLargest(t *testing.T) {
 	sender := fixedIdentity(t, strings.Repeat("s", MaxNameBytes))
 	key := fixedRoomKey(t, "k")
 	id := fixedMessageID("1")
-	h := Header{Epoch: 0xffffffff, Sender: sender.Name(), Seq: 1 << 63, Time: -1}
+	h := Header{Commit: 0xffffffff, Sender: sender.Name(), Seq: 1 << 63, Time: -1}
 	sealed, err := SealMessage(sender, key, "r", id, h, make([]byte, MaxPlaintext))
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +332,7 @@ func TestChainHash(t *testing.T) {
 	var prev [16]byte
 	for seq := uint64(1); seq <= 3; seq++ {
 		id := NewMessageID(time.Now())
-		sealed, err := SealMessage(alice, key, "general", id, Header{Epoch: 1, Sender: "alice", Seq: seq, Prev: prev}, []byte("x"))
+		sealed, err := SealMessage(alice, key, "general", id, Header{Commit: 1, Sender: "alice", Seq: seq, Prev: prev}, []byte("x"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -190,7 +190,7 @@ func envelopeCorpus(t *testing.T) map[string][][]byte {
 	key := fixedRoomKey(t, "general 1")
 	id := fixedMessageID("1")
 	seal := func(sender *Identity, seq uint64, plaintext string) []byte {
-		h := Header{Epoch: 1, Sender: sender.Name(), Seq: seq, Time: 1767225600000}
+		h := Header{Commit: 1, Sender: sender.Name(), Seq: seq, Time: 1767225600000}
 		b, err := SealMessage(sender, key, "general", id, h, []byte(plaintext))
 		if err != nil {
 			t.Fatal(err)

@@ -32,33 +32,35 @@ func cat(parts ...[]byte) []byte {
 func TestEnvelopeLayoutDocumented(t *testing.T) {
 	m := sealTestMessage(t, []byte("as documented"))
 	b, n := m.sealed, len(m.header.Sender)
-	if b[0] != 1 ||
-		binary.BigEndian.Uint32(b[1:]) != m.header.Epoch ||
-		int(b[5]) != n ||
-		string(b[6:6+n]) != m.header.Sender ||
-		binary.BigEndian.Uint64(b[6+n:]) != m.header.Seq ||
-		[16]byte(b[14+n:30+n]) != m.header.Prev ||
-		int64(binary.BigEndian.Uint64(b[30+n:])) != m.header.Time {
+	if b[0] != 2 ||
+		binary.BigEndian.Uint32(b[1:]) != m.header.Commit ||
+		[16]byte(b[5:21]) != m.header.CommitDigest ||
+		int(b[21]) != n ||
+		string(b[22:22+n]) != m.header.Sender ||
+		binary.BigEndian.Uint64(b[22+n:]) != m.header.Seq ||
+		[16]byte(b[30+n:46+n]) != m.header.Prev ||
+		[16]byte(b[46+n:62+n]) != m.header.Seen ||
+		int64(binary.BigEndian.Uint64(b[62+n:])) != m.header.Time {
 		t.Fatal("header fields are not where the layout puts them")
 	}
-	c := int(binary.BigEndian.Uint32(b[38+n:]))
-	if 42+n+c+64 != len(b) {
+	c := int(binary.BigEndian.Uint32(b[70+n:]))
+	if 74+n+c+64 != len(b) {
 		t.Fatal("ciphertext length field")
 	}
-	ct, sig := b[42+n:42+n+c], b[42+n+c:]
-	prefix := cat(lp("parley/v1/message-signature"), lp(m.room), m.id[:])
+	ct, sig := b[74+n:74+n+c], b[74+n+c:]
+	prefix := cat(lp("parley/v2/message-signature"), lp(m.room), m.id[:])
 
-	if !ed25519.Verify(m.sender.signing.Public().(ed25519.PublicKey), cat(prefix, b[:42+n+c]), sig) {
+	if !ed25519.Verify(m.sender.signing.Public().(ed25519.PublicKey), cat(prefix, b[:74+n+c]), sig) {
 		t.Error("signature is not over prefix || envelope before the signature")
 	}
-	sum := sha256.Sum256(cat(lp("parley/v1/message-nonce"), lp(m.room), m.id[:], lp(m.header.Sender)))
+	sum := sha256.Sum256(cat(lp("parley/v2/message-nonce"), lp(m.room), m.id[:], lp(m.header.Sender)))
 	aead, _ := chacha20poly1305.NewX(m.key.k[:])
-	pt, err := aead.Open(nil, sum[:24], ct, cat(prefix, b[:42+n]))
+	pt, err := aead.Open(nil, sum[:24], ct, cat(prefix, b[:74+n]))
 	if err != nil || string(pt) != "as documented" {
 		t.Errorf("ciphertext does not open with the documented nonce and associated data: %v", err)
 	}
 	e, _ := ParseEnvelope(b)
-	chain := sha256.Sum256(cat(lp("parley/v1/chain-hash"), b))
+	chain := sha256.Sum256(cat(lp("parley/v2/chain-hash"), b))
 	if e.ChainHash() != [16]byte(chain[:16]) {
 		t.Error("chain hash is not as documented")
 	}
@@ -96,7 +98,7 @@ func TestWrapDocumented(t *testing.T) {
 	if wrapped[0] != 1 {
 		t.Fatal("version byte")
 	}
-	pt, err := hpke.Open(bob.kem, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), cat(lp("parley/v1/room-key-wrap"), []byte("info")), wrapped[1:])
+	pt, err := hpke.Open(bob.kem, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), cat(lp("parley/v2/room-key-wrap"), []byte("info")), wrapped[1:])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Header{Epoch: v.Epoch, Sender: v.Name, Seq: v.Seq, Time: v.Time}
+	h := Header{Commit: v.Epoch, Sender: v.Name, Seq: v.Seq, Time: v.Time}
 	copy(h.Prev[:], unhex(t, v.Prev))
 	sealed, err := SealMessage(id, key, v.Room, mid, h, []byte(v.Plaintext))
 	if err != nil {

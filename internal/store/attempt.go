@@ -106,3 +106,25 @@ func (a *attemptTimer) attempt(ctx context.Context, write func(context.Context) 
 func unavailable(err error) bool {
 	return errors.Is(mapErr(err), ErrUnavailable)
 }
+
+// retried runs an idempotent request in bounded attempts (see attempt)
+// until the cluster answers it or ctx ends: a slow answer or a lost leader
+// costs a retry, not the caller's whole deadline. Its error is the last
+// attempt's.
+func (c *Client) retried(ctx context.Context, op func(context.Context) error) error {
+	pause := 20 * time.Millisecond
+	for {
+		err := c.attempts.attempt(ctx, op)
+		if err == nil || ctx.Err() != nil || !(unavailable(err) || errors.Is(err, context.DeadlineExceeded)) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}

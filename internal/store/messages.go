@@ -21,14 +21,16 @@ type RawMessage struct {
 }
 
 // PutMessage stores one envelope under its id, create-only and conditional
-// on the room version, in one transaction and one round trip.
+// on the room's chain: commit number next must not exist yet (the sender
+// sealed under commit next-1, the newest it verified). One transaction and
+// one round trip.
 //
 // It is idempotent: if a record with this id already exists with the same
 // bytes (a retry of a write that had committed), it reports success with
-// the original revision. Errors: ErrStale if the room version changed (a
-// member left: rotate, then send again under the new epoch), ErrExists if a
-// different record holds the id.
-func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byte, versionRev int64) (rev int64, err error) {
+// the original revision. Errors: ErrStale if commit next exists (the
+// membership changed: verify it, then seal again), ErrExists if a different
+// record holds the id.
+func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byte, next uint64) (rev int64, err error) {
 	if err := checkRoom(room); err != nil {
 		return 0, err
 	}
@@ -44,7 +46,7 @@ func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byt
 		resp, err = c.cli.Txn(ctx).
 			If(
 				clientv3.Compare(clientv3.CreateRevision(k), "=", 0),
-				clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev),
+				clientv3.Compare(clientv3.CreateRevision(commitKey(room, next)), "=", 0),
 			).
 			Then(clientv3.OpPut(k, string(envelope))).
 			Else(clientv3.OpGet(k)).
@@ -79,12 +81,12 @@ const MaxBatch = 64
 // PutMessages stores several envelopes of one room in one transaction:
 // each under its own key, create-only, all conditional on the room
 // version. Concurrent sends share the cost of a transaction this way
-// (group commit). It is all or nothing: if any key exists or the version
-// changed, nothing is written and ErrConflict is returned; the caller then
+// (group commit). It is all or nothing: if any key exists or commit next
+// exists, nothing is written and ErrConflict is returned; the caller then
 // writes the messages one by one with PutMessage, which tells the cases
 // apart. Messages written together share a revision; readers order them by
 // id after revision, so the ops are issued in that order.
-func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut, versionRev int64) (rev int64, err error) {
+func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut, next uint64) (rev int64, err error) {
 	if err := checkRoom(room); err != nil {
 		return 0, err
 	}
@@ -94,7 +96,7 @@ func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut
 	cmps := make([]clientv3.Cmp, 0, len(msgs)+1)
 	ops := make([]clientv3.Op, 0, len(msgs))
 	size := 0
-	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(versionKey(room)), "=", versionRev))
+	cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(commitKey(room, next)), "=", 0))
 	for _, m := range msgs {
 		if !validID(m.ID) {
 			return 0, fmt.Errorf("send to %q: bad message id %q", room, m.ID)
@@ -121,8 +123,8 @@ func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut
 	return resp.Header.Revision, nil
 }
 
-// ErrStale means the room changed under a conditional write (a member left
-// or the key rotated): re-read the room and try again.
+// ErrStale means the room's chain grew under a conditional write (a
+// membership commit landed): re-read the chain and try again.
 var ErrStale = fmt.Errorf("room changed: %w", ErrConflict)
 
 // MessagePage is one page of a room's messages in key order, which is

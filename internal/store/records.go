@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,15 +28,12 @@ type Verifier interface {
 const (
 	KindUser    = "user"
 	KindRoom    = "room"
-	KindEpoch   = "epoch"
-	KindWrap    = "wrap"
+	KindCommit  = "commit"
 	KindRequest = "request"
-	KindDenial  = "denial"
-	KindLeft    = "left"
 )
 
 // recordLabelPrefix prefixes the signature label of every record kind.
-const recordLabelPrefix = "parley/v1/record/"
+const recordLabelPrefix = "parley/v2/record/"
 
 // ErrBadRecord is wrapped by every error about a record that cannot be
 // decoded or does not match its key.
@@ -67,40 +66,70 @@ type Room struct {
 	Created time.Time `json:"created"`
 }
 
-// Epoch starts a key epoch of a room; it is signed by the member who created
-// the room (epoch 1) or rotated the key.
-type Epoch struct {
-	Epoch   uint32    `json:"epoch"`
-	Reason  string    `json:"reason,omitempty"`
-	Created time.Time `json:"created"`
+// Commit operations.
+const (
+	OpCreate = "create" // commit 1: the creator (or both users of a direct room)
+	OpAdd    = "add"    // admits users whose join requests it names
+	OpDeny   = "deny"   // refuses join requests; the roster is unchanged
+	OpRemove = "remove" // removes users and rotates the key in the same commit
+	OpLeave  = "leave"  // the signer leaves; the key is retired until rotated
+	OpRotate = "rotate" // a new epoch key for the same roster
+	OpClose  = "close"  // the last member leaves and the room ends
+)
+
+// Commit is one link of a room's membership chain, signed by a member of
+// the roster it follows, stored create-only under its number. Package chat
+// decides which commits count; this package only checks form.
+type Commit struct {
+	Room string `json:"room"`
+	N    uint64 `json:"n"`
+	// Prev is the digest of commit N-1 (empty for commit 1).
+	Prev  []byte  `json:"prev,omitempty"`
+	Op    string  `json:"op"`
+	Users []Entry `json:"users,omitempty"`
+	// Heads are the last sequence numbers of departing users' messages,
+	// as the signer knew them: later ones sealed before the departure
+	// are not theirs to send.
+	Heads []Head `json:"heads,omitempty"`
+	// Epoch is the key epoch after this commit; KeyCheck commits to its
+	// key, and KeyLink (on a new epoch) seals the previous epoch's key
+	// under the new one.
+	Epoch    uint32 `json:"epoch"`
+	KeyCheck []byte `json:"key_check"`
+	KeyLink  []byte `json:"key_link,omitempty"`
+	// WrapTag names the wraps written for this commit, Wraps how many.
+	WrapTag string `json:"wrap_tag,omitempty"`
+	Wraps   int    `json:"wraps,omitempty"`
+	// Roster is the digest of the roster after this commit, Count its size.
+	Roster []byte `json:"roster"`
+	Count  int    `json:"count"`
+	// Retired says the epoch key is known to someone no longer in the
+	// roster: members rotate before they send.
+	Retired bool      `json:"retired,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
-// Wrap is one member's sealed copy of a room's keys for one epoch (all keys
-// from epoch 1 up to that epoch), signed by the member who granted it.
-type Wrap struct {
-	Epoch   uint32    `json:"epoch"`
-	User    string    `json:"user"`
-	Sealed  []byte    `json:"sealed"`
-	Created time.Time `json:"created"`
+// Entry names one user a commit is about.
+type Entry struct {
+	User string `json:"user"`
+	// Key is the fingerprint of the user's identity (added users).
+	Key string `json:"key,omitempty"`
+	// Devices are the device ids holding wraps (added users).
+	Devices []string `json:"devices,omitempty"`
+	// Request is the digest of the join request answered (add, deny).
+	Request []byte `json:"request,omitempty"`
+}
+
+// Head is a departing user's last message sequence number.
+type Head struct {
+	User string `json:"user"`
+	Seq  uint64 `json:"seq"`
 }
 
 // Request is a user's request to join a group room, signed by that user.
 type Request struct {
 	User    string    `json:"user"`
-	Created time.Time `json:"created"`
-}
-
-// Denial records that a member refused a join request.
-type Denial struct {
-	User    string    `json:"user"`
-	Created time.Time `json:"created"`
-}
-
-// Left records that a user stopped being a member during an epoch, by
-// leaving (signed by the user) or by removal (signed by the remover).
-type Left struct {
-	Epoch   uint32    `json:"epoch"`
-	User    string    `json:"user"`
+	Key     string    `json:"key"` // fingerprint of the requester's identity
 	Created time.Time `json:"created"`
 }
 
@@ -114,6 +143,7 @@ type Signed[T any] struct {
 	CreateRevision, ModRevision int64
 
 	kind  string
+	bad   error  // set on a placeholder for a record that did not decode
 	body  []byte // exact signed bytes of Body
 	sig   []byte
 	value []byte
@@ -130,6 +160,11 @@ func (s *Signed[T]) Verify(v Verifier) error {
 	}
 	return nil
 }
+
+// Malformed returns why the record did not decode, or nil. Readers of a
+// chain get such placeholders where a record should be, so the chain stops
+// at them instead of skipping them.
+func (s *Signed[T]) Malformed() error { return s.bad }
 
 // Value returns the record's bytes as stored in etcd.
 func (s *Signed[T]) Value() []byte { return s.value }
@@ -242,48 +277,66 @@ func decodeRoom(key, name string, value []byte, cr, mr int64) (*Signed[Room], er
 	return r, nil
 }
 
-// decodeState decodes one record under a room's state prefix. It returns
-// one of *Signed[Epoch], *Signed[Wrap], *Signed[Request], *Signed[Denial],
-// *Signed[Left], or (nil, nil) for the version key. A body that disagrees
-// with its key is an error.
-func decodeState(key string, sk stateKey, value []byte, cr, mr int64) (any, error) {
-	switch sk.kind {
-	case "version":
-		return nil, nil
-	case "epoch":
-		return decodeChecked(KindEpoch, key, value, cr, mr, func(r *Signed[Epoch]) error {
-			return same(key, "epoch", r.Body.Epoch, sk.epoch)
-		})
-	case "wrap":
-		return decodeChecked(KindWrap, key, value, cr, mr, func(r *Signed[Wrap]) error {
-			return errors.Join(same(key, "epoch", r.Body.Epoch, sk.epoch), same(key, "user", r.Body.User, sk.user))
-		})
-	case "request":
-		return decodeChecked(KindRequest, key, value, cr, mr, func(r *Signed[Request]) error {
-			return errors.Join(same(key, "user", r.Body.User, sk.user), same(key, "signer", r.Signer, sk.user))
-		})
-	case "denial":
-		return decodeChecked(KindDenial, key, value, cr, mr, func(r *Signed[Denial]) error {
-			return same(key, "user", r.Body.User, sk.user)
-		})
-	case "left":
-		return decodeChecked(KindLeft, key, value, cr, mr, func(r *Signed[Left]) error {
-			return errors.Join(same(key, "epoch", r.Body.Epoch, sk.epoch), same(key, "user", r.Body.User, sk.user))
-		})
-	}
-	return nil, fmt.Errorf("%w at %s: unknown kind", ErrBadRecord, key)
-}
-
-// decodeChecked opens a record of kind and applies check to it.
-func decodeChecked[T any](kind, key string, value []byte, cr, mr int64, check func(*Signed[T]) error) (any, error) {
-	r, err := open[T](kind, key, value, cr, mr)
+func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Signed[Commit], error) {
+	r, err := open[Commit](KindCommit, key, value, cr, mr)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(r); err != nil {
+	b := r.Body
+	if err := errors.Join(same(key, "room", b.Room, room), same(key, "number", b.N, n)); err != nil {
+		return nil, err
+	}
+	switch b.Op {
+	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose:
+	default:
+		return nil, fmt.Errorf("%w at %s: unknown operation %q", ErrBadRecord, key, b.Op)
+	}
+	if b.WrapTag != "" && !validTag(b.WrapTag) {
+		return nil, fmt.Errorf("%w at %s: bad wrap tag", ErrBadRecord, key)
+	}
+	for _, e := range b.Users {
+		if err := checkUser(e.User); err != nil {
+			return nil, fmt.Errorf("%w at %s: %v", ErrBadRecord, key, err)
+		}
+		for _, d := range e.Devices {
+			if !validTag(d) {
+				return nil, fmt.Errorf("%w at %s: bad device id", ErrBadRecord, key)
+			}
+		}
+	}
+	for _, h := range b.Heads {
+		if err := checkUser(h.User); err != nil {
+			return nil, fmt.Errorf("%w at %s: %v", ErrBadRecord, key, err)
+		}
+	}
+	return r, nil
+}
+
+func decodeRequest(key, user string, value []byte, cr, mr int64) (*Signed[Request], error) {
+	r, err := open[Request](KindRequest, key, value, cr, mr)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(same(key, "user", r.Body.User, user), same(key, "signer", r.Signer, user)); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Digest identifies a record's exact bytes: SHA-256 of lp(label) || key ||
+// 0x00 || value, with label "parley/v2/digest/<kind>". A commit names its
+// predecessor's digest, and answers to join requests name theirs.
+func (s *Signed[T]) Digest() []byte {
+	h := sha256.New()
+	label := "parley/v2/digest/" + s.kind
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(label)))
+	h.Write(n[:])
+	h.Write([]byte(label))
+	h.Write([]byte(s.Key))
+	h.Write([]byte{0})
+	h.Write(s.value)
+	return h.Sum(nil)
 }
 
 // same reports a mismatch between a record's field and its key.

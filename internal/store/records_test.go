@@ -29,22 +29,17 @@ func (s *testSigner) Verify(label string, msg, sig []byte) bool {
 
 func TestRecordRoundTripAndBinding(t *testing.T) {
 	alice, bob := newSigner("alice"), newSigner("bob")
-	w := Wrap{Epoch: 3, User: "bob", Sealed: []byte("sealed"), Created: time.Unix(1, 0).UTC()}
-	key := wrapKey("general", 3, "bob")
-	val, err := seal(KindWrap, key, w, alice)
+	c := Commit{Room: "general", N: 3, Prev: []byte{1}, Op: OpRotate, Epoch: 2, KeyCheck: make([]byte, 32), WrapTag: "ab", Wraps: 1, Roster: []byte{2}, Count: 1, Time: time.Unix(1, 0).UTC()}
+	key := commitKey("general", 3)
+	val, err := seal(KindCommit, key, c, alice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := parseStateKey(strings.TrimPrefix(key, statePrefix("general")))
+	got, err := decodeCommit(key, "general", 3, val, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := decodeState(key, sk, val, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := rec.(*Signed[Wrap])
-	if got.Signer != "alice" || got.Body.User != "bob" || string(got.Body.Sealed) != "sealed" {
+	if got.Signer != "alice" || got.Body.Op != OpRotate || got.Body.WrapTag != "ab" {
 		t.Fatalf("decoded %+v", got)
 	}
 	if err := got.Verify(alice); err != nil {
@@ -53,49 +48,53 @@ func TestRecordRoundTripAndBinding(t *testing.T) {
 	if err := got.Verify(bob); !errors.Is(err, ErrBadRecordSignature) {
 		t.Fatalf("Verify(bob) = %v, want ErrBadRecordSignature", err)
 	}
-
-	// The same bytes at another key (another room, another epoch) do not
-	// verify or do not decode.
-	for _, other := range []string{wrapKey("random", 3, "bob"), wrapKey("general", 2, "bob"), wrapKey("general", 3, "carol")} {
-		sk, _ := parseStateKey(other[strings.Index(other, "/s/")+3:])
-		r, err := decodeState(other, sk, val, 1, 1)
-		if err != nil {
-			continue // body no longer matches the key
-		}
-		if err := r.(*Signed[Wrap]).Verify(alice); err == nil {
-			t.Errorf("record moved to %s still verifies", other)
+	// The same bytes at another key (another room, another number) do not
+	// decode, or do not verify.
+	for _, other := range []struct {
+		room string
+		n    uint64
+	}{{"random", 3}, {"general", 4}} {
+		r, err := decodeCommit(commitKey(other.room, other.n), other.room, other.n, val, 1, 1)
+		if err == nil {
+			if r.Verify(alice) == nil {
+				t.Errorf("commit moved to %s/%d still verifies", other.room, other.n)
+			}
 		}
 	}
 	// A record of one kind is not accepted as another.
-	if _, err := open[Left](KindLeft, key, val, 1, 1); !errors.Is(err, ErrBadRecord) {
-		t.Errorf("wrap decoded as left: %v", err)
+	if _, err := open[Request](KindRequest, key, val, 1, 1); !errors.Is(err, ErrBadRecord) {
+		t.Errorf("commit decoded as request: %v", err)
+	}
+	// Digests tell records apart by key and bytes.
+	got2, _ := decodeCommit(key, "general", 3, val, 5, 9)
+	if string(got.Digest()) != string(got2.Digest()) {
+		t.Error("the digest depends on revisions")
 	}
 }
 
-func TestParseStateKey(t *testing.T) {
-	tests := []struct {
-		in   string
-		kind string
-		ok   bool
+func TestParseKeys(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		n  uint64
+		ok bool
 	}{
-		{"version", "version", true},
-		{"epoch/0000000001", "epoch", true},
-		{"epoch/1", "", false},
-		{"epoch/0000000000", "", false},
-		{"wrap/0000000002/bob", "wrap", true},
-		{"wrap/0000000002/Bob", "", false},
-		{"wrap/0000000002", "", false},
-		{"left/0000000002/bob", "left", true},
-		{"request/bob", "request", true},
-		{"request/bob/x", "", false},
-		{"denial/a b", "", false},
-		{"other", "", false},
-		{"", "", false},
+		{"0000000001", 1, true},
+		{"1", 0, false},
+		{"0000000000", 0, false},
+		{"000000000x", 0, false},
+		{"00000000011", 0, false},
+	} {
+		n, err := parseCommitKey(tt.in)
+		if (err == nil) != tt.ok || n != tt.n {
+			t.Errorf("parseCommitKey(%q) = %d, %v; want %d ok=%v", tt.in, n, err, tt.n, tt.ok)
+		}
 	}
-	for _, tt := range tests {
-		sk, err := parseStateKey(tt.in)
-		if (err == nil) != tt.ok || sk.kind != tt.kind {
-			t.Errorf("parseStateKey(%q) = %+v, %v; want kind %q ok=%v", tt.in, sk, err, tt.kind, tt.ok)
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{{"bob", true}, {"Bob", false}, {"bob/x", false}, {"", false}} {
+		if _, err := parseRequestKey(tt.in); (err == nil) != tt.ok {
+			t.Errorf("parseRequestKey(%q) = %v, want ok=%v", tt.in, err, tt.ok)
 		}
 	}
 }
@@ -107,8 +106,11 @@ func TestKeysAreNewestFirst(t *testing.T) {
 	if msgKey("r", "00") >= msgKey("r", "01") {
 		t.Fatal("message keys do not sort by id")
 	}
-	if !strings.HasPrefix(epochKey("r", 2), statePrefix("r")) || strings.HasPrefix(msgKey("r", "x"), statePrefix("r")) {
-		t.Fatal("state and message prefixes overlap")
+	if commitKey("r", 9) >= commitKey("r", 10) {
+		t.Fatal("commit keys do not sort by number")
+	}
+	if strings.HasPrefix(msgKey("r", "x"), commitPrefix("r")) || strings.HasPrefix(wrapKey("r", 1, "a", "b", "c"), commitPrefix("r")) {
+		t.Fatal("prefixes overlap")
 	}
 	if strings.HasPrefix(roomPrefix("ab"), roomPrefix("a")) {
 		t.Fatal("room prefixes collide")
@@ -116,56 +118,45 @@ func TestKeysAreNewestFirst(t *testing.T) {
 }
 
 // FuzzDecodeState feeds arbitrary keys and values to the decoders of room
-// state read from etcd: they must never panic, and whatever decodes must
-// match its key.
+// state read from etcd (commits and join requests): they must never panic,
+// and whatever decodes must match its key.
 func FuzzDecodeState(f *testing.F) {
 	alice := newSigner("alice")
-	for _, seed := range []struct {
-		key string
-		val func() []byte
-	}{
-		{"wrap/0000000001/bob", func() []byte {
-			v, _ := seal(KindWrap, wrapKey("r", 1, "bob"), Wrap{Epoch: 1, User: "bob", Sealed: []byte{1}}, alice)
-			return v
-		}},
-		{"epoch/0000000002", func() []byte {
-			v, _ := seal(KindEpoch, epochKey("r", 2), Epoch{Epoch: 2, Reason: "x"}, alice)
-			return v
-		}},
-		{"request/alice", func() []byte {
-			v, _ := seal(KindRequest, requestKey("r", "alice"), Request{User: "alice"}, alice)
-			return v
-		}},
-		{"left/0000000001/alice", func() []byte {
-			v, _ := seal(KindLeft, leftKey("r", 1, "alice"), Left{Epoch: 1, User: "alice"}, alice)
-			return v
-		}},
-		{"denial/bob", func() []byte { return []byte(`{"kind":"denial"}`) }},
-	} {
-		f.Add(seed.key, seed.val())
-	}
+	cv, _ := seal(KindCommit, commitKey("r", 2), Commit{Room: "r", N: 2, Op: OpAdd, Users: []Entry{{User: "bob", Key: "k", Devices: []string{"ab"}, Request: []byte{1}}}, Epoch: 1}, alice)
+	f.Add("c/0000000002", cv)
+	rv, _ := seal(KindRequest, requestKey("r", "alice"), Request{User: "alice", Key: "k"}, alice)
+	f.Add("q/alice", rv)
+	f.Add("c/0000000001", []byte(`{"kind":"commit"}`))
 	f.Fuzz(func(t *testing.T, rest string, value []byte) {
-		sk, err := parseStateKey(rest)
-		if err != nil {
-			return
-		}
-		key := statePrefix("r") + rest
-		rec, err := decodeState(key, sk, value, 1, 1)
-		if err != nil {
-			return
-		}
-		switch r := rec.(type) {
-		case *Signed[Wrap]:
-			if r.Body.User != sk.user || r.Body.Epoch != sk.epoch {
-				t.Fatalf("wrap %+v decoded at %s", r.Body, key)
+		switch {
+		case strings.HasPrefix(rest, "c/"):
+			n, err := parseCommitKey(rest[2:])
+			if err != nil {
+				return
 			}
-		case *Signed[Left]:
-			if r.Body.User != sk.user || r.Body.Epoch != sk.epoch {
-				t.Fatalf("left %+v decoded at %s", r.Body, key)
+			r, err := decodeCommit(commitKey("r", n), "r", n, value, 1, 1)
+			if err != nil {
+				return
 			}
-		case *Signed[Request]:
-			if r.Signer != sk.user {
-				t.Fatalf("request by %s decoded at %s", r.Signer, key)
+			if r.Body.N != n || r.Body.Room != "r" {
+				t.Fatalf("commit %+v decoded at %s", r.Body, rest)
+			}
+			for _, e := range r.Body.Users {
+				if checkUser(e.User) != nil {
+					t.Fatalf("commit names bad user %q", e.User)
+				}
+			}
+		case strings.HasPrefix(rest, "q/"):
+			u, err := parseRequestKey(rest[2:])
+			if err != nil {
+				return
+			}
+			r, err := decodeRequest(requestKey("r", u), u, value, 1, 1)
+			if err != nil {
+				return
+			}
+			if r.Signer != u || r.Body.User != u {
+				t.Fatalf("request by %s decoded at %s", r.Signer, rest)
 			}
 		}
 	})

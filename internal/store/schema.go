@@ -9,112 +9,90 @@ import (
 )
 
 // Prefix is the root of every key Parley writes. The version segment lets a
-// future schema live beside this one during a migration.
+// future schema live beside this one; schema v1 (/parley/v1/) is not read.
 //
 // The full layout is documented in docs/schema.md:
 //
-//	/parley/v1/users/<user>                          user record (public keys), create-only
-//	/parley/v1/rooms/<room>                          room record, create-only
-//	/parley/v1/room/<room>/s/version                 unsigned room version, bumped on leave/remove/rotate
-//	/parley/v1/room/<room>/s/epoch/<epoch>           epoch record
-//	/parley/v1/room/<room>/s/wrap/<epoch>/<user>     a member's sealed copy of the room keys
-//	/parley/v1/room/<room>/s/request/<user>          pending join request
-//	/parley/v1/room/<room>/s/denial/<user>           denied join request
-//	/parley/v1/room/<room>/s/left/<epoch>/<user>     departure (leave or removal)
-//	/parley/v1/room/<room>/m/<message-id>            one message envelope
-const Prefix = "/parley/v1/"
+//	/parley/v2/users/<user>                               user record (public keys), create-only
+//	/parley/v2/rooms/<room>                               room record, create-only
+//	/parley/v2/heads/<room>                               unsigned hint: newest commit number and roster size
+//	/parley/v2/member/<user>/<room>                       unsigned hint: "member" or "request", for room lists
+//	/parley/v2/room/<room>/c/<n>                          membership commit n, signed, create-only
+//	/parley/v2/room/<room>/w/<n>/<tag>/<user>/<device>    a member device's wrap of the epoch key, written for commit n
+//	/parley/v2/room/<room>/q/<user>                       pending join request, signed by the requester
+//	/parley/v2/room/<room>/m/<message-id>                 one message envelope
+const Prefix = "/parley/v2/"
 
 const (
 	usersDir = Prefix + "users/"
 	roomsDir = Prefix + "rooms/"
+	headsDir = Prefix + "heads/"
+	hintsDir = Prefix + "member/"
 	roomDir  = Prefix + "room/"
 )
 
-// epochWidth zero-pads epochs so that their keys sort numerically.
-const epochWidth = 10
+// commitWidth zero-pads commit numbers so that their keys sort numerically.
+const commitWidth = 10
 
 func userKey(user string) string { return usersDir + user }
 func roomKey(room string) string { return roomsDir + room }
-
-func roomPrefix(room string) string  { return roomDir + room + "/" }
-func statePrefix(room string) string { return roomPrefix(room) + "s/" }
-func msgPrefix(room string) string   { return roomPrefix(room) + "m/" }
-func versionKey(room string) string  { return statePrefix(room) + "version" }
-
-func epochStr(e uint32) string { return fmt.Sprintf("%0*d", epochWidth, e) }
-
-func epochKey(room string, e uint32) string { return statePrefix(room) + "epoch/" + epochStr(e) }
-func wrapKey(room string, e uint32, user string) string {
-	return statePrefix(room) + "wrap/" + epochStr(e) + "/" + user
-}
-func requestKey(room, user string) string { return statePrefix(room) + "request/" + user }
-func denialKey(room, user string) string  { return statePrefix(room) + "denial/" + user }
-func leftKey(room string, e uint32, user string) string {
-	return statePrefix(room) + "left/" + epochStr(e) + "/" + user
-}
-func msgKey(room, id string) string { return msgPrefix(room) + id }
-
-// stateKey is a parsed key under a room's state prefix.
-type stateKey struct {
-	kind  string // "version", "epoch", "wrap", "request", "denial", "left"
-	epoch uint32
-	user  string
+func headKey(room string) string { return headsDir + room }
+func hintKey(user, room string) string {
+	return hintsDir + user + "/" + room
 }
 
-// parseStateKey parses the part of a key after statePrefix(room).
-func parseStateKey(rest string) (stateKey, error) {
-	parts := strings.Split(rest, "/")
-	bad := func() (stateKey, error) { return stateKey{}, fmt.Errorf("unknown room state key %q", rest) }
-	switch parts[0] {
-	case "version":
-		if len(parts) != 1 {
-			return bad()
-		}
-		return stateKey{kind: "version"}, nil
-	case "epoch":
-		if len(parts) != 2 {
-			return bad()
-		}
-		e, err := parseEpoch(parts[1])
-		if err != nil {
-			return bad()
-		}
-		return stateKey{kind: "epoch", epoch: e}, nil
-	case "wrap", "left":
-		if len(parts) != 3 {
-			return bad()
-		}
-		e, err := parseEpoch(parts[1])
-		if err != nil {
-			return bad()
-		}
-		u, err := names.User(parts[2])
-		if err != nil || u != parts[2] {
-			return bad()
-		}
-		return stateKey{kind: parts[0], epoch: e, user: u}, nil
-	case "request", "denial":
-		if len(parts) != 2 {
-			return bad()
-		}
-		u, err := names.User(parts[1])
-		if err != nil || u != parts[1] {
-			return bad()
-		}
-		return stateKey{kind: parts[0], user: u}, nil
+func roomPrefix(room string) string    { return roomDir + room + "/" }
+func commitPrefix(room string) string  { return roomPrefix(room) + "c/" }
+func wrapPrefix(room string) string    { return roomPrefix(room) + "w/" }
+func requestPrefix(room string) string { return roomPrefix(room) + "q/" }
+func msgPrefix(room string) string     { return roomPrefix(room) + "m/" }
+
+func commitStr(n uint64) string { return fmt.Sprintf("%0*d", commitWidth, n) }
+
+func commitKey(room string, n uint64) string { return commitPrefix(room) + commitStr(n) }
+func wrapSetPrefix(room string, n uint64, tag string) string {
+	return wrapPrefix(room) + commitStr(n) + "/" + tag + "/"
+}
+func wrapKey(room string, n uint64, tag, user, device string) string {
+	return wrapSetPrefix(room, n, tag) + user + "/" + device
+}
+func requestKey(room, user string) string { return requestPrefix(room) + user }
+func msgKey(room, id string) string       { return msgPrefix(room) + id }
+
+// parseCommitKey parses the part of a commit key after commitPrefix(room).
+func parseCommitKey(rest string) (uint64, error) {
+	if len(rest) != commitWidth {
+		return 0, fmt.Errorf("bad commit key %q", rest)
 	}
-	return bad()
-}
-
-func parseEpoch(s string) (uint32, error) {
-	if len(s) != epochWidth {
-		return 0, fmt.Errorf("bad epoch %q", s)
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
+	n, err := strconv.ParseUint(rest, 10, 64)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("bad epoch %q", s)
+		return 0, fmt.Errorf("bad commit key %q", rest)
 	}
-	return uint32(n), nil
+	return n, nil
+}
+
+// parseRequestKey parses the part of a request key after requestPrefix(room).
+func parseRequestKey(rest string) (string, error) {
+	u, err := names.User(rest)
+	if err != nil || u != rest || strings.Contains(rest, "/") {
+		return "", fmt.Errorf("bad request key %q", rest)
+	}
+	return u, nil
+}
+
+// validTag accepts wrap-set tags and device ids: 1 to 32 lowercase hex
+// digits.
+func validTag(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkUser and checkRoom guard key construction: a name that is not

@@ -21,8 +21,8 @@ type RoomEvent struct {
 	// Deleted lists ids of messages deleted from etcd. Honest clients never
 	// delete messages; readers flag it.
 	Deleted []string
-	// StateChanged reports that the room's state (members, epochs, join
-	// requests) changed: re-read it with RoomState.
+	// StateChanged reports that the room's chain or its join requests
+	// changed: re-read them with RoomChain.
 	StateChanged bool
 	// Compacted reports that the watch's start revision was compacted: the
 	// changes in between are lost to the watch. Re-read the room, then call
@@ -57,7 +57,7 @@ func (c *Client) WatchRoom(ctx context.Context, room string, fromRev int64) (<-c
 		return nil, fmt.Errorf("watch %q: start revision must be positive", room)
 	}
 	out := make(chan RoomEvent, 16)
-	mp, sp := msgPrefix(room), statePrefix(room)
+	mp, cp, qp := msgPrefix(room), commitPrefix(room), requestPrefix(room)
 	go c.watchLoop(ctx, roomPrefix(room), fromRev, func(ev RoomEvent, resp *clientv3.WatchResponse) bool {
 		if resp != nil {
 			for _, e := range resp.Events {
@@ -70,7 +70,7 @@ func (c *Client) WatchRoom(ctx context.Context, room string, fromRev int64) (<-c
 						continue
 					}
 					ev.Messages = append(ev.Messages, RawMessage{ID: id, Value: e.Kv.Value, CreateRevision: e.Kv.CreateRevision, ModRevision: e.Kv.ModRevision})
-				case strings.HasPrefix(key, sp):
+				case strings.HasPrefix(key, cp), strings.HasPrefix(key, qp):
 					ev.StateChanged = true
 				}
 			}

@@ -30,14 +30,14 @@ func TestWatchRoomFromRevision(t *testing.T) {
 	}
 	var revs []int64
 	for _, id := range ids {
-		rev, err := st.PutMessage(ctx, "r", id, []byte("env-"+id), 0)
+		rev, err := st.PutMessage(ctx, "r", id, []byte("env-"+id), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		revs = append(revs, rev)
 	}
 	// A retried write of the same bytes is the same message.
-	if rev, err := st.PutMessage(ctx, "r", ids[0], []byte("env-"+ids[0]), 0); err != nil || rev != revs[0] {
+	if rev, err := st.PutMessage(ctx, "r", ids[0], []byte("env-"+ids[0]), 1); err != nil || rev != revs[0] {
 		t.Fatalf("retried PutMessage = %d, %v; want %d, nil", rev, err, revs[0])
 	}
 	wctx, wcancel := context.WithCancel(ctx)
@@ -99,9 +99,9 @@ func TestUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = st.RoomState(ctx, "r")
+	_, err = st.RoomChain(ctx, "r", 0, 1, 0)
 	if !errorsIs(err, store.ErrUnavailable) {
-		t.Fatalf("RoomState on a dead endpoint = %v, want ErrUnavailable", err)
+		t.Fatalf("RoomChain on a dead endpoint = %v, want ErrUnavailable", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)

@@ -19,7 +19,7 @@ var commandSpecs = []commandSpec{
 	{"dm", "USER", "open your direct chat with a user"},
 	{"approve", "USER", "let a user who asked into this room (also !USER)"},
 	{"deny", "USER", "refuse a user's request to join this room"},
-	{"leave", "", "leave this room; the others rotate its key"},
+	{"leave", "[--delete]", "leave this room; the others rotate its key (--delete: as the last member, close it)"},
 	{"remove", "USER", "remove a member from this room and rotate its key"},
 	{"members", "", "list this room's members and who is online"},
 	{"rooms", "", "back to the room list"},
@@ -80,7 +80,11 @@ func parseLine(line string) typedLine {
 		return typedLine{kind: lineInvalid, err: fmt.Errorf("unknown command /%s: type /help for the list (start with // to send a line beginning with /)", fields[0])}
 	}
 	args := fields[1:]
+	optional := strings.HasPrefix(spec.arg, "[")
 	switch {
+	case optional && len(args) > 1:
+		return typedLine{kind: lineInvalid, err: fmt.Errorf("usage: /%s %s", spec.name, spec.arg)}
+	case optional:
 	case spec.arg != "" && len(args) != 1:
 		return typedLine{kind: lineInvalid, err: fmt.Errorf("usage: /%s %s", spec.name, spec.arg)}
 	case spec.arg == "" && len(args) != 0:

@@ -36,7 +36,9 @@ func TestParseLine(t *testing.T) {
 		{"/nope", typedLine{kind: lineInvalid}, "unknown command /nope"},
 		{"/approve", typedLine{kind: lineInvalid}, "usage: /approve USER"},
 		{"/approve a b", typedLine{kind: lineInvalid}, "usage: /approve USER"},
-		{"/leave now", typedLine{kind: lineInvalid}, "usage: /leave (no argument)"},
+		{"/leave now later", typedLine{kind: lineInvalid}, "usage: /leave [--delete]"},
+		{"/leave --delete", typedLine{kind: lineCommand, cmd: "leave", arg: "--delete"}, ""},
+		{"/members now", typedLine{kind: lineInvalid}, "usage: /members (no argument)"},
 	} {
 		got := parseLine(tt.in)
 		gotErr := ""

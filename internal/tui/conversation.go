@@ -256,10 +256,10 @@ func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
 			c.addMessage(ev.Message)
 		}
 	case chat.EventNotice:
-		if ev.Request != "" {
-			c.addRequest(ev.Request, time.Now())
+		if ev.Notice.Kind == chat.NoticeRequest {
+			c.addRequest(ev.Notice.User, time.Now())
 		} else {
-			c.add(&entry{kind: entryNotice, text: ev.Text, at: time.Now()})
+			c.add(&entry{kind: entryNotice, text: noticeText(ev.Notice), at: time.Now()})
 		}
 		return membersCmd(c.sh.ctx, c.sh.svc, c.room.Name, false)
 	case chat.EventWarning:
@@ -439,8 +439,13 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 			return directCmd(sh.ctx, svc, u)
 		}
 	case "leave":
+		del := tl.arg == "--delete"
+		if !del && tl.arg != "" {
+			c.addError(fmt.Errorf("usage: /leave [--delete] (--delete: as the last member, close the room for good)"))
+			return nil
+		}
 		c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
-		return leaveCmd(sh.ctx, svc, room)
+		return leaveCmd(sh.ctx, svc, room, del)
 	case "join":
 		return joinCmd(sh.ctx, svc, tl.arg)
 	case "create":

@@ -169,6 +169,8 @@ func TestConversationCommands(t *testing.T) {
 	d.line("/create attic")
 	d.waitFor("the new room", func() bool { return d.m.screen == screenConversation && d.m.conv.room.Name == "attic" })
 	d.line("/leave")
+	d.waitText("say so with --delete")
+	d.line("/leave --delete")
 	d.waitText("You left attic.")
 	if r, err := d.m.sh.svc.Room(ctx, "attic"); err != nil || r.Member {
 		t.Fatalf("attic after /leave: member %v, %v", r.Member, err)

@@ -100,8 +100,8 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 		if m.screen == screenRooms {
 			cmds = append(cmds, m.listRooms()) // members or requests changed
 		}
-		if ev.Request != "" && !current && m.isMember(msg.room) {
-			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Request, displayRoom(m.sh.me, msg.room))
+		if ev.Notice.Kind == chat.NoticeRequest && !current && m.isMember(msg.room) {
+			m.bar.alert = fmt.Sprintf("%s wants to join %s", ev.Notice.User, displayRoom(m.sh.me, msg.room))
 		}
 	}
 	if current {

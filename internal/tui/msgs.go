@@ -385,11 +385,11 @@ type leftMsg struct {
 	err  error
 }
 
-func leaveCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+func leaveCmd(ctx context.Context, svc *chat.Service, room string, del bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
-		return leftMsg{room: room, err: svc.Leave(ctx, room)}
+		return leftMsg{room: room, err: svc.Leave(ctx, room, chat.LeaveOptions{Delete: del})}
 	}
 }
 

@@ -347,11 +347,11 @@ func (r *roomsModel) row(i int, e listEntry) string {
 		case e.room.Kind == chat.Direct:
 			detail = "direct"
 		case e.room.Member:
-			detail = plural(len(e.room.Members), "member", "members")
+			detail = plural(e.room.MemberCount, "member", "members")
 		case e.room.Requested:
-			detail = plural(len(e.room.Members), "member", "members") + ", join requested"
+			detail = plural(e.room.MemberCount, "member", "members") + ", join requested"
 		default:
-			detail = plural(len(e.room.Members), "member", "members") + ", ask to join"
+			detail = plural(e.room.MemberCount, "member", "members") + ", ask to join"
 		}
 	}
 	nameW := min(24, max(r.width/4, 8))

@@ -172,9 +172,9 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 	for _, ev := range []chat.Event{
 		{Kind: chat.EventMessage, Message: chat.Message{ID: "1", Sender: "bob", Text: "hi\x1b[2J there", Time: now, Revision: 10}},
 		{Kind: chat.EventMessage, Message: chat.Message{ID: "2", Sender: "mallory", Rejected: "signature of mallory does not verify", Time: now, Revision: 11}},
-		{Kind: chat.EventNotice, Text: "carol left", Revision: 12},
-		{Kind: chat.EventNotice, Text: "carol wants to join, approve with !carol", Request: "carol", Revision: 13},
-		{Kind: chat.EventNotice, Text: "alice rotated the room key to epoch 2 (departure of carol)", Revision: 14},
+		{Kind: chat.EventNotice, Notice: chat.Notice{Kind: chat.NoticeLeft, User: "carol"}, Revision: 12},
+		{Kind: chat.EventNotice, Notice: chat.Notice{Kind: chat.NoticeRequest, User: "carol"}, Revision: 13},
+		{Kind: chat.EventNotice, Notice: chat.Notice{Kind: chat.NoticeRotated, By: "alice", Epoch: 2}, Revision: 14},
 		{Kind: chat.EventWarning, Text: "1 message from bob is missing", Revision: 15},
 		{Kind: chat.EventMessage, Message: chat.Message{ID: "3", Sender: "alice", Mine: true, Text: "mine", Time: now, Revision: 16}},
 	} {
@@ -187,7 +187,7 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 		"? mallory: [rejected record: signature of mallory does not verify]",
 		"* carol left",
 		"* carol wants to join, type !carol to approve (or /deny carol)",
-		"* alice rotated the room key to epoch 2 (departure of carol)",
+		"* alice rotated the room key to epoch 2",
 		"! 1 message from bob is missing",
 		"» alice: mine",
 	} {

@@ -101,7 +101,7 @@ func (w *waitingModel) View() string {
 		for _, s := range wrap(fmt.Sprintf("Your request is sent. Any member of %s can let you in by typing !%s in the room. You will enter the room, with its whole history, as soon as one does.", w.room.Name, w.sh.me), max(w.width-4, 20)) {
 			lines = append(lines, "  "+s)
 		}
-		lines = append(lines, "", "  "+plural(len(w.room.Members), "member", "members")+" can approve:")
+		lines = append(lines, "", "  "+plural(w.room.MemberCount, "member", "members")+" can approve:")
 		for _, name := range w.room.Members {
 			mark, state := "○", ""
 			if w.sh.online[name] {

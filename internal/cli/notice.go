@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// noticeText words a room notice for the command line.
+func noticeText(room string, n chat.Notice) string {
+	who := n.User
+	if n.Me {
+		who = "you"
+	}
+	switch n.Kind {
+	case chat.NoticeRequest:
+		return fmt.Sprintf("%s asks to join %s (parley approve %s %s)", n.User, room, room, n.User)
+	case chat.NoticeJoined:
+		return fmt.Sprintf("%s joined (approved by %s)", who, n.By)
+	case chat.NoticeLeft:
+		return fmt.Sprintf("%s left", who)
+	case chat.NoticeRemoved:
+		return fmt.Sprintf("%s removed %s", n.By, who)
+	case chat.NoticeDenied:
+		return fmt.Sprintf("%s denied %s's request to join", n.By, n.User)
+	case chat.NoticeRotated:
+		return fmt.Sprintf("%s rotated the room key to epoch %d", n.By, n.Epoch)
+	case chat.NoticeClosed:
+		return fmt.Sprintf("%s closed the room", who)
+	}
+	return fmt.Sprintf("room changed (%s)", n.Kind)
+}

@@ -1,0 +1,32 @@
+package tui
+
+import (
+	"fmt"
+
+	"github.com/parley-chat/parley/internal/chat"
+)
+
+// noticeText words a room notice for the conversation screen.
+func noticeText(n chat.Notice) string {
+	who := n.User
+	if n.Me {
+		who = "you"
+	}
+	switch n.Kind {
+	case chat.NoticeRequest:
+		return fmt.Sprintf("%s wants to join, approve with !%s", n.User, n.User)
+	case chat.NoticeJoined:
+		return fmt.Sprintf("%s joined (approved by %s)", who, n.By)
+	case chat.NoticeLeft:
+		return fmt.Sprintf("%s left", who)
+	case chat.NoticeRemoved:
+		return fmt.Sprintf("%s removed %s", n.By, who)
+	case chat.NoticeDenied:
+		return fmt.Sprintf("%s denied %s's request to join", n.By, n.User)
+	case chat.NoticeRotated:
+		return fmt.Sprintf("%s rotated the room key to epoch %d", n.By, n.Epoch)
+	case chat.NoticeClosed:
+		return fmt.Sprintf("%s closed the room", who)
+	}
+	return fmt.Sprintf("room changed (%s)", n.Kind)
+}
