@@ -244,6 +244,10 @@ func (st *roomState) rosterDigest() []byte {
 // errChain is wrapped by every reason a commit does not count.
 var errChain = errors.New("membership commit rejected")
 
+// errUnverifiable means a commit could not be checked because its signer's
+// key could not be had: it does not count, but it is not shown invalid.
+var errUnverifiable = errors.New("membership commit cannot be verified")
+
 // keyOf returns the verified public identity of a user whose fingerprint
 // must be fp ("" accepts any, for the room's creator on commit 1).
 type keyOf func(user, fp string) (*crypto.PublicIdentity, error)
@@ -290,7 +294,11 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 	}
 	p, err := key(signer, fp)
 	if err != nil {
-		return fail("signer %s: %v", signer, err)
+		if errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		// The commit may be sound: its signer's key is what is missing.
+		return fmt.Errorf("commit %d of %q: %w: signer %s: %w", c.N, st.Name, errUnverifiable, signer, err)
 	}
 	if err := rec.Verify(p); err != nil {
 		return fail("%v", err)

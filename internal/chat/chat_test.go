@@ -44,6 +44,15 @@ var flows = []struct {
 	{"SlowCluster", flowSlowCluster},
 	{"WatchRooms", flowWatchRooms},
 	{"UnreadSince", flowUnreadSince},
+	// Room protocol v2 regressions (attack_test.go).
+	{"RemovalTamperRefused", flowRemovalTamperRefused},
+	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},
+	{"RevisionsAreNotEvidence", flowRevisionsAreNotEvidence},
+	{"DeletedNewestNoticed", flowDeletedNewestNoticed},
+	{"ReorderNoticed", flowReorderNoticed},
+	{"PinsOnlyFromChain", flowPinsOnlyFromChain},
+	{"BigRoomRotation", flowBigRoomRotation},
+	{"LastMemberAndDirectRooms", flowLastMemberAndDirectRooms},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.

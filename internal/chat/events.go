@@ -242,6 +242,7 @@ func (sub *subscription) deliver(ctx context.Context, raws []store.RawMessage) b
 		return sub.emit(ctx, Event{Kind: EventStatus, Err: err})
 	}
 	sub.s.saw(sub.name, msgs)
+	sub.s.noteEvidence(sub.name, msgs)
 	for _, m := range msgs {
 		sub.gaps.add(m)
 		sub.order.add(m)

@@ -558,7 +558,19 @@ func (s *Service) memberView(ctx context.Context, name string) (*roomView, error
 			return nil, err
 		}
 		if v.fault != nil {
+			if v.blocker != nil && attempt < 20 {
+				// An invalid commit sits where the next one goes: it can
+				// never count, so remove exactly that record and go on.
+				if err := s.st.DropCommit(ctx, name, v.blocker.Body.N, v.blocker.ModRevision); err != nil && !errors.Is(err, store.ErrConflict) {
+					return nil, err
+				}
+				s.log.Warn("removed an invalid commit", "room", name, "commit", v.blocker.Body.N, "err", v.fault)
+				continue
+			}
 			return nil, v.fault
+		}
+		if err := s.forkedErr(name); err != nil {
+			return nil, err
 		}
 		if v.Closed {
 			return nil, fmt.Errorf("room %q: %w", name, ErrClosed)

@@ -43,6 +43,7 @@ type Message struct {
 	signed    bool             // the signature verified (now or before)
 	needsView bool             // rejected for want of newer room state
 	future    bool             // dated far ahead of the reader's clock
+	evidence  bool             // a signed message shows the chain served is not the members' chain
 }
 
 // Page is a stretch of a room's history, oldest first.
@@ -178,6 +179,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 			}
 			keep = append(keep, m)
 		}
+		s.noteEvidence(name, keep)
 		n := 0
 		for _, m := range keep {
 			if !m.future {
@@ -213,6 +215,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		if err != nil {
 			return nil, err
 		}
+		s.noteEvidence(name, again)
 		if each != nil && len(again) > 0 {
 			if err := each(&Page{Room: name, Messages: again, Revision: out.Revision}); err != nil {
 				return nil, err
@@ -239,6 +242,9 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		}
 	}
 	out.Warnings = append(out.Warnings, tracker.warnings()...)
+	if err := s.forkedErr(name); err != nil {
+		out.Warnings = append(out.Warnings, err.Error()+"; nothing is sent into this room")
+	}
 	if each == nil {
 		s.saw(name, msgs)
 		out.Messages = msgs
@@ -383,16 +389,44 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 	workers := runtime.GOMAXPROCS(0)
 	if len(raws) < 64 || workers == 1 {
 		work(0, len(raws))
-		return out, nil
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(raws) + workers - 1) / workers
+		for lo := 0; lo < len(raws); lo += chunk {
+			hi := min(lo+chunk, len(raws))
+			wg.Go(func() { work(lo, hi) })
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	chunk := (len(raws) + workers - 1) / workers
-	for lo := 0; lo < len(raws); lo += chunk {
-		hi := min(lo+chunk, len(raws))
-		wg.Go(func() { work(lo, hi) })
-	}
-	wg.Wait()
 	return out, nil
+}
+
+// noteEvidence looks, in messages whose verdict is final, for a current
+// member's signed word that the chain etcd serves is not theirs.
+func (s *Service) noteEvidence(room string, msgs []Message) {
+	for _, m := range msgs {
+		if m.evidence {
+			s.markForked(room, fmt.Errorf("room %q: %w: message %s from %s was %s", room, ErrTampered, m.ID, m.Sender, m.Rejected))
+			return
+		}
+	}
+}
+
+// markForked remembers, for this process, that signed messages show the
+// room's chain in etcd is not the one its members wrote: nothing is sent
+// into it.
+func (s *Service) markForked(room string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forked[room] == nil {
+		s.forked[room] = err
+	}
+}
+
+func (s *Service) forkedErr(room string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forked[room]
 }
 
 // envelopeDigest identifies an exact record for the verified cache.
@@ -471,11 +505,16 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 		return reject("its id is dated %s from the time %s signed", d.Round(time.Second), env.Sender)
 	}
 	c := uint64(env.Commit)
+	// A current member's signed word that the chain differs is evidence
+	// against the chain etcd serves (a departed member's or an outsider's
+	// is not: they could forge it to stop the room).
+	member := v.isMember(env.Sender) && v.Members[env.Sender].Key == p.Fingerprint()
 	if c > v.N {
-		m.needsView = true
-		return reject("sealed under commit %d, past the newest this room's chain holds (%d)", c, v.N)
+		m.needsView, m.evidence = true, member
+		return reject("sealed under commit %d, past the newest this room's chain holds (%d): commits are withheld", c, v.N)
 	}
 	if string(v.prefix(c)) != string(env.CommitDigest[:]) {
+		m.evidence = member
 		return reject("sealed under a commit %d that is not this room's (a forked or rewritten chain)", c)
 	}
 	sp := v.spanAt(env.Sender, c)

@@ -117,7 +117,7 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
-	if v.fault != nil || v.Retired || !v.isMember(s.me.Name()) {
+	if v.fault != nil || v.Retired || !v.isMember(s.me.Name()) || s.forkedErr(name) != nil {
 		if v, err = s.memberView(ctx, name); err != nil {
 			return Message{}, fmt.Errorf("send to %q: %w", name, err)
 		}

@@ -116,6 +116,7 @@ type Service struct {
 	rings    map[string]*keyRing               // room keys per room
 	views    map[string]*roomView              // newest verified state per room
 	seen     map[string]*seenState             // what I saw last per room
+	forked   map[string]error                  // evidence that a room's chain was forked
 	batchers map[string]*batcher               // write batching per room
 }
 
@@ -133,6 +134,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		rings:    make(map[string]*keyRing),
 		views:    make(map[string]*roomView),
 		seen:     make(map[string]*seenState),
+		forked:   make(map[string]error),
 		batchers: make(map[string]*batcher),
 		roomPins: opts.RoomPins,
 		heads:    opts.Heads,

@@ -39,6 +39,8 @@ type roomView struct {
 	// fault, when set, says etcd contradicts what this home verified
 	// before, or an invalid commit blocks the chain: nothing is sent.
 	fault error
+	// blocker is the invalid commit at N+1, if that is the fault.
+	blocker *store.Signed[store.Commit]
 }
 
 // Rejected is a record in etcd that Parley refused to use, with the reason.
@@ -147,9 +149,13 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		work = before.clone()
 		good := before.N
 		var bad error
+		var blocker *store.Signed[store.Commit]
 		for _, c := range commits {
 			if err := work.apply(c, s.keyFunc(ctx)); err != nil {
-				bad = err
+				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+					return nil, err
+				}
+				bad, blocker = err, c
 				break
 			}
 			good = c.Body.N
@@ -164,6 +170,9 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 			}
 			reject("commit "+strconv.FormatUint(good+1, 10), read.Revision, bad)
 			v.fault = fmt.Errorf("room %q: %w: an invalid commit %d in etcd blocks it: %v", room, ErrTampered, good+1, bad)
+			if blocker.Body.N == good+1 && !errors.Is(bad, errUnverifiable) {
+				v.blocker = blocker
+			}
 			break
 		}
 		if !more {
@@ -188,7 +197,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		if d := work.Denied[u]; d != nil && bytes.Equal(d, r.Digest()) {
 			continue // denied; etcd put it back
 		}
-		p, err := s.userKey(ctx, u, r.Body.Key)
+		p, err := s.userKeyPin(ctx, u, r.Body.Key, false)
 		if err == nil {
 			err = r.Verify(p)
 		}
@@ -283,11 +292,27 @@ func (s *Service) keyFunc(ctx context.Context) keyOf {
 }
 
 // userKey returns user's verified identity; if fp is not "", it must be
-// the identity the room admitted.
+// the identity a room's signed chain admitted, and it is pinned.
 func (s *Service) userKey(ctx context.Context, user, fp string) (*crypto.PublicIdentity, error) {
+	return s.userKeyPin(ctx, user, fp, true)
+}
+
+// userKeyPin is userKey; pin false checks fp without pinning it (a join
+// request names its author's key, but only a member's commit vouches).
+func (s *Service) userKeyPin(ctx context.Context, user, fp string, pin bool) (*crypto.PublicIdentity, error) {
 	got, bad, err := s.lookupUsers(ctx, []string{user})
 	if err != nil {
 		return nil, err
+	}
+	if p, ok := got[user]; ok && fp != "" && p.Fingerprint() != fp {
+		// The record read before may have been a forgery since replaced:
+		// read it again before deciding.
+		s.mu.Lock()
+		delete(s.users, user)
+		s.mu.Unlock()
+		if got, bad, err = s.lookupUsers(ctx, []string{user}); err != nil {
+			return nil, err
+		}
 	}
 	p, ok := got[user]
 	if !ok {
@@ -301,8 +326,10 @@ func (s *Service) userKey(ctx context.Context, user, fp string) (*crypto.PublicI
 			return nil, fmt.Errorf("%w: the key stored for %s is not the one the room admitted", ErrKeyChanged, user)
 		}
 		// A key a signed commit admitted: pin it.
-		if err := s.pin(user, p); err != nil {
-			return nil, err
+		if pin {
+			if err := s.pin(user, p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return p, nil

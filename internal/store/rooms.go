@@ -90,7 +90,7 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 			cr.Bad = append(cr.Bad, BadRecord{Key: key, Revision: kv.ModRevision, Err: err})
 			// A malformed commit still takes its place in the chain: the
 			// chain stops there.
-			cr.Commits = append(cr.Commits, &Signed[Commit]{Body: Commit{Room: room, N: n}, Key: key, kind: KindCommit, value: kv.Value, bad: err})
+			cr.Commits = append(cr.Commits, &Signed[Commit]{Body: Commit{Room: room, N: n}, Key: key, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err})
 			continue
 		}
 		cr.Commits = append(cr.Commits, r)
@@ -117,7 +117,7 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 			if err == nil {
 				cr.Pinned = r
 			} else {
-				cr.Pinned = &Signed[Commit]{Body: Commit{Room: room, N: pin}, Key: string(kv.Key), kind: KindCommit, value: kv.Value, bad: err}
+				cr.Pinned = &Signed[Commit]{Body: Commit{Room: room, N: pin}, Key: string(kv.Key), CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err}
 			}
 		}
 	}
@@ -565,4 +565,29 @@ func (c *Client) RoomsRevision(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read revision: %w", mapErr(err))
 	}
 	return resp.Header.Revision, nil
+}
+
+// DropCommit deletes commit n of room if it is still the record read at
+// modRev: an invalid commit (a forgery, or garbage) that sits where the
+// next commit goes and can never count. ErrConflict if it changed.
+func (c *Client) DropCommit(ctx context.Context, room string, n uint64, modRev int64) error {
+	if err := checkRoom(room); err != nil {
+		return err
+	}
+	k := commitKey(room, n)
+	var resp *clientv3.TxnResponse
+	err := c.retried(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(k), "=", modRev)).
+			Then(clientv3.OpDelete(k)).
+			Commit()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove invalid commit %d of %q: %w", n, room, mapErr(err))
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("remove invalid commit %d of %q: %w", n, room, ErrConflict)
+	}
+	return nil
 }
