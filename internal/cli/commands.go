@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 func (a *App) rootCommand() *cobra.Command {
@@ -122,12 +123,15 @@ func (a *App) op(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), a.cfg.Timeout)
 }
 
+// printJSON writes v as one line of JSON. Characters a terminal would act
+// on are escaped (\u001b, \u202e): the value stays exact and the line
+// passes the output sanitiser unchanged.
 func printJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b = append(termtext.EscapeJSON(b), '\n')
 	_, err = w.Write(b)
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 // Exit codes scripts can rely on.
@@ -52,7 +53,17 @@ func (e *Env) getenv(k string) string {
 
 // Main runs parley with args (without the program name) and returns the
 // process exit code. Errors are printed as one line on stderr.
+//
+// Everything parley prints on stdout and stderr, messages, names, reasons,
+// notices, warnings and errors, passes one sanitiser ([termtext.Clean]) on
+// its way out, so no text from the network can drive the terminal. JSON
+// output is written with those characters already escaped (see printJSON),
+// so the sanitiser leaves it exact.
 func Main(ctx context.Context, args []string, env *Env) int {
+	e := *env
+	e.Stdout = termtext.NewWriter(env.Stdout)
+	e.Stderr = termtext.NewWriter(env.Stderr)
+	env = &e
 	app := &App{env: env}
 	root := app.rootCommand()
 	root.SetArgs(args)

@@ -382,7 +382,7 @@ func (r *roomsModel) activityText(room string) string {
 	if !a.last.Time.IsZero() {
 		s += when(a.last.Time, time.Now())
 		if a.last.Sender != "" && a.last.Rejected == "" {
-			s += " " + a.last.Sender + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
+			s += " " + sanitize(a.last.Sender) + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
 		}
 	}
 	return s

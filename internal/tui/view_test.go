@@ -40,11 +40,11 @@ func TestWrapCountsCells(t *testing.T) {
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":               "plain",
-		"a\x1b[2Jb":           "a\uFFFD[2Jb",
+		"a\x1b[2Jb":           "a^[[2Jb",
 		"tab\there":           "tab here",
-		"bell\a":              "bell\uFFFD",
-		"csi\u009b31m":        "csi\uFFFD31m",
-		"rtl\u202eevil":       "rtl\uFFFDevil",
+		"bell\a":              "bell^G",
+		"csi\u009b31m":        "csi<U+009B>31m",
+		"rtl\u202eevil":       "rtl<U+202E>evil",
 		"two\nlines":          "two\nlines",
 		"emoji 😀 and 世界 stay": "emoji 😀 and 世界 stay",
 	} {
@@ -183,7 +183,7 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	s := ansi.Strip(m.View().Content)
 	for _, want := range []string{
-		"  bob: hi\uFFFD[2J there",
+		"  bob: hi^[[2J there",
 		"? mallory: [rejected record: signature of mallory does not verify]",
 		"* carol left",
 		"* carol wants to join, type !carol to approve (or /deny carol)",
