@@ -205,8 +205,13 @@ func (a *App) userDir(u string) string { return filepath.Join(a.cfg.Home, "users
 
 // KeystoreExists reports whether the home holds a keystore for user, and
 // whether it is encrypted.
+// A keystore open to other users counts as unencrypted: logging in then
+// fails at once, saying why, instead of asking for a passphrase first.
 func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
-	data, err := os.ReadFile(filepath.Join(a.userDir(user), "keystore"))
+	data, err := readKeystore(filepath.Join(a.userDir(user), "keystore"))
+	if errors.As(err, new(*keystoreModeError)) {
+		return true, false
+	}
 	if err != nil {
 		return false, false
 	}
@@ -217,7 +222,7 @@ func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
 // identity loads user's keystore from the home, or creates a new identity.
 func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 	path := filepath.Join(a.userDir(u), "keystore")
-	data, err := os.ReadFile(path)
+	data, err := readKeystore(path)
 	switch {
 	case err == nil:
 		enc, err := crypto.KeystoreEncrypted(data)
@@ -238,6 +243,8 @@ func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 		}
 		return id, nil
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, new(*keystoreModeError)):
+		return nil, err
 	default:
 		return nil, fmt.Errorf("read keystore: %w", err)
 	}
@@ -259,6 +266,9 @@ func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 	}
 	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write keystore: %w", err)
+	}
+	if len(pass) == 0 && !a.tui {
+		a.warn("the keystore of %s is not encrypted: whoever can read %s can act as %s (set PARLEY_PASSPHRASE when creating it to encrypt it)", u, path, u)
 	}
 	return id, nil
 }

@@ -23,7 +23,7 @@ const (
 	ExitError       = 1 // any other failure
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
-	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, etcd credentials
+	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, keystore open to others, etcd credentials
 	ExitInterrupted = 130
 )
 
@@ -95,9 +95,12 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 func classify(err error) (code int, hint string) {
 	var ue usageError
+	var km *keystoreModeError
 	switch {
 	case errors.As(err, &ue), errors.Is(err, names.ErrInvalid):
 		return ExitUsage, ""
+	case errors.As(err, &km):
+		return ExitRefused, km.hint()
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitUnavailable, "check --endpoints (or PARLEY_ENDPOINTS) and that a quorum of etcd members is up"
 	case errors.Is(err, crypto.ErrWrongPassphrase):
