@@ -79,25 +79,42 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if ctx.Err() != nil && code != ExitUsage {
 		code = ExitInterrupted
 	}
-	fmt.Fprintf(env.Stderr, "parley: error: %s\n", oneLine(err))
+	msg := oneLine(err)
+	if me, uerr := names.User(app.cfg.User); uerr == nil {
+		msg = directNames(msg, me)
+	}
+	fmt.Fprintf(env.Stderr, "parley: error: %s\n", msg)
 	if hint != "" {
 		fmt.Fprintf(env.Stderr, "parley: hint: %s\n", hint)
 	}
 	return code
 }
 
-type usageError struct{ err error }
+// usageError is a mistake in the command line: bad flags, arguments or
+// an unknown command. It exits 2, with an optional hint.
+type usageError struct {
+	err  error
+	hint string
+}
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{err: fmt.Errorf(format, args...)} }
 
 func classify(err error) (code int, hint string) {
 	var ue usageError
 	var km *keystoreModeError
+	var nu *noUserError
+	var nd *noDirectRoomError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, names.ErrInvalid):
+	case errors.As(err, &nu):
+		return ExitError, nu.hint()
+	case errors.As(err, &nd):
+		return ExitError, nd.hint()
+	case errors.As(err, &ue):
+		return ExitUsage, ue.hint
+	case errors.Is(err, names.ErrInvalid):
 		return ExitUsage, ""
 	case errors.As(err, &km):
 		return ExitRefused, km.hint()
