@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -197,5 +198,31 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 	}
 	if strings.Contains(m.View().Content, "\x1b[2J") {
 		t.Error("a message's escape sequence reached the terminal")
+	}
+}
+
+// An error wider than the terminal is wrapped on the room list and the
+// waiting screen, never cut at the terminal's edge.
+func TestLongErrorsWrap(t *testing.T) {
+	const width = 120
+	long := errors.New("open etcd client for http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379: etcd cluster unavailable: " +
+		strings.Repeat("context deadline exceeded; ", 4) + "the last words")
+	m := bareModel(t, Options{})
+	r := newRooms(m.sh)
+	r.SetSize(width, 30)
+	r.setError(long)
+	w := newWaiting(m.sh, chat.RoomInfo{Name: "general"}, func() {})
+	w.SetSize(width, 30)
+	w.err = long
+	for name, view := range map[string]string{"room list": r.View(), "waiting": w.View()} {
+		s := ansi.Strip(view)
+		for _, l := range strings.Split(s, "\n") {
+			if lipgloss.Width(l) > width {
+				t.Errorf("%s: line of %d cells on a %d-cell terminal: %q", name, lipgloss.Width(l), width, l)
+			}
+		}
+		if got := strings.Join(strings.Fields(s), " "); !strings.Contains(got, long.Error()) {
+			t.Errorf("%s does not show the whole error %q:\n%s", name, long, s)
+		}
 	}
 }
