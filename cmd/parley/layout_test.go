@@ -46,6 +46,7 @@ func TestLayout(t *testing.T) {
 		mod + "crypto":   {"go.etcd.io/etcd", mod + "store", "os", "net"},
 		mod + "names":    {"go.etcd.io/etcd", mod},
 		mod + "termtext": {"go.etcd.io/etcd", "charm.land/", mod},
+		mod + "fsutil":   {"go.etcd.io/etcd", "charm.land/", mod},
 	}
 	owners := map[string][]string{
 		"go.etcd.io/etcd/client/v3":       {mod + "store", mod + "node"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/fsutil"
 	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/store"
@@ -264,7 +265,7 @@ func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write keystore: %w", err)
 	}
 	if len(pass) == 0 && !a.tui {
@@ -312,30 +313,6 @@ func (a *App) close() {
 	if a.logf != nil {
 		a.logf.Close()
 	}
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // readLines calls fn for each line of the reader, skipping empty lines. An
