@@ -40,11 +40,13 @@ func listPackages(t *testing.T) []pkgInfo {
 func TestLayout(t *testing.T) {
 	const mod = "github.com/parley-chat/parley/internal/"
 	forbidden := map[string][]string{
-		mod + "tui":    {"go.etcd.io/etcd", mod + "store", mod + "node"},
-		mod + "chat":   {"charm.land/", "go.etcd.io/etcd/client", "go.etcd.io/etcd/server", mod + "cli", mod + "tui", mod + "node"},
-		mod + "store":  {mod + "chat", mod + "cli", mod + "tui", "charm.land/", "go.etcd.io/etcd/server"},
-		mod + "crypto": {"go.etcd.io/etcd", mod + "store", "os", "net"},
-		mod + "names":  {"go.etcd.io/etcd", mod},
+		mod + "tui":      {"go.etcd.io/etcd", mod + "store", mod + "node"},
+		mod + "chat":     {"charm.land/", "go.etcd.io/etcd/client", "go.etcd.io/etcd/server", mod + "cli", mod + "tui", mod + "node"},
+		mod + "store":    {mod + "chat", mod + "cli", mod + "tui", "charm.land/", "go.etcd.io/etcd/server"},
+		mod + "crypto":   {"go.etcd.io/etcd", mod + "store", "os", "net"},
+		mod + "names":    {"go.etcd.io/etcd", mod},
+		mod + "termtext": {"go.etcd.io/etcd", "charm.land/", mod},
+		mod + "fsutil":   {"go.etcd.io/etcd", "charm.land/", mod},
 	}
 	owners := map[string][]string{
 		"go.etcd.io/etcd/client/v3":       {mod + "store", mod + "node"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -57,6 +58,8 @@ func TestScripts(t *testing.T) {
 			"eventually": eventually,
 			"sleep":      sleep,
 			"lines":      lines,
+			"envq":       envq,
+			"exits":      exits,
 		},
 	})
 }
@@ -138,5 +141,41 @@ func lines(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		fmt.Fprintln(ts.Stdout(), strings.Repeat(text, n))
+	}
+}
+
+// envq NAME TEXT sets the variable NAME to TEXT read as the inside of a Go
+// string literal, so scripts can hold control characters: envq M 'a\x1b[2J'.
+func envq(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envq NAME TEXT")
+	}
+	v, err := strconv.Unquote(`"` + args[1] + `"`)
+	if err != nil {
+		ts.Fatalf("envq: %q: %v", args[1], err)
+	}
+	ts.Setenv(args[0], v)
+}
+
+// exits CODE CMD ARGS... runs the command and fails unless it exits with
+// CODE; its stdout and stderr are then checked as after exec.
+func exits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE CMD ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
 }

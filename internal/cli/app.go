@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/fsutil"
 	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/store"
@@ -207,8 +208,13 @@ func (a *App) userDir(u string) string { return filepath.Join(a.cfg.Home, "users
 
 // KeystoreExists reports whether the home holds a keystore for user, and
 // whether it is encrypted.
+// A keystore open to other users counts as unencrypted: logging in then
+// fails at once, saying why, instead of asking for a passphrase first.
 func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
-	data, err := os.ReadFile(filepath.Join(a.userDir(user), "keystore"))
+	data, err := readKeystore(filepath.Join(a.userDir(user), "keystore"))
+	if errors.As(err, new(*keystoreModeError)) {
+		return true, false
+	}
 	if err != nil {
 		return false, false
 	}
@@ -219,7 +225,7 @@ func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
 // identity loads user's keystore from the home, or creates a new identity.
 func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 	path := filepath.Join(a.userDir(u), "keystore")
-	data, err := os.ReadFile(path)
+	data, err := readKeystore(path)
 	switch {
 	case err == nil:
 		enc, err := crypto.KeystoreEncrypted(data)
@@ -240,6 +246,8 @@ func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 		}
 		return id, nil
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, new(*keystoreModeError)):
+		return nil, err
 	default:
 		return nil, fmt.Errorf("read keystore: %w", err)
 	}
@@ -259,8 +267,11 @@ func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write keystore: %w", err)
+	}
+	if len(pass) == 0 && !a.tui {
+		a.warn("the keystore of %s is not encrypted: whoever can read %s can act as %s (set PARLEY_PASSPHRASE when creating it to encrypt it)", u, path, u)
 	}
 	return id, nil
 }
@@ -304,30 +315,6 @@ func (a *App) close() {
 	if a.logf != nil {
 		a.logf.Close()
 	}
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // readLines calls fn for each line of the reader, skipping empty lines. An

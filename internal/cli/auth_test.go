@@ -68,7 +68,8 @@ func TestEtcdAuth(t *testing.T) {
 		{"no user", "", "", "user name is empty"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{"PARLEY_ENDPOINTS": eps[0], "PARLEY_HOME": t.TempDir(), "PARLEY_ETCD_USER": tt.user, "PARLEY_ETCD_PASSWORD": tt.password}
+			// An encrypted keystore: its creation prints no warning.
+			env := map[string]string{"PARLEY_ENDPOINTS": eps[0], "PARLEY_HOME": t.TempDir(), "PARLEY_ETCD_USER": tt.user, "PARLEY_ETCD_PASSWORD": tt.password, "PARLEY_PASSPHRASE": "secret"}
 			code, stderr := run(t, ctx, env, nil, "--user", "bob", "rooms")
 			if code != cli.ExitRefused || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "hint: check --etcd-user") {
 				t.Fatalf("exit %d, stderr %q; want %d, %q and the hint", code, stderr, cli.ExitRefused, tt.want)

@@ -48,7 +48,7 @@ deleted at the end.`,
 		Example: `  parley bench
   parley bench --messages 4000 --history 20000 --concurrency 1,8,32 --json
   parley --endpoints 127.0.0.1:2379 bench`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var levels []int
 			for _, f := range splitList(conc) {

@@ -38,7 +38,7 @@ promotes it in one command; cluster add is for members started otherwise.`,
   parley cluster remove m4
   parley cluster add m4 --peer-urls http://10.0.0.4:2380
   parley --endpoints https://10.0.0.1:2379 --cacert ca.pem --cert client.pem --key client-key.pem cluster status`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("cluster needs a subcommand: status, add, promote or remove (see parley cluster --help)")
 		},
@@ -159,7 +159,7 @@ Exit status 0 means the list was had, even if members are down; 3 means no
 member could be reached.`,
 		Example: `  parley cluster status
   parley cluster status --json | jq -r 'select(.role == "leader") | .name'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := a.clusterClient()
 			if err != nil {

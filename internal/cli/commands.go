@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 func (a *App) rootCommand() *cobra.Command {
@@ -36,7 +38,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
   PARLEY_ENDPOINTS=10.0.0.1:2379,10.0.0.2:2379 parley --user alice rooms`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          noArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g := a.env.getenv
 			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
@@ -81,13 +83,14 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
 	pf.StringVar(&etcdUser, "etcd-user", "", "etcd user (USER or USER:PASSWORD) for a cluster with authentication enabled (env PARLEY_ETCD_USER)")
 	pf.StringVar(&etcdPassword, "etcd-password", "", "password of --etcd-user (env PARLEY_ETCD_PASSWORD, which keeps it out of the process list)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err: err} })
 
 	root.AddCommand(
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
 	)
+	roomWordsOnErrors(root.Commands())
 	return root
 }
 
@@ -108,6 +111,33 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
+// noArgs refuses positional arguments. To a command with subcommands (the
+// root, cluster) the first one is an unknown command; cobra reports both
+// as plain errors, which would exit 1 instead of 2.
+func noArgs(cmd *cobra.Command, argv []string) error {
+	if len(argv) == 0 {
+		return nil
+	}
+	if !cmd.HasSubCommands() {
+		return usagef("%s takes no arguments, got %q", cmd.Name(), argv[0])
+	}
+	msg := fmt.Sprintf("unknown command %q", argv[0])
+	if cmd.HasParent() {
+		msg += fmt.Sprintf(" for %q", cmd.CommandPath())
+	}
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default for its own message
+	}
+	if s := cmd.SuggestionsFor(argv[0]); len(s) > 0 {
+		q := make([]string, len(s))
+		for i, n := range s {
+			q[i] = strconv.Quote(n)
+		}
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(q, " or "))
+	}
+	return usageError{err: errors.New(msg), hint: "see " + cmd.CommandPath() + " --help for the commands"}
+}
+
 func args(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if len(a) != n {
@@ -122,12 +152,15 @@ func (a *App) op(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), a.cfg.Timeout)
 }
 
+// printJSON writes v as one line of JSON. Characters a terminal would act
+// on are escaped (\u001b, \u202e): the value stays exact and the line
+// passes the output sanitiser unchanged.
 func printJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b = append(termtext.EscapeJSON(b), '\n')
 	_, err = w.Write(b)
 	return err
 }
@@ -142,7 +175,7 @@ func (a *App) whoamiCmd() *cobra.Command {
 		Use:     "whoami",
 		Short:   "Show the user you act as and your key fingerprint",
 		Example: "  parley --user alice whoami",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, s, cancel, err := a.session(cmd)
 			defer cancel()
@@ -167,7 +200,7 @@ func (a *App) roomsCmd() *cobra.Command {
 		Short: "List the rooms: yours, your direct rooms, and those you may ask to join",
 		Example: `  parley rooms
   parley rooms --json | jq -r 'select(.member) | .room'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()
@@ -385,7 +418,7 @@ exactly two members and can never be joined by anyone else. Elsewhere,
 			}
 			r, err := s.DirectRoom(ctx, argv[0])
 			if err != nil {
-				return err
+				return roomWords(err, "@"+argv[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "direct room with %s: @%s\n", r.Peer, r.Peer)
 			return nil
@@ -664,7 +697,7 @@ home and are delivered, each exactly once, by the next parley command that
 reaches the cluster (or at once by a running chat or read --follow).`,
 		Example: `  parley outbox
   parley outbox --deliver`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, s, cancel, err := a.session(cmd)
 			defer cancel()

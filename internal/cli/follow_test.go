@@ -100,3 +100,63 @@ func TestReadFollow(t *testing.T) {
 		t.Fatal("read --follow did not stop on interrupt")
 	}
 }
+
+// Regression: read --follow printed a message's escape sequences raw, so
+// any sender could clear the reader's screen or retitle the window. The
+// live output shows them visibly, like the history.
+func TestReadFollowEscapesRegression(t *testing.T) {
+	eps := storetest.StartEmbedded(t)
+	env := map[string]string{"PARLEY_ENDPOINTS": eps[0], "PARLEY_HOME": t.TempDir()}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	const evil = "X \x1b[2J\x1b]0;pwned\a \u009b31m \u202eevil"
+	for _, args := range [][]string{
+		{"--user", "alice", "create", "live"},
+		{"--user", "alice", "send", "live", "history " + evil},
+	} {
+		if code, stderr := run(t, ctx, env, nil, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+
+	pr, pw := io.Pipe()
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		code, _ := run(t, fctx, env, pw, "--user", "alice", "read", "live", "--follow")
+		pw.Close()
+		done <- code
+	}()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	const want = `X ^[[2J^[]0;pwned^G <U+009B>31m <U+202E>evil`
+	expect := func(prefix string) {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("output ended before the %s message", prefix)
+			}
+			if !strings.HasSuffix(l, "alice: "+prefix+" "+want) {
+				t.Fatalf("read --follow printed %q, want the %s message ending in %q", l, prefix, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %s message", prefix)
+		}
+	}
+	expect("history")
+	if code, stderr := run(t, ctx, env, nil, "--user", "alice", "send", "live", "live "+evil); code != 0 {
+		t.Fatalf("send: %d %s", code, stderr)
+	}
+	expect("live")
+	stop()
+	if code := <-done; code != cli.ExitInterrupted {
+		t.Fatalf("interrupted follow exited %d, want %d", code, cli.ExitInterrupted)
+	}
+}

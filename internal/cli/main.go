@@ -14,6 +14,7 @@ import (
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 // Exit codes scripts can rely on.
@@ -22,7 +23,7 @@ const (
 	ExitError       = 1 // any other failure
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
-	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, etcd credentials
+	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, keystore open to others, etcd credentials
 	ExitInterrupted = 130
 )
 
@@ -52,7 +53,17 @@ func (e *Env) getenv(k string) string {
 
 // Main runs parley with args (without the program name) and returns the
 // process exit code. Errors are printed as one line on stderr.
+//
+// Everything parley prints on stdout and stderr, messages, names, reasons,
+// notices, warnings and errors, passes one sanitiser ([termtext.Clean]) on
+// its way out, so no text from the network can drive the terminal. JSON
+// output is written with those characters already escaped (see printJSON),
+// so the sanitiser leaves it exact.
 func Main(ctx context.Context, args []string, env *Env) int {
+	e := *env
+	e.Stdout = termtext.NewWriter(env.Stdout)
+	e.Stderr = termtext.NewWriter(env.Stderr)
+	env = &e
 	app := &App{env: env}
 	root := app.rootCommand()
 	root.SetArgs(args)
@@ -68,25 +79,45 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if ctx.Err() != nil && code != ExitUsage {
 		code = ExitInterrupted
 	}
-	fmt.Fprintf(env.Stderr, "parley: error: %s\n", oneLine(err))
+	msg := oneLine(err)
+	if me, uerr := names.User(app.cfg.User); uerr == nil {
+		msg = directNames(msg, me)
+	}
+	fmt.Fprintf(env.Stderr, "parley: error: %s\n", msg)
 	if hint != "" {
 		fmt.Fprintf(env.Stderr, "parley: hint: %s\n", hint)
 	}
 	return code
 }
 
-type usageError struct{ err error }
+// usageError is a mistake in the command line: bad flags, arguments or
+// an unknown command. It exits 2, with an optional hint.
+type usageError struct {
+	err  error
+	hint string
+}
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{err: fmt.Errorf(format, args...)} }
 
 func classify(err error) (code int, hint string) {
 	var ue usageError
+	var km *keystoreModeError
+	var nu *noUserError
+	var nd *noDirectRoomError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, names.ErrInvalid):
+	case errors.As(err, &nu):
+		return ExitError, nu.hint()
+	case errors.As(err, &nd):
+		return ExitError, nd.hint()
+	case errors.As(err, &ue):
+		return ExitUsage, ue.hint
+	case errors.Is(err, names.ErrInvalid):
 		return ExitUsage, ""
+	case errors.As(err, &km):
+		return ExitRefused, km.hint()
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitUnavailable, "check --endpoints (or PARLEY_ENDPOINTS) and that a quorum of etcd members is up"
 	case errors.Is(err, crypto.ErrWrongPassphrase):

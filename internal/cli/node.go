@@ -86,7 +86,7 @@ stderr, one line each; etcd's own log goes to --log-file.`,
   parley node --name m4 --data-dir m4 \
     --listen-client-urls http://127.0.0.1:2385 --listen-peer-urls http://127.0.0.1:2386 \
     --join http://127.0.0.1:2379,http://127.0.0.1:2381`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.etcdEnv(cmd.LocalNonPersistentFlags(), cmd.Flags())
 		},
@@ -152,7 +152,7 @@ func (a *App) etcdEnv(own, all *pflag.FlagSet) error {
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	return nil
 }
@@ -211,12 +211,12 @@ func (f *nodeFlags) config(fs *pflag.FlagSet) (node.Config, error) {
 		probe := cfg
 		probe.InitialCluster = ""
 		if err := probe.Validate(); err != nil {
-			return node.Config{}, usageError{err}
+			return node.Config{}, usageError{err: err}
 		}
 		return cfg, nil
 	}
 	if err := cfg.Validate(); err != nil {
-		return node.Config{}, usageError{err}
+		return node.Config{}, usageError{err: err}
 	}
 	return cfg, nil
 }

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/parley-chat/parley/internal/fsutil"
 )
 
 // fileOutbox keeps queued messages as one file per message in a directory
@@ -37,13 +38,8 @@ func (o *fileOutbox) Put(id string, data []byte) error {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if err := writeFileAtomic(p, data, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(p, data, 0o600); err != nil {
 		return fmt.Errorf("outbox: %w", err)
-	}
-	// Make the rename durable too.
-	if d, err := os.Open(o.dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -86,19 +82,12 @@ func (o *fileOutbox) TryLock() (unlock func(), ok bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(o.lock), 0o700); err != nil {
 		return nil, false, err
 	}
-	f, err := os.OpenFile(o.lock, os.O_CREATE|os.O_RDWR, 0o600)
+	release, ok, err := fsutil.TryLockFile(o.lock)
 	if err != nil {
 		return nil, false, fmt.Errorf("outbox lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, false, nil
-		}
-		return nil, false, fmt.Errorf("outbox lock: %w", err)
+	if !ok {
+		return nil, false, nil
 	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, true, nil
+	return func() { release() }, true, nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/parley-chat/parley/internal/fsutil"
 )
 
 // fileReadMarks keeps how far the user has read each room (an etcd
@@ -53,7 +55,7 @@ func (r *fileReadMarks) SetReadMark(room string, rev int64) error {
 	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
 		return fmt.Errorf("save read marks: %w", err)
 	}
-	if err := writeFileAtomic(r.path, b, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(r.path, b, 0o600); err != nil {
 		return fmt.Errorf("save read marks: %w", err)
 	}
 	return nil

@@ -16,12 +16,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/parley-chat/parley/internal/fsutil"
 )
 
 // Files of the shared local member, all in <home>/etcd.
 const (
 	localDirName     = "etcd"
-	localLockName    = "lock"     // flock held by the hosting process
+	localLockName    = "lock"     // locked (fsutil.TryLock) by the hosting process
 	localRecordName  = "endpoint" // JSON endpointRecord
 	localDataName    = "data"     // the member's data directory
 	localLogName     = "etcd.log" // etcd's own log
@@ -59,13 +61,13 @@ const (
 // to [Shared.Endpoints] keep working through a takeover after reconnecting
 // by themselves.
 //
-// Which process hosts is decided by an exclusive flock on <home>/etcd/lock;
+// Which process hosts is decided by an exclusive lock on <home>/etcd/lock;
 // the member's data lives in <home>/etcd/data, its URLs are recorded in
 // <home>/etcd/endpoint, and etcd logs to <home>/etcd/etcd.log. Only the
 // lock holder opens the data files, and only it writes the record.
 //
-// A Shared that does not host tries the lock every 300 ms. The kernel
-// releases a flock when the descriptor holding it is closed, so the lock
+// A Shared that does not host tries the lock every 300 ms. The system
+// releases the lock when the file holding it is closed, so the lock
 // comes free as soon as the host closes its Shared, exits or dies; the
 // first Shared to get it starts the member on the recorded URLs, with the
 // same data, and its clients and everyone else's reconnect to it. A
@@ -178,13 +180,13 @@ func (s *Shared) join(ctx context.Context) error {
 	}
 	var notReady error
 	for {
-		locked, err := tryLock(s.lockFile)
+		locked, err := fsutil.TryLock(s.lockFile)
 		if err != nil {
 			return err
 		}
 		if locked {
 			if err := s.hostFirst(ctx); err != nil {
-				return errors.Join(err, unlock(s.lockFile))
+				return errors.Join(err, fsutil.Unlock(s.lockFile))
 			}
 			return nil
 		}
@@ -302,7 +304,7 @@ func (s *Shared) run() {
 			s.mu.Lock()
 			s.node = nil
 			s.mu.Unlock()
-			if err := errors.Join(n.Close(), unlock(s.lockFile)); err != nil {
+			if err := errors.Join(n.Close(), fsutil.Unlock(s.lockFile)); err != nil {
 				s.log.Error("release local etcd member", "err", err)
 			}
 			delay = takeoverMaxBackoff
@@ -314,7 +316,7 @@ func (s *Shared) run() {
 			return
 		case <-time.After(delay):
 		}
-		locked, err := tryLock(s.lockFile)
+		locked, err := fsutil.TryLock(s.lockFile)
 		if err != nil {
 			s.log.Error("take over local etcd member", "err", err)
 			delay = takeoverMaxBackoff
@@ -326,7 +328,7 @@ func (s *Shared) run() {
 		}
 		n, err = s.takeOver()
 		if err != nil {
-			if uerr := unlock(s.lockFile); uerr != nil {
+			if uerr := fsutil.Unlock(s.lockFile); uerr != nil {
 				err = errors.Join(err, uerr)
 			}
 			if s.ctx.Err() != nil {
@@ -405,25 +407,10 @@ func checkLoopbackURL(s string) error {
 // writeEndpoint replaces the record in dir atomically.
 func writeEndpoint(dir string, rec endpointRecord) error {
 	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("node: write local etcd endpoint: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+localRecordName+"-*")
-	if err != nil {
-		return fmt.Errorf("node: write local etcd endpoint: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, localRecordName))
+		err = fsutil.WriteFileAtomic(filepath.Join(dir, localRecordName), append(b, '\n'), 0o600)
 	}
 	if err != nil {
-		os.Remove(f.Name())
 		return fmt.Errorf("node: write local etcd endpoint: %w", err)
 	}
 	return nil

@@ -9,42 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// The takeover relies on flock conflicting between two descriptors of the
-// same file opened in one process.
-func TestFlockConflictsWithinProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
-	open := func() *os.File {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
-	a, b := open(), open()
-	if ok, err := tryLock(a); !ok || err != nil {
-		t.Fatalf("first lock: %v, %v", ok, err)
-	}
-	if ok, err := tryLock(b); ok || err != nil {
-		t.Fatalf("second lock while the first is held: %v, %v; want false, nil", ok, err)
-	}
-	if err := unlock(a); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := tryLock(b); !ok || err != nil {
-		t.Fatalf("second lock after unlock: %v, %v", ok, err)
-	}
-	a.Close()
-	if ok, _ := tryLock(open()); ok {
-		t.Fatal("third descriptor got the lock held by the second")
-	}
-	b.Close() // closing the descriptor releases its lock
-	if ok, err := tryLock(open()); !ok || err != nil {
-		t.Fatalf("lock after closing the holder: %v, %v", ok, err)
-	}
-}
+	"github.com/parley-chat/parley/internal/fsutil"
+)
 
 // A process that starts while the host is still starting waits for the
 // host's member instead of failing or starting one of its own.
@@ -60,7 +27,7 @@ func TestLocalWaitsForStartingHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	if ok, err := tryLock(lock); !ok || err != nil {
+	if ok, err := fsutil.TryLock(lock); !ok || err != nil {
 		t.Fatalf("lock: %v, %v", ok, err)
 	}
 

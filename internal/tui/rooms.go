@@ -288,12 +288,18 @@ func (r *roomsModel) View() string {
 			foot = append(foot, "  Number: "+r.typed)
 		}
 	}
+	// Messages and errors wrap: frame would cut them at the edge.
 	if r.info != "" {
-		foot = append(foot, "  "+st.info.Render(r.info))
+		for _, l := range wrap(sanitize(r.info), max(r.width-4, 20)) {
+			foot = append(foot, "  "+st.info.Render(l))
+		}
 	}
 	for _, e := range []string{r.listErr, r.err} {
-		if e != "" {
-			foot = append(foot, "  "+st.err.Render(e))
+		if e == "" {
+			continue
+		}
+		for _, l := range wrap(sanitize(e), max(r.width-4, 20)) {
+			foot = append(foot, "  "+st.err.Render(l))
 		}
 	}
 	if r.rejected > 0 {
@@ -382,7 +388,7 @@ func (r *roomsModel) activityText(room string) string {
 	if !a.last.Time.IsZero() {
 		s += when(a.last.Time, time.Now())
 		if a.last.Sender != "" && a.last.Rejected == "" {
-			s += " " + a.last.Sender + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
+			s += " " + sanitize(a.last.Sender) + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
 		}
 	}
 	return s

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/parley-chat/parley/internal/names"
+	"github.com/parley-chat/parley/internal/termtext"
 )
 
 // plural says "1 room" or "3 rooms".
@@ -22,24 +23,13 @@ func plural(n int, one, many string) string {
 // ellipsis shortens s to at most n cells.
 func ellipsis(s string, n int) string { return ansi.Truncate(s, n, "…") }
 
-// sanitize makes text from other users safe to draw: control characters
-// (escape sequences could restyle or redraw the terminal) and the Unicode
-// controls that reorder text become U+FFFD; tabs become spaces. Newlines
-// stay: they separate paragraphs.
+// sanitize makes text from other users safe to draw, with the sanitiser
+// the command line uses (package termtext): control characters (escape
+// sequences could restyle or redraw the terminal) and the Unicode controls
+// that reorder text are shown visibly, as "^[" or "<U+202E>". Newlines
+// stay: they separate paragraphs; tabs become spaces, which wrap measures.
 func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			return '\uFFFD'
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
-			return '\uFFFD'
-		}
-		return r
-	}, s)
+	return strings.ReplaceAll(termtext.Clean(s), "\t", " ")
 }
 
 // wrap breaks text into lines of at most width cells, at spaces where it

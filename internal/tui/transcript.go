@@ -62,17 +62,18 @@ func (c *conversation) render(e *entry, w int) []string {
 	case entryMessage:
 		return c.renderMessage(e.msg, w)
 	case entryNotice:
-		return hanging(ts+st.notice.Render("* "), 8, e.text, st.notice, w)
+		return hanging(ts+st.notice.Render("* "), 8, sanitize(e.text), st.notice, w)
 	case entryRequest:
-		text := fmt.Sprintf("%s wants to join, type !%s to approve (or /deny %s)", e.text, e.text, e.text)
+		u := sanitize(e.text)
+		text := fmt.Sprintf("%s wants to join, type !%s to approve (or /deny %s)", u, u, u)
 		return hanging(ts+st.notice.Render("* "), 8, text, st.notice.Bold(true), w)
 	case entryWarning:
 		return hanging(ts+st.warn.Render("! "), 8, sanitize(e.text), st.warn, w)
 	case entryError:
-		return hanging("      "+st.err.Render("error: "), 13, e.text, st.err, w)
+		return hanging("      "+st.err.Render("error: "), 13, sanitize(e.text), st.err, w)
 	}
 	var out []string
-	for _, l := range strings.Split(e.text, "\n") {
+	for _, l := range strings.Split(sanitize(e.text), "\n") {
 		out = append(out, hanging("      ", 6, l, st.info, w)...)
 	}
 	return out
@@ -83,7 +84,7 @@ func (c *conversation) render(e *entry, w int) []string {
 // wrapped under itself.
 func (c *conversation) renderMessage(m chat.Message, w int) []string {
 	st := c.sh.st
-	sender := m.Sender
+	sender := sanitize(m.Sender)
 	if sender == "" {
 		sender = "?"
 	}

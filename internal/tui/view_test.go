@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -40,11 +41,11 @@ func TestWrapCountsCells(t *testing.T) {
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":               "plain",
-		"a\x1b[2Jb":           "a\uFFFD[2Jb",
+		"a\x1b[2Jb":           "a^[[2Jb",
 		"tab\there":           "tab here",
-		"bell\a":              "bell\uFFFD",
-		"csi\u009b31m":        "csi\uFFFD31m",
-		"rtl\u202eevil":       "rtl\uFFFDevil",
+		"bell\a":              "bell^G",
+		"csi\u009b31m":        "csi<U+009B>31m",
+		"rtl\u202eevil":       "rtl<U+202E>evil",
 		"two\nlines":          "two\nlines",
 		"emoji 😀 and 世界 stay": "emoji 😀 and 世界 stay",
 	} {
@@ -183,7 +184,7 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	s := ansi.Strip(m.View().Content)
 	for _, want := range []string{
-		"  bob: hi\uFFFD[2J there",
+		"  bob: hi^[[2J there",
 		"? mallory: [rejected record: signature of mallory does not verify]",
 		"* carol left",
 		"* carol wants to join, type !carol to approve (or /deny carol)",
@@ -197,5 +198,31 @@ func TestTranscriptNoticesAndRejected(t *testing.T) {
 	}
 	if strings.Contains(m.View().Content, "\x1b[2J") {
 		t.Error("a message's escape sequence reached the terminal")
+	}
+}
+
+// An error wider than the terminal is wrapped on the room list and the
+// waiting screen, never cut at the terminal's edge.
+func TestLongErrorsWrap(t *testing.T) {
+	const width = 120
+	long := errors.New("open etcd client for http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379: etcd cluster unavailable: " +
+		strings.Repeat("context deadline exceeded; ", 4) + "the last words")
+	m := bareModel(t, Options{})
+	r := newRooms(m.sh)
+	r.SetSize(width, 30)
+	r.setError(long)
+	w := newWaiting(m.sh, chat.RoomInfo{Name: "general"}, func() {})
+	w.SetSize(width, 30)
+	w.err = long
+	for name, view := range map[string]string{"room list": r.View(), "waiting": w.View()} {
+		s := ansi.Strip(view)
+		for _, l := range strings.Split(s, "\n") {
+			if lipgloss.Width(l) > width {
+				t.Errorf("%s: line of %d cells on a %d-cell terminal: %q", name, lipgloss.Width(l), width, l)
+			}
+		}
+		if got := strings.Join(strings.Fields(s), " "); !strings.Contains(got, long.Error()) {
+			t.Errorf("%s does not show the whole error %q:\n%s", name, long, s)
+		}
 	}
 }

@@ -93,10 +93,11 @@ func (w *waitingModel) View() string {
 			"",
 			"  Press enter or esc to go back to the room list.")
 	case w.err != nil:
-		lines = append(lines,
-			"  "+st.err.Render("The request could not be followed: "+w.err.Error()),
-			"",
-			"  Press enter or esc to go back to the room list.")
+		// The error wraps: frame would cut it at the edge.
+		for _, l := range wrap(sanitize("The request could not be followed: "+w.err.Error()), max(w.width-4, 20)) {
+			lines = append(lines, "  "+st.err.Render(l))
+		}
+		lines = append(lines, "", "  Press enter or esc to go back to the room list.")
 	default:
 		for _, s := range wrap(fmt.Sprintf("Your request is sent. Any member of %s can let you in by typing !%s in the room. You will enter the room, with its whole history, as soon as one does.", w.room.Name, w.sh.me), max(w.width-4, 20)) {
 			lines = append(lines, "  "+s)
