@@ -28,10 +28,10 @@ type writeResult struct {
 }
 
 type pendingWrite struct {
-	id, room   string
-	env        []byte
-	next uint64
-	done       chan writeResult // buffered, receives exactly once
+	id, room string
+	env      []byte
+	next     uint64
+	done     chan writeResult // buffered, receives exactly once
 }
 
 // maxInflight is how many transactions of one room may be in flight at

@@ -92,10 +92,10 @@ func (s *Service) Subscribe(ctx context.Context, room string, fromRev int64) (<-
 }
 
 type subscription struct {
-	s    *Service
-	name string
-	out  chan<- Event
-	view *roomView
+	s     *Service
+	name  string
+	out   chan<- Event
+	view  *roomView
 	last  int64 // last revision delivered
 	gaps  *gapTracker
 	order *orderTracker

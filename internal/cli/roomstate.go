@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/fsutil"
 )
 
 // roomFile names a room's file in a directory of the home: a hash, so
@@ -43,7 +44,7 @@ func (p *fileRoomPins) SaveRoom(room string, state []byte) error {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(roomFile(p.dir, room)+".json", state, 0o600)
+	return fsutil.WriteFileAtomic(roomFile(p.dir, room)+".json", state, 0o600)
 }
 
 // fileHeads keeps my chain head per room in the home, one small file per
@@ -70,10 +71,10 @@ func (h *fileHeads) Advance(room string, fn func(chat.ChainHead, bool) (chat.Cha
 		return fmt.Errorf("chain of %q: %w", room, err)
 	}
 	defer f.Close()
-	if err := lockFile(f); err != nil {
+	if err := fsutil.Lock(f); err != nil {
 		return fmt.Errorf("chain of %q: %w", room, err)
 	}
-	defer unlockFile(f)
+	defer fsutil.Unlock(f)
 	cur, ok, err := readHead(f)
 	if err != nil {
 		return fmt.Errorf("chain of %q: %w", room, err)

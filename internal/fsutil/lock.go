@@ -1,6 +1,7 @@
 // Package fsutil owns the file-system operations whose details differ
 // between operating systems, for the whole module: advisory locks that
-// serialise processes sharing a home directory ([TryLock], [TryLockFile]),
+// serialise processes sharing a home directory ([Lock], [TryLock],
+// [TryLockFile]),
 // and atomic, durable replacement of a file ([WriteFileAtomic]). Nothing
 // else in Parley calls flock, LockFileEx or renames a temporary file over
 // another one by hand.
@@ -27,7 +28,16 @@ func TryLock(f *os.File) (bool, error) {
 	return ok, nil
 }
 
-// Unlock releases a lock taken by [TryLock].
+// Lock takes an exclusive advisory lock on the open file f, waiting for
+// it. Like [TryLock]'s, the lock belongs to the open file.
+func Lock(f *os.File) error {
+	if err := lock(f); err != nil {
+		return fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// Unlock releases a lock taken by [TryLock] or [Lock].
 func Unlock(f *os.File) error {
 	if err := unlock(f); err != nil {
 		return fmt.Errorf("unlock %s: %w", f.Name(), err)

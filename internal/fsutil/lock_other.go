@@ -10,3 +10,5 @@ import (
 func tryLock(f *os.File) (bool, error) { return false, errors.ErrUnsupported }
 
 func unlock(f *os.File) error { return errors.ErrUnsupported }
+
+func lock(f *os.File) error { return errors.ErrUnsupported }
