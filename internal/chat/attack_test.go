@@ -353,12 +353,12 @@ func flowRevisionsAreNotEvidence(t *testing.T, e *env) {
 // it on who sent it, not on whether it decrypts.
 func forgeMessage(t *testing.T, e *env, id *crypto.Identity, room string, n uint64, seq uint64, text string) string {
 	t.Helper()
-	cr, err := e.st.RoomChain(ctx(t), room, 0, n, 1)
-	if err != nil || len(cr.Commits) != 1 {
-		t.Fatalf("read commit %d: %v", n, err)
-	}
 	h := crypto.Header{Commit: uint32(n), Sender: id.Name(), Seq: seq, Time: time.Now().UnixMilli()}
-	copy(h.CommitDigest[:], cr.Commits[0].Digest())
+	// With the commit's digest if it can be read (an attacker may have
+	// destroyed it).
+	if cr, err := e.st.RoomChain(ctx(t), room, 0, n, 1); err == nil && len(cr.Commits) == 1 && cr.Commits[0].Body.N == n {
+		copy(h.CommitDigest[:], cr.Commits[0].Digest())
+	}
 	mid := crypto.NewMessageID(time.Now())
 	env, err := crypto.SealMessage(id, crypto.NewRoomKey(), room, mid, h, []byte(text))
 	if err != nil {

@@ -229,12 +229,18 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 	out := make(map[string]*crypto.PublicIdentity, len(list))
 	var missing []string
 	seen := make(map[string]bool, len(list))
+	bad := make(map[string]error)
 	s.mu.Lock()
 	for _, n := range list {
 		if seen[n] {
 			continue
 		}
 		seen[n] = true
+		if c, err := names.User(n); err != nil || c != n {
+			// A name read from etcd that no user can have.
+			bad[n] = fmt.Errorf("%w: %q is not a user name", ErrNoUser, n)
+			continue
+		}
 		if p, ok := s.users[n]; ok {
 			out[n] = p
 		} else {
@@ -242,7 +248,6 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 		}
 	}
 	s.mu.Unlock()
-	bad := make(map[string]error)
 	if len(missing) == 0 {
 		return out, bad, nil
 	}

@@ -277,7 +277,9 @@ func (s *Service) cachedView(ctx context.Context, room string) (*roomView, error
 func (s *Service) prefetchSigners(ctx context.Context, st *roomState, commits []*store.Signed[store.Commit]) error {
 	want := []string{st.Creator}
 	for _, c := range commits {
-		want = append(want, c.Signer)
+		if c.Malformed() == nil {
+			want = append(want, c.Signer)
+		}
 	}
 	_, _, err := s.lookupUsers(ctx, want)
 	return err
