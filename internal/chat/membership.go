@@ -314,6 +314,16 @@ func (s *Service) RemoveUsers(ctx context.Context, room string, users []string) 
 	if len(us) == 1 && us[0] == s.me.Name() {
 		return CommitStats{}, s.Leave(ctx, room, LeaveOptions{})
 	}
+	// The removal records each removed user's last message as far as I
+	// know it; a look at the newest messages learns it if I saw none.
+	for _, u := range us {
+		if s.knownHead(name, u) == nil {
+			if _, err := s.readPages(ctx, name, "", 0, 500, nil); err != nil && errors.Is(err, store.ErrUnavailable) {
+				return CommitStats{}, fmt.Errorf("remove %s in %q: %w", joinNames(us), name, err)
+			}
+			break
+		}
+	}
 	return s.commit(ctx, name, "remove "+joinNames(us), func(v *roomView) (*plan, error) {
 		if v.Kind == store.RoomDirect {
 			return nil, fmt.Errorf("%w: nobody is removed from a direct room", ErrNotAllowed)
