@@ -253,8 +253,10 @@ func (e *Envelope) Open(key RoomKey, room string, id MessageID) ([]byte, error) 
 }
 
 // ChainHash returns the first 16 bytes of
-// SHA-256(lp("parley/v1/chain-hash") || envelope), which the sender's next
-// envelope in the room carries as Header.Prev.
+// SHA-256(lp("parley/v2/chain-hash") || envelope): a digest of the exact
+// envelope, for callers that identify records by content. (Header.Prev
+// carries the previous message's id, not this digest: the id is signed
+// into that message, so it names it as well.)
 func (e *Envelope) ChainHash() [16]byte {
 	h := sha256.New()
 	var label [4 + len(labelChainHash)]byte
