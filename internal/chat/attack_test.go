@@ -554,3 +554,26 @@ func flowLastMemberAndDirectRooms(t *testing.T, e *env) {
 		t.Fatal("the direct room died")
 	}
 }
+
+// flowLeaveFromNewHome: leaving from a machine that never sent into the
+// room still records the leaver's real last message, so their genuine
+// messages stay genuine.
+func flowLeaveFromNewHome(t *testing.T, e *env) {
+	c := ctx(t)
+	a, b := e.person("alice"), e.person("bob")
+	alice, bob := e.process(a), e.process(b)
+	groupOf(t, "r", alice, bob)
+	mustSend(t, bob, "r", "one")
+	mustSend(t, bob, "r", "two")
+	elsewhere := e.process(&user{id: b.id, home: newHome()})
+	if err := elsewhere.Leave(c, "r", chat.LeaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := alice.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(p); len(got) != 2 || got[0] != "bob: one" || got[1] != "bob: two" {
+		t.Fatalf("history after bob left from another machine = %q", got)
+	}
+}

@@ -53,6 +53,7 @@ var flows = []struct {
 	{"PinsOnlyFromChain", flowPinsOnlyFromChain},
 	{"BigRoomRotation", flowBigRoomRotation},
 	{"LastMemberAndDirectRooms", flowLastMemberAndDirectRooms},
+	{"LeaveFromNewHome", flowLeaveFromNewHome},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.

@@ -284,9 +284,16 @@ func (s *Service) Leave(ctx context.Context, room string, opts LeaveOptions) err
 			}
 			return &plan{op: store.OpClose, end: []string{me}}, nil
 		}
-		head, err := s.myHead(v.Name)
+		head, ok, err := s.heads.Head(v.Name)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			// A home that never sent here (a new machine): my last
+			// message is in etcd, or I sent none.
+			if head, err = s.recoverHead(ctx, v); err != nil {
+				return nil, err
+			}
 		}
 		return &plan{op: store.OpLeave, end: []string{me}, heads: []store.Head{{User: me, Seq: head.Seq}}}, nil
 	})

@@ -279,12 +279,6 @@ func (s *Service) recoverHead(ctx context.Context, v *roomView) (ChainHead, erro
 	return head, nil
 }
 
-// myHead returns my recorded chain head in room (zero if none).
-func (s *Service) myHead(room string) (ChainHead, error) {
-	h, _, err := s.heads.Head(room)
-	return h, err
-}
-
 // seenState is what this service saw last in a room: the newest message
 // (by revision) and each sender's highest sequence number.
 type seenState struct {
