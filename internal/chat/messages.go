@@ -191,7 +191,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		enough := limit > 0 && counted.n >= limit
 		counted.Unlock()
 		if each != nil {
-			slices.SortFunc(keep, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
+			slices.SortFunc(keep, func(a, b Message) int { return store.MessageOrder(a.Revision, b.Revision, a.ID, b.ID) })
 			s.saw(name, keep)
 			if err := each(&Page{Room: name, Messages: keep, Revision: page.Revision, More: page.More && !enough, Cursor: page.Next}); err != nil {
 				return nil, err
@@ -224,7 +224,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		}
 		msgs = append(msgs, again...)
 	}
-	slices.SortFunc(msgs, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
+	slices.SortFunc(msgs, func(a, b Message) int { return store.MessageOrder(a.Revision, b.Revision, a.ID, b.ID) })
 	if limit > 0 {
 		// The newest limit by the order every reader shows, not by key
 		// order: a message dated in the future does not push out the
@@ -282,7 +282,7 @@ func stripText(ms []Message) []Message {
 // verifyAll verifies and decrypts messages on every core, and returns them
 // in revision order.
 func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMessage) ([]Message, error) {
-	slices.SortFunc(raws, func(a, b store.RawMessage) int { return messageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID) })
+	slices.SortFunc(raws, func(a, b store.RawMessage) int { return store.MessageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID) })
 	envs := make([]*crypto.Envelope, len(raws))
 	senders := make([]string, 0, 8)
 	seen := make(map[string]bool)

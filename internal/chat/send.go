@@ -136,7 +136,7 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
 	for attempt := 0; ; attempt++ {
-		rev, err := s.write(ctx, name, o.id.String(), env, v.N+1)
+		rev, err := s.st.WriteMessage(ctx, name, o.id.String(), env, v.N+1)
 		if err == nil {
 			s.sawOwn(name, rev, o.id)
 			return o.message(rev), nil

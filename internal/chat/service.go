@@ -117,7 +117,6 @@ type Service struct {
 	views    map[string]*roomView              // newest verified state per room
 	seen     map[string]*seenState             // what I saw last per room
 	forked   map[string]error                  // evidence that a room's chain was forked
-	batchers map[string]*batcher               // write batching per room
 }
 
 // Login claims the identity's user name in the cluster (create-only) or
@@ -135,7 +134,6 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		views:    make(map[string]*roomView),
 		seen:     make(map[string]*seenState),
 		forked:   make(map[string]error),
-		batchers: make(map[string]*batcher),
 		roomPins: opts.RoomPins,
 		heads:    opts.Heads,
 

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -58,6 +59,9 @@ type Client struct {
 	log      *slog.Logger
 	logFile  io.Closer // nil when client logs are discarded
 	attempts attemptTimer
+
+	batchMu  sync.Mutex          // guards batchers
+	batchers map[string]*batcher // group commit per room (batch.go)
 }
 
 // Open connects to the cluster in cfg. Connecting is lazy in etcd's client:

@@ -1,4 +1,4 @@
-package chat
+package store
 
 import (
 	"cmp"
@@ -7,13 +7,14 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/parley-chat/parley/internal/store"
 )
 
+// This file is the group-commit policy: how concurrent message writes of
+// one process share etcd transactions.
+//
 // Concurrent sends to one room share etcd transactions (group commit): a
 // sender that finds fewer than maxInflight writes in flight becomes a writer
-// and takes everything queued meanwhile, up to store.MaxBatch messages, into
+// and takes everything queued meanwhile, up to MaxBatch messages, into
 // one transaction; the others wait for its outcome. A lone send is never
 // delayed to wait for company. Each message is still one create-only key,
 // written atomically, conditional on the room's chain not having grown.
@@ -49,32 +50,37 @@ type batcher struct {
 	inflight int // transactions being written
 }
 
-func (s *Service) batcherFor(room string) *batcher {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.batchers[room]
+func (c *Client) batcherFor(room string) *batcher {
+	c.batchMu.Lock()
+	defer c.batchMu.Unlock()
+	if c.batchers == nil {
+		c.batchers = make(map[string]*batcher)
+	}
+	b := c.batchers[room]
 	if b == nil {
 		b = &batcher{}
-		s.batchers[room] = b
+		c.batchers[room] = b
 	}
 	return b
 }
 
-// write stores one envelope, batched with concurrent writes to the same
-// room. Its errors are those of store.PutMessage.
-func (s *Service) write(ctx context.Context, room, id string, env []byte, next uint64) (int64, error) {
-	b := s.batcherFor(room)
+// WriteMessage stores one envelope like PutMessage, batched with
+// concurrent writes to the same room from this client (group commit):
+// each message is still its own create-only key, conditional on commit
+// next not existing, written atomically. Its errors are PutMessage's.
+func (c *Client) WriteMessage(ctx context.Context, room, id string, env []byte, next uint64) (int64, error) {
+	b := c.batcherFor(room)
 	p := &pendingWrite{id: id, room: room, env: env, next: next, done: make(chan writeResult, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.inflight < maxInflight {
 		b.inflight++
 		for len(b.queue) > 0 {
-			n := min(len(b.queue), store.MaxBatch)
+			n := min(len(b.queue), MaxBatch)
 			batch := b.queue[:n:n]
 			b.queue = b.queue[n:]
 			b.mu.Unlock()
-			s.writeBatch(ctx, batch)
+			c.writeBatch(ctx, batch)
 			b.mu.Lock()
 		}
 		b.inflight--
@@ -89,10 +95,10 @@ func (s *Service) write(ctx context.Context, room, id string, env []byte, next u
 }
 
 // writeBatch writes a batch and reports to every waiter.
-func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
+func (c *Client) writeBatch(ctx context.Context, batch []*pendingWrite) {
 	if len(batch) == 1 {
 		p := batch[0]
-		rev, err := s.st.PutMessage(ctx, p.room, p.id, p.env, p.next)
+		rev, err := c.PutMessage(ctx, p.room, p.id, p.env, p.next)
 		p.done <- writeResult{rev, err}
 		return
 	}
@@ -114,18 +120,18 @@ func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
 		group := batch[start:end]
 		start = end
 		if len(group) > 1 {
-			msgs := make([]store.MessagePut, len(group))
+			msgs := make([]MessagePut, len(group))
 			for i, p := range group {
-				msgs[i] = store.MessagePut{ID: p.id, Envelope: p.env}
+				msgs[i] = MessagePut{ID: p.id, Envelope: p.env}
 			}
-			rev, err := s.st.PutMessages(wctx, group[0].room, msgs, group[0].next)
+			rev, err := c.PutMessages(wctx, group[0].room, msgs, group[0].next)
 			if err == nil {
 				for _, p := range group {
 					p.done <- writeResult{rev, nil}
 				}
 				continue
 			}
-			if !errors.Is(err, store.ErrConflict) {
+			if !errors.Is(err, ErrConflict) {
 				for _, p := range group {
 					p.done <- writeResult{0, err}
 				}
@@ -135,16 +141,16 @@ func (s *Service) writeBatch(ctx context.Context, batch []*pendingWrite) {
 			// which says which.
 		}
 		for _, p := range group {
-			rev, err := s.st.PutMessage(wctx, p.room, p.id, p.env, p.next)
+			rev, err := c.PutMessage(wctx, p.room, p.id, p.env, p.next)
 			p.done <- writeResult{rev, err}
 		}
 	}
 }
 
-// messageOrder is the order every reader shows messages in: by etcd
+// MessageOrder is the order every reader shows messages in: by etcd
 // revision, and within one revision (messages written in one transaction)
 // by id descending, which is by send time.
-func messageOrder(aRev, bRev int64, aID, bID string) int {
+func MessageOrder(aRev, bRev int64, aID, bID string) int {
 	if c := cmp.Compare(aRev, bRev); c != 0 {
 		return c
 	}
