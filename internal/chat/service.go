@@ -78,6 +78,11 @@ type Options struct {
 	// ReadMarks remembers how far the user has read each room, so unread
 	// counts outlive the process; nil remembers nothing.
 	ReadMarks ReadMarks
+	// OutboxWait bounds each queued message's delivery by DeliverOutbox,
+	// FlushOutbox and RunOutbox (the drain as a whole is bounded only by
+	// its context, so a slow cluster still takes a long outbox); zero
+	// means 5 seconds.
+	OutboxWait time.Duration
 	// Claimed reports that this identity's name claim was confirmed by the
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
@@ -97,6 +102,8 @@ type Service struct {
 	readMarks    ReadMarks     // nil: unread counts start afresh
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
+	outboxWait   time.Duration // bounds one queued message's delivery
+	obq          outboxState   // what this process knows of the outbox
 
 	mu       sync.Mutex                        // guards the fields below
 	users    map[string]*crypto.PublicIdentity // verified public identities
@@ -132,6 +139,10 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		verified:     opts.Verified,
 		readMarks:    opts.ReadMarks,
 		outboxSignal: make(chan struct{}, 1),
+		outboxWait:   opts.OutboxWait,
+	}
+	if s.outboxWait <= 0 {
+		s.outboxWait = defaultOutboxWait
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
