@@ -59,6 +59,7 @@ type App struct {
 	deliverWait time.Duration
 
 	stderrMu sync.Mutex // serialises lines written to stderr by note
+	loginMu  sync.Mutex // one Login at a time
 }
 
 func defaultHome(getenv func(string) string) string {
@@ -155,6 +156,9 @@ func (a *App) Service(ctx context.Context) (*chat.Service, error) {
 // Login logs in as user. passphrase, if not nil, is used for the keystore
 // instead of PARLEY_PASSPHRASE or a prompt.
 func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.Service, error) {
+	// The terminal UI may start a login while one it gave up on ends.
+	a.loginMu.Lock()
+	defer a.loginMu.Unlock()
 	u, err := names.User(user)
 	if err != nil {
 		return nil, err
