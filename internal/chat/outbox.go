@@ -282,23 +282,24 @@ func (s *Service) deliverRound(ctx context.Context) (done []Message, busy bool, 
 }
 
 // FlushOutbox delivers what waits in the outbox, as DeliverOutbox, before
-// a program that sent messages exits; but if the last attempt to reach
-// the cluster failed, it returns at once rather than wait for it again.
-// waiting is how many messages are left in the outbox.
+// a program that sent messages exits; but if the cluster was just found
+// unavailable (it has failed for less than Options.OutboxWait), it returns
+// at once rather than wait for it again. waiting is how many messages are
+// left in the outbox.
 func (s *Service) FlushOutbox(ctx context.Context) (done []Message, waiting int, err error) {
 	if s.outbox == nil {
 		return nil, 0, nil
 	}
 	for {
 		n, err := s.waitingCount()
-		if err != nil || n == 0 || s.obq.isDown() {
+		if err != nil || n == 0 || s.obq.downWithin(s.outboxWait) {
 			return done, n, err
 		}
 		round, busy, err := s.deliverRound(ctx)
 		done = append(done, round...)
 		if err != nil || busy || len(round) == 0 {
-			n, _ := s.waitingCount()
-			return done, n, err
+			n, lerr := s.waitingCount()
+			return done, n, errors.Join(err, lerr)
 		}
 	}
 }

@@ -40,6 +40,7 @@ type outboxState struct {
 	loaded  bool
 	waiting map[string]bool // ids of entries to deliver (not failed)
 	down    bool            // the last attempt to reach the cluster failed
+	downAt  time.Time       // when it did
 	last    time.Time       // the time in the newest id queued here
 }
 
@@ -107,6 +108,9 @@ func (q *outboxState) gone(id string) {
 func (q *outboxState) setDown(down bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if down && !q.down {
+		q.downAt = time.Now()
+	}
 	q.down = down
 }
 
@@ -114,6 +118,14 @@ func (q *outboxState) isDown() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.down
+}
+
+// downWithin reports whether the last attempt to reach the cluster failed,
+// and the cluster has been failing for less than d.
+func (q *outboxState) downWithin(d time.Duration) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.down && time.Since(q.downAt) < d
 }
 
 // stamp returns the time for the id of an entry queued at now: later than

@@ -172,9 +172,11 @@ func TestSendStdinStopsOnInterrupt(t *testing.T) {
 	}()
 	stderr.waitFor(t, "queued", 20*time.Second)
 	interrupt()
+	at := time.Now()
 	queued, read := outboxFiles(t, home), stdin.lines()
 	select {
 	case code := <-done:
+		t.Logf("send - returned %v after the interrupt; %d lines read, %d queued by then", time.Since(at), read, queued)
 		if code != cli.ExitInterrupted {
 			t.Fatalf("interrupted send - exited %d, want %d; stderr:\n%s", code, cli.ExitInterrupted, stderr)
 		}
