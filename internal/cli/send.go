@@ -168,7 +168,7 @@ func scanLines(r io.Reader, emit func(stdinLine) bool) error {
 		for {
 			var frag []byte
 			frag, err = br.ReadSlice('\n')
-			if err == nil {
+			if err == nil || err == io.EOF {
 				// The end of the line: drop "\n" or "\r\n". (A "\r" in
 				// an earlier fragment is left: that line is too long
 				// anyway.)
