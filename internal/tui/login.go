@@ -234,8 +234,11 @@ func (l *loginModel) failed(err error) tea.Cmd {
 		l.err = "That name cannot be used: " + err.Error()
 		l.ask(stepName)
 	case errors.Is(err, context.DeadlineExceeded):
-		what := strings.ToUpper(l.cluster()[:1]) + l.cluster()[1:]
-		l.err = fmt.Sprintf("%s did not answer within %v. Check the endpoints (--endpoints), or press enter to try again.", what, l.timeout())
+		what, then := strings.ToUpper(l.cluster()[:1])+l.cluster()[1:], "Press enter to try again."
+		if len(l.sh.opts.Endpoints) > 0 {
+			then = "Check the endpoints (--endpoints) or raise --timeout, or press enter to try again."
+		}
+		l.err = fmt.Sprintf("%s did not answer within %v. %s", what, l.timeout(), then)
 		l.ask(stepName)
 		l.input.SetValue(l.user)
 		l.input.CursorEnd()
