@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -114,7 +115,14 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 	res := &Result{Cores: runtime.GOMAXPROCS(0), Endpoints: st.Endpoints()}
 	text := strings.Repeat("x", cfg.TextBytes)
 
+	// Everything the run writes goes when it ends, however it ends (an
+	// interrupt included): its rooms, with their messages, and its raw
+	// keys. Rooms left behind would shift every user's room numbers.
+	var rooms []string
+	defer func() { cleanup(ctx, cfg, st, tag, rooms) }()
+
 	room := "bench-" + tag
+	rooms = append(rooms, room)
 	if _, err := u.Sender.CreateRoom(ctx, room); err != nil {
 		return nil, err
 	}
@@ -131,7 +139,6 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 	_ = m
 	value := make([]byte, res.EnvelopeBytes)
 	rand.Read(value)
-	defer st.BenchCleanup(context.WithoutCancel(ctx), tag)
 
 	for _, c := range cfg.Concurrency {
 		r, err := throughput(ctx, cfg, c, tag, value, func(ctx context.Context) error {
@@ -152,6 +159,7 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 	res.VerifyLimitPerS = verifyLimit(time.Second)
 	if cfg.History > 0 {
 		hroom := "history-" + tag
+		rooms = append(rooms, hroom)
 		if _, err := u.Sender.CreateRoom(ctx, hroom); err != nil {
 			return nil, err
 		}
@@ -175,6 +183,27 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 		res.HistoryResult = h
 	}
 	return res, nil
+}
+
+// CleanupTimeout bounds the removal of what a run wrote, which goes on
+// after the run's own context has ended.
+const CleanupTimeout = 30 * time.Second
+
+// cleanup deletes the rooms and raw keys of the run tag, with a context
+// of its own.
+func cleanup(ctx context.Context, cfg Config, st *store.Client, tag string, rooms []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	defer cancel()
+	err := errors.Join(
+		st.Purge(ctx, rooms, nil),
+		st.BenchCleanup(ctx, tag),
+		st.BenchCleanup(ctx, tag+"-watch"),
+	)
+	if err != nil {
+		cfg.Progress("could not remove the benchmark's rooms %v and raw keys: %v", rooms, err)
+		return
+	}
+	cfg.Progress("removed the benchmark's rooms %v and raw keys", rooms)
 }
 
 func join(ctx context.Context, u Users, room string) error {

@@ -620,9 +620,11 @@ func flowSubscribeAfterCompaction(t *testing.T, e *env) {
 }
 
 type memOutbox struct {
-	mu   sync.Mutex
-	m    map[string][]byte
-	last map[string][]byte // last version of every entry ever put
+	mu      sync.Mutex
+	m       map[string][]byte
+	last    map[string][]byte // last version of every entry ever put
+	lists   int               // calls of List
+	listErr error             // List fails with it, if set
 }
 
 func (o *memOutbox) Put(id string, b []byte) error {
@@ -644,6 +646,10 @@ func (o *memOutbox) Delete(id string) error {
 func (o *memOutbox) List() (map[string][]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.lists++
+	if o.listErr != nil {
+		return nil, o.listErr
+	}
 	out := make(map[string][]byte, len(o.m))
 	for k, v := range o.m {
 		out[k] = slices.Clone(v)

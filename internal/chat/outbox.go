@@ -50,11 +50,15 @@ const outboxRoomPrefix = "parley/v1/outbox/"
 
 // SendOrQueue sends like Send, but if the cluster cannot be reached within
 // wait it puts the message in the outbox and returns it with Pending set;
-// DeliverOutbox (or RunOutbox) sends it later, exactly once. With no
-// outbox configured it behaves like Send.
+// DeliverOutbox (or RunOutbox) sends it later, exactly once. While messages
+// wait in the outbox, it queues behind them at once, to keep my order, and
+// wakes RunOutbox. With no outbox configured it behaves like Send.
 func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.Duration) (Message, error) {
 	if s.outbox == nil {
 		return s.Send(ctx, room, text)
+	}
+	if err := ctx.Err(); err != nil {
+		return Message{}, err
 	}
 	name, err := s.resolve(room)
 	if err != nil {
@@ -64,14 +68,22 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
 	// Messages already waiting go first, to keep my order.
-	if n, _ := s.pendingCount(); n == 0 {
+	n, err := s.waitingCount()
+	if err != nil {
+		return Message{}, fmt.Errorf("send to %q: read the outbox: %w", name, err)
+	}
+	if n == 0 {
 		sctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := s.Send(sctx, name, text)
 		cancel()
 		unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 		if err == nil || !unavailable || errors.Is(ctx.Err(), context.Canceled) {
+			if err == nil {
+				s.obq.setDown(false)
+			}
 			return m, err
 		}
+		s.obq.setDown(true)
 		// Sealed and perhaps written: queue the same id and bytes, so it
 		// can never arrive twice.
 		var ue *unsentError
@@ -79,7 +91,7 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 			return s.queueSealed(ue.o)
 		}
 	}
-	return s.queue(name, text)
+	return s.queue(ctx, name, text)
 }
 
 // queueSealed queues a message already placed in my chain.
@@ -93,17 +105,16 @@ func (s *Service) queueSealed(o *outgoing) (Message, error) {
 	if err := s.saveEntry(e); err != nil {
 		return Message{}, fmt.Errorf("queue message for %q: %w", o.room, err)
 	}
+	s.obq.queued(e.ID)
 	s.signalOutbox()
 	return Message{Room: o.room, ID: o.id.String(), Sender: s.me.Name(), Text: o.text, Time: e.Queued, Seq: o.h.Seq, Mine: true, Pending: true}, nil
 }
 
-func (s *Service) pendingCount() (int, error) {
-	all, err := s.outbox.List()
-	return len(all), err
-}
-
-func (s *Service) queue(room, text string) (Message, error) {
-	now := s.now()
+func (s *Service) queue(ctx context.Context, room, text string) (Message, error) {
+	if err := ctx.Err(); err != nil {
+		return Message{}, err
+	}
+	now := s.obq.stamp(s.now())
 	id := crypto.NewMessageID(now)
 	e, err := s.selfSeal(room, id, now, text)
 	if err != nil {
@@ -112,6 +123,7 @@ func (s *Service) queue(room, text string) (Message, error) {
 	if err := s.saveEntry(e); err != nil {
 		return Message{}, fmt.Errorf("queue message for %q: %w", room, err)
 	}
+	s.obq.queued(e.ID)
 	s.signalOutbox()
 	return Message{Room: room, ID: id.String(), Sender: s.me.Name(), Text: text, Time: now.UTC(), Mine: true, Pending: true}, nil
 }
@@ -202,46 +214,104 @@ func sortedIDs(m map[string][]byte) []string {
 }
 
 // DeliverOutbox sends every queued message, oldest first, each exactly
-// once, and returns those delivered. It stops at the first that cannot be
-// delivered for now (the cluster is still unavailable). If another process
-// is delivering the same outbox, it returns at once.
+// once, and returns those delivered. Each message's delivery is bounded by
+// Options.OutboxWait, the whole only by ctx. It stops at the first that
+// cannot be delivered for now (the cluster is still unavailable). If
+// another process, or another call in this one, is delivering the same
+// outbox, it returns at once.
 func (s *Service) DeliverOutbox(ctx context.Context) ([]Message, error) {
+	done, _, err := s.deliverRound(ctx)
+	return done, err
+}
+
+// deliverRound is DeliverOutbox; busy reports that another delivery held
+// the outbox.
+func (s *Service) deliverRound(ctx context.Context) (done []Message, busy bool, err error) {
 	if s.outbox == nil {
-		return nil, nil
+		return nil, false, nil
 	}
+	if !s.obq.deliver.TryLock() {
+		return nil, true, nil
+	}
+	defer s.obq.deliver.Unlock()
 	unlock, ok, err := s.outbox.TryLock()
 	if err != nil || !ok {
-		return nil, err
+		return nil, !ok && err == nil, err
 	}
 	defer unlock()
-	all, err := s.outbox.List()
+	all, err := s.listOutbox()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var done []Message
 	for _, id := range sortedIDs(all) {
 		var e outboxEntry
 		if err := json.Unmarshal(all[id], &e); err != nil || e.Failed != "" {
 			continue
 		}
-		m, err := s.deliver(ctx, &e)
+		dctx, cancel := context.WithTimeout(ctx, s.outboxWait)
+		m, err := s.deliver(dctx, &e)
+		timedOut := dctx.Err() != nil
+		cancel()
 		if err == nil {
+			s.obq.setDown(false)
 			done = append(done, m)
 			if err := s.outbox.Delete(e.ID); err != nil {
-				return done, err
+				return done, false, err
 			}
+			s.obq.gone(e.ID)
 			continue
 		}
-		if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
-			return done, err
+		if ctx.Err() != nil {
+			return done, false, err
+		}
+		if errors.Is(err, store.ErrUnavailable) || timedOut {
+			s.obq.setDown(true)
+			if !errors.Is(err, store.ErrUnavailable) {
+				err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			}
+			return done, false, fmt.Errorf("deliver queued message %s: %w", e.ID, err)
 		}
 		// Permanent: keep it, marked, so the user sees why.
 		e.Failed = err.Error()
 		if serr := s.saveEntry(&e); serr != nil {
-			return done, serr
+			return done, false, serr
+		}
+		s.obq.gone(e.ID)
+	}
+	return done, false, nil
+}
+
+// FlushOutbox delivers what waits in the outbox, as DeliverOutbox, before
+// a program that sent messages exits; but if the cluster was just found
+// unavailable (it has failed for less than Options.OutboxWait), it returns
+// at once rather than wait for it again. waiting is how many messages are
+// left in the outbox.
+func (s *Service) FlushOutbox(ctx context.Context) (done []Message, waiting int, err error) {
+	if s.outbox == nil {
+		return nil, 0, nil
+	}
+	for {
+		n, err := s.waitingCount()
+		if err != nil || n == 0 || s.obq.downWithin(s.outboxWait) {
+			return done, n, err
+		}
+		round, busy, err := s.deliverRound(ctx)
+		done = append(done, round...)
+		if err != nil || busy || len(round) == 0 {
+			n, lerr := s.waitingCount()
+			return done, n, errors.Join(err, lerr)
 		}
 	}
-	return done, nil
+}
+
+// OutboxStatus reports how many messages wait in the outbox and whether
+// the last attempt to reach the cluster (a send, or a delivery) failed.
+func (s *Service) OutboxStatus() (waiting int, down bool, err error) {
+	if s.outbox == nil {
+		return 0, false, nil
+	}
+	n, err := s.waitingCount()
+	return n, s.obq.isDown(), err
 }
 
 // deliver sends one queued message through the same state machine as Send,
@@ -274,33 +344,38 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 }
 
 // RunOutbox delivers queued messages in the background until ctx ends:
-// at once, whenever a message is queued, and with growing pauses while the
-// cluster stays unavailable. delivered, if not nil, is called for each
-// message delivered.
+// at once, whenever a message is queued here, with growing pauses (up to
+// 5 s) while the cluster stays unavailable or another process delivers,
+// and every few seconds otherwise, for messages other processes queued.
+// delivered, if not nil, is called for each message delivered.
 func (s *Service) RunOutbox(ctx context.Context, delivered func(Message)) {
 	if s.outbox == nil {
 		return
 	}
-	attempt := 0
+	failures := 0
 	for ctx.Err() == nil {
-		done, err := s.DeliverOutbox(ctx)
+		done, busy, err := s.deliverRound(ctx)
 		for _, m := range done {
 			if delivered != nil {
 				delivered(m)
 			}
 		}
-		wait := time.Duration(0)
-		if err != nil {
-			wait = backoff(min(attempt, 6))
-			attempt++
-		} else {
-			attempt = 0
-		}
-		if n, _ := s.pendingCount(); n == 0 || wait == 0 {
-			wait = time.Hour
-			if n, _ := s.pendingCount(); n > 0 {
-				wait = 5 * time.Second
-			}
+		n, lerr := s.waitingCount()
+		var wait time.Duration
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil || lerr != nil || (n > 0 && (busy || len(done) == 0)):
+			wait = outboxRetry(failures)
+			failures++
+			s.log.Debug("outbox delivery deferred", "waiting", n, "retry", wait, "err", errors.Join(err, lerr))
+		case n > 0:
+			// Queued during the round: deliver them now.
+			failures = 0
+			continue
+		default:
+			failures = 0
+			wait = outboxPoll
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -14,11 +14,13 @@ import (
 // replyDropper forwards TCP connections to an etcd endpoint; while drop is
 // set it delivers requests but throws replies away, as when a write
 // commits and its acknowledgement is lost. delay (nanoseconds) holds every
-// reply back, as a cluster far away would.
+// reply back, as a cluster far away would. While down is set (setDown) it
+// cuts every connection and refuses new ones, as a cluster that is gone.
 type replyDropper struct {
 	ln    net.Listener
 	drop  atomic.Bool
 	delay atomic.Int64
+	down  atomic.Bool
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	open  []net.Conn
@@ -40,6 +42,10 @@ func newReplyDropper(t *testing.T, endpoint string) *replyDropper {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			if p.down.Load() {
+				c.Close()
+				continue
 			}
 			s, err := net.Dial("tcp", u.Host)
 			if err != nil {
@@ -97,3 +103,17 @@ func newReplyDropper(t *testing.T, endpoint string) *replyDropper {
 }
 
 func (p *replyDropper) endpoint() string { return "http://" + p.ln.Addr().String() }
+
+// setDown cuts the cluster off (true) or lets it be reached again.
+func (p *replyDropper) setDown(down bool) {
+	p.down.Store(down)
+	if !down {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
+}

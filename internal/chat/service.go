@@ -89,6 +89,11 @@ type Options struct {
 	// Heads keeps my chain head per room in the home, under a lock shared
 	// by my processes; nil keeps them in memory.
 	Heads ChainHeads
+	// OutboxWait bounds each queued message's delivery by DeliverOutbox,
+	// FlushOutbox and RunOutbox (the drain as a whole is bounded only by
+	// its context, so a slow cluster still takes a long outbox); zero
+	// means 5 seconds.
+	OutboxWait time.Duration
 	// Claimed reports that this identity's name claim was confirmed by the
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
@@ -110,6 +115,8 @@ type Service struct {
 	heads        ChainHeads    // never nil
 	outbox       Outbox        // nil: no queueing
 	outboxSignal chan struct{} // wakes RunOutbox
+	outboxWait   time.Duration // bounds one queued message's delivery
+	obq          outboxState   // what this process knows of the outbox
 
 	mu       sync.Mutex                        // guards the fields below
 	users    map[string]*crypto.PublicIdentity // verified public identities
@@ -141,6 +148,10 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		verified:     opts.Verified,
 		readMarks:    opts.ReadMarks,
 		outboxSignal: make(chan struct{}, 1),
+		outboxWait:   opts.OutboxWait,
+	}
+	if s.outboxWait <= 0 {
+		s.outboxWait = defaultOutboxWait
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

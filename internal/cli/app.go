@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
@@ -55,6 +55,12 @@ type App struct {
 	// tui is set while the full-screen interface owns the terminal:
 	// nothing may then be printed.
 	tui bool
+	// deliverWait, if set, bounds each queued message's delivery instead
+	// of queueAfter: outbox --deliver gives each the whole --timeout.
+	deliverWait time.Duration
+
+	stderrMu sync.Mutex // serialises lines written to stderr by note
+	loginMu  sync.Mutex // one Login at a time
 }
 
 func defaultHome(getenv func(string) string) string {
@@ -151,6 +157,9 @@ func (a *App) Service(ctx context.Context) (*chat.Service, error) {
 // Login logs in as user. passphrase, if not nil, is used for the keystore
 // instead of PARLEY_PASSPHRASE or a prompt.
 func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.Service, error) {
+	// The terminal UI may start a login while one it gave up on ends.
+	a.loginMu.Lock()
+	defer a.loginMu.Unlock()
 	u, err := names.User(user)
 	if err != nil {
 		return nil, err
@@ -169,14 +178,19 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	}
 	claimed := filepath.Join(a.userDir(u), "claimed")
 	_, statErr := os.Stat(claimed)
+	outboxWait := a.deliverWait
+	if outboxWait <= 0 {
+		outboxWait = a.queueAfter()
+	}
 	svc, err := chat.Login(ctx, st, id, chat.Options{
 		Logger: a.logger(), Pins: pins,
-		Outbox:    newFileOutbox(a.userDir(u)),
-		Verified:  newFileVerified(a.userDir(u)),
-		RoomPins:  newFileRoomPins(a.userDir(u)),
-		Heads:     newFileHeads(a.userDir(u)),
-		ReadMarks: openReadMarks(a.userDir(u)),
-		Claimed:   statErr == nil,
+		Outbox:     newFileOutbox(a.userDir(u)),
+		OutboxWait: outboxWait,
+		Verified:   newFileVerified(a.userDir(u)),
+		RoomPins:   newFileRoomPins(a.userDir(u)),
+		Heads:      newFileHeads(a.userDir(u)),
+		ReadMarks:  openReadMarks(a.userDir(u)),
+		Claimed:    statErr == nil,
 	})
 	if err != nil {
 		return nil, err
@@ -186,23 +200,16 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 			return nil, err
 		}
 	}
+	// Messages queued while the cluster was unavailable are delivered by
+	// the commands that send (and by read --follow and the chat), in the
+	// background; a command that does not send is not held up by them.
 	a.svc = svc
-	// Messages queued while the cluster was unavailable go out first.
-	if pending, _ := svc.Pending(); len(pending) > 0 {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		done, err := svc.DeliverOutbox(dctx)
-		cancel()
-		for _, m := range done {
-			if !a.tui {
-				fmt.Fprintf(a.env.Stderr, "parley: delivered queued message %s to %s\n", m.ID, m.Room)
-			}
-		}
-		if err != nil {
-			a.logger().Info("outbox delivery deferred", "err", err)
-		}
-	}
 	return svc, nil
 }
+
+// queueAfter is how long a message waits for the cluster before it goes
+// to the outbox, and how long a queued message's delivery may take.
+func (a *App) queueAfter() time.Duration { return min(a.cfg.Timeout/2, 5*time.Second) }
 
 func (a *App) userDir(u string) string { return filepath.Join(a.cfg.Home, "users", u) }
 
@@ -315,28 +322,4 @@ func (a *App) close() {
 	if a.logf != nil {
 		a.logf.Close()
 	}
-}
-
-// readLines calls fn for each line of the reader, skipping empty lines. An
-// error names the line it happened on; the lines before it were handled.
-func readLines(sc *bufio.Scanner, fn func(string) error) error {
-	sc.Buffer(make([]byte, 64*1024), chat.MaxMessageBytes+1)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		if err := fn(line); err != nil {
-			return fmt.Errorf("line %d of stdin: %w", n, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("line %d of stdin is longer than the %d-byte message limit; the lines before it were sent", n+1, chat.MaxMessageBytes)
-		}
-		return fmt.Errorf("read stdin after line %d: %w", n, err)
-	}
-	return nil
 }

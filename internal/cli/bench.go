@@ -43,8 +43,9 @@ cluster (or on a fresh embedded member in a temporary directory when no
     read them again in a reopened client; that client's peak RSS;
   - this machine's Ed25519 verification limit (cores x verifications/s).
 
-The benchmark's users, rooms and raw keys are throwaway; raw keys are
-deleted at the end.`,
+The benchmark's users, rooms (with their messages) and raw keys are
+throwaway: they are deleted at the end, also when the run fails or is
+interrupted, so a shared cluster keeps nothing of it.`,
 		Example: `  parley bench
   parley bench --messages 4000 --history 20000 --concurrency 1,8,32 --json
   parley --endpoints 127.0.0.1:2379 bench`,
@@ -107,6 +108,25 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 		progress("fresh embedded etcd member at %s", eps[0])
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	if len(a.cfg.Endpoints) > 0 {
+		// A cluster of the user's own keeps nothing of the run: bench.Run
+		// removes its rooms, and the users go here, also after an
+		// interrupt (a fresh member is thrown away whole).
+		st, err := a.Store(ctx)
+		if err != nil {
+			return nil, err
+		}
+		users := []string{"bench-w" + tag, "bench-r" + tag}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bench.CleanupTimeout)
+			defer cancel()
+			if err := st.Purge(cctx, nil, users); err != nil {
+				progress("could not remove the benchmark's users %v: %v", users, err)
+				return
+			}
+			progress("removed the benchmark's users %v", users)
+		}()
+	}
 	open := func(user string) (*chat.Service, *App, error) {
 		b := &App{env: &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }},
 			cfg: Config{Endpoints: eps, Home: tmp, User: user, Timeout: a.cfg.Timeout, CACert: a.cfg.CACert, Cert: a.cfg.Cert, Key: a.cfg.Key, EtcdUser: a.cfg.EtcdUser, EtcdPassword: a.cfg.EtcdPassword}}

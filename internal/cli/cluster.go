@@ -104,7 +104,7 @@ func clientTLS(endpoints []string, caFile, certFile, keyFile string) (*tls.Confi
 // clusterErr marks errors that mean the cluster could not be reached or
 // has no quorum, so that they exit with ExitUnavailable.
 func clusterErr(err error) error {
-	if err != nil && node.Unavailable(err) && !errors.Is(err, store.ErrUnavailable) {
+	if err != nil && (node.Unavailable(err) || store.IsUnavailable(err)) && !errors.Is(err, store.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err

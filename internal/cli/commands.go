@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,7 +165,14 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func (a *App) warn(format string, args ...any) {
-	fmt.Fprintf(a.env.Stderr, "parley: warning: "+format+"\n", args...)
+	a.note("parley: warning: "+format, args...)
+}
+
+// note prints one line on stderr; it may be called from any goroutine.
+func (a *App) note(format string, args ...any) {
+	a.stderrMu.Lock()
+	defer a.stderrMu.Unlock()
+	fmt.Fprintf(a.env.Stderr, format+"\n", args...)
 }
 
 func (a *App) whoamiCmd() *cobra.Command {
@@ -426,53 +432,6 @@ exactly two members and can never be joined by anyone else. Elsewhere,
 	}
 }
 
-func (a *App) sendCmd() *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "send ROOM TEXT...",
-		Short: "Send a message (TEXT '-' sends one message per line of stdin)",
-		Example: `  parley send general hello everyone
-  parley send @bob 'see you at 5'
-  tail -f build.log | parley send builds -`,
-		Args: func(cmd *cobra.Command, argv []string) error {
-			if len(argv) < 2 {
-				return usagef("send needs a room and the text")
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, cancel := a.op(cmd)
-			s, err := a.Service(ctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-			room := argv[0]
-			send := func(text string) error {
-				ctx, cancel := a.op(cmd)
-				defer cancel()
-				m, err := s.SendOrQueue(ctx, room, text, min(a.cfg.Timeout/2, 5*time.Second))
-				if err != nil {
-					return err
-				}
-				if m.Pending {
-					fmt.Fprintf(a.env.Stderr, "parley: cluster unavailable: message %s queued, it will be sent once when the cluster is back\n", m.ID)
-				}
-				if asJSON {
-					return printJSON(cmd.OutOrStdout(), messageJSON(m))
-				}
-				return nil
-			}
-			if len(argv) == 2 && argv[1] == "-" {
-				return readLines(bufio.NewScanner(a.env.Stdin), send)
-			}
-			return send(strings.Join(argv[1:], " "))
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print each sent message as JSON")
-	return c
-}
-
 func messageJSON(m chat.Message) map[string]any {
 	o := map[string]any{
 		"room": m.Room, "id": m.ID, "sender": m.Sender, "time": m.Time.Format(time.RFC3339Nano),
@@ -693,21 +652,28 @@ func (a *App) outboxCmd() *cobra.Command {
 		Use:   "outbox",
 		Short: "List messages queued while the cluster was unavailable",
 		Long: `Messages sent while the cluster has no quorum wait in an outbox in your
-home and are delivered, each exactly once, by the next parley command that
-reaches the cluster (or at once by a running chat or read --follow).`,
+home and are delivered, each exactly once and in order, as soon as the
+cluster answers, by a parley that sends: the next send (before its own
+message), a running send -, read --follow or chat. outbox --deliver
+delivers them now; each message gets --timeout, however many wait.`,
 		Example: `  parley outbox
   parley outbox --deliver`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, s, cancel, err := a.session(cmd)
+			if deliver {
+				// A slow cluster takes a long outbox: each message gets
+				// the timeout, the drain as a whole is not bounded.
+				a.deliverWait = a.cfg.Timeout
+			}
+			_, s, cancel, err := a.session(cmd)
 			defer cancel()
 			if err != nil {
 				return err
 			}
 			if deliver {
-				done, err := s.DeliverOutbox(ctx)
+				done, err := s.DeliverOutbox(cmd.Context())
 				for _, m := range done {
-					fmt.Fprintf(a.env.Stderr, "parley: delivered %s to %s\n", m.ID, m.Room)
+					a.note("parley: delivered %s to %s", m.ID, m.Room)
 				}
 				if err != nil {
 					return err

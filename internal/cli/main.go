@@ -24,6 +24,7 @@ const (
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
 	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, keystore open to others, etcd credentials
+	ExitSlow        = 5 // the cluster has a leader and answers, but not within --timeout
 	ExitInterrupted = 130
 )
 
@@ -71,6 +72,9 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() == nil {
+		err = app.diagnose(ctx, err)
+	}
 	app.close()
 	if err == nil {
 		return ExitOK
@@ -118,6 +122,8 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, ""
 	case errors.As(err, &km):
 		return ExitRefused, km.hint()
+	case errors.Is(err, store.ErrSlow):
+		return ExitSlow, "the cluster is slow or overloaded; try a longer --timeout"
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitUnavailable, "check --endpoints (or PARLEY_ENDPOINTS) and that a quorum of etcd members is up"
 	case errors.Is(err, crypto.ErrWrongPassphrase):
@@ -135,6 +141,15 @@ func classify(err error) (code int, hint string) {
 		return ExitRefused, ""
 	}
 	return ExitError, ""
+}
+
+// diagnose tells a cluster that timed out for being slow from one that is
+// down (see store.Diagnose), through the connection the command used.
+func (a *App) diagnose(ctx context.Context, err error) error {
+	if a.st == nil {
+		return err
+	}
+	return a.st.Diagnose(ctx, err)
 }
 
 func oneLine(err error) string {

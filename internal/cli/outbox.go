@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/fsutil"
 )
 
@@ -90,4 +92,38 @@ func (o *fileOutbox) TryLock() (unlock func(), ok bool, err error) {
 		return nil, false, nil
 	}
 	return func() { release() }, true, nil
+}
+
+// deliverInBackground delivers the outbox while a command that sends runs,
+// so that what waits goes out as soon as the cluster answers, before the
+// messages queued after it. stop ends it and waits for it.
+func (a *App) deliverInBackground(ctx context.Context, s *chat.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.RunOutbox(ctx, func(m chat.Message) {
+			a.note("parley: delivered queued message %s to %s", m.ID, m.Room)
+		})
+	}()
+	return func() { cancel(); <-done }
+}
+
+// flushOutbox delivers what still waits in the outbox before a command
+// that sent exits, unless the cluster was just found unavailable, and says
+// what is left.
+func (a *App) flushOutbox(ctx context.Context, s *chat.Service) {
+	done, waiting, err := s.FlushOutbox(ctx)
+	for _, m := range done {
+		a.note("parley: delivered queued message %s to %s", m.ID, m.Room)
+	}
+	if err != nil {
+		a.logger().Info("outbox delivery deferred", "err", err)
+	}
+	switch {
+	case waiting == 1:
+		a.note("parley: 1 message waits in the outbox for the cluster; the next send delivers it (parley outbox lists it)")
+	case waiting > 1:
+		a.note("parley: %d messages wait in the outbox for the cluster; the next send delivers them (parley outbox lists them)", waiting)
+	}
 }

@@ -149,10 +149,57 @@ func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error 
 		_, err := cli.MemberRemove(ctx, ids[0])
 		return err
 	}, isUnhealthy)
-	if err != nil {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("node: remove member %q (%x): %w", name, ids[0], err)
 	}
-	return nil
+	// The removal may have gone through although its reply says otherwise:
+	// a member that applies its own removal stops, and may answer "server
+	// stopped"; a reply may be lost. The member list tells.
+	switch gone, lerr := memberGone(ctx, cli, ids[0]); {
+	case lerr == nil && gone:
+		return nil
+	case lerr == nil:
+		return fmt.Errorf("node: remove member %q (%x): %w", name, ids[0], err)
+	default:
+		return fmt.Errorf("node: remove member %q (%x): %w; whether it was removed is unknown: %v", name, ids[0], err, lerr)
+	}
+}
+
+// verifyTimeout bounds the check of a membership change whose reply was an
+// error; each attempt of it gets verifyAttempt, so that a request sent to
+// the member that just stopped is asked again of another.
+const (
+	verifyTimeout = 5 * time.Second
+	verifyAttempt = time.Second
+)
+
+// memberGone reports whether the member id is no longer listed. It asks
+// again, for up to verifyTimeout even if ctx has run out of time, while
+// the list cannot be had.
+func memberGone(ctx context.Context, cli *clientv3.Client, id uint64) (bool, error) {
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(vctx, verifyAttempt)
+		resp, err := cli.MemberList(actx)
+		acancel()
+		if err == nil {
+			for _, m := range resp.Members {
+				if m.ID == id {
+					return false, nil
+				}
+			}
+			return true, nil
+		}
+		select {
+		case <-vctx.Done():
+			return false, err
+		case <-time.After(retryInterval):
+		}
+	}
 }
 
 // MemberStatus describes one member of a cluster as [Status] found it.

@@ -20,6 +20,13 @@ var (
 	// failed this way may still have committed: writes in this package are
 	// idempotent, so retrying is safe.
 	ErrUnavailable = errors.New("etcd cluster unavailable")
+	// ErrSlow means an operation ran out of time although the cluster has
+	// a leader and answers a cheap read at once: it is slow or overloaded
+	// rather than down, and a longer timeout may do. Only Diagnose returns
+	// it, and its errors are ErrUnavailable too, so callers that retry on
+	// ErrUnavailable retry on it; callers that report must test for
+	// ErrSlow first.
+	ErrSlow = errors.New("etcd cluster slow or overloaded")
 	// ErrCompacted means a requested revision was compacted away; re-read
 	// the current state and continue from its revision.
 	ErrCompacted = errors.New("revision compacted")
@@ -76,8 +83,7 @@ func mapErr(err error) error {
 		errors.Is(err, rpctypes.ErrAuthNotEnabled), errors.Is(err, rpctypes.ErrGRPCAuthNotEnabled):
 		sentinel = ErrPermission
 	}
-	if sentinel == nil && strings.HasSuffix(err.Error(), raft.ErrProposalDropped.Error()) {
-		// A member that lost its leader dropped the write unapplied.
+	if sentinel == nil && retryableText(err.Error()) {
 		sentinel = ErrUnavailable
 	}
 	if sentinel == nil {
@@ -104,6 +110,44 @@ func mapErr(err error) error {
 		return err
 	}
 	return &mappedError{sentinel: sentinel, cause: err}
+}
+
+// IsUnavailable reports whether err, from etcd's client or from this
+// package, means the cluster could not be reached, has no leader or shed
+// the request: what mapErr maps to ErrUnavailable.
+func IsUnavailable(err error) bool {
+	return err != nil && errors.Is(mapErr(err), ErrUnavailable)
+}
+
+// retryableDescs are the texts of the errors a member returns while it
+// stops, has no leader, changes leaders or sheds load. They are matched as
+// text too because not all of them reach the client with a gRPC code: raft's
+// own errors ("raft: stopped", "raft proposal dropped") arrive as Unknown,
+// and an error passed through fmt with %v keeps only its text.
+var retryableDescs = []string{
+	raft.ErrStopped.Error(),
+	// A member that lost its leader dropped the write unapplied.
+	raft.ErrProposalDropped.Error(),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCStopped),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCNoLeader),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCLeaderChanged),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCNotCapable),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCTimeout),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCTimeoutDueToLeaderFail),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCTimeoutDueToConnectionLost),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCRequestTooManyRequests),
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCUnhealthy),
+}
+
+// retryableText reports whether an error's text ends with one of
+// retryableDescs.
+func retryableText(s string) bool {
+	for _, d := range retryableDescs {
+		if strings.HasSuffix(s, d) {
+			return true
+		}
+	}
+	return false
 }
 
 type mappedError struct {

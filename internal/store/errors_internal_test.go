@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -27,6 +28,27 @@ func TestMapErr(t *testing.T) {
 		{"too many requests", rpctypes.ErrGRPCRequestTooManyRequests, ErrUnavailable},
 		{"proposal dropped", status.Error(codes.Unknown, "raft proposal dropped"), ErrUnavailable},
 		{"connection refused", status.Error(codes.Unavailable, "connection refused"), ErrUnavailable},
+		// What a member says while it stops, loses its leader or sheds
+		// load, as it reaches the client: with etcd's own gRPC code, as
+		// Unknown (raft's errors have no code), or as plain text.
+		{"raft stopped", status.Error(codes.Unknown, "raft: stopped"), ErrUnavailable},
+		{"raft stopped text", fmt.Errorf("member remove: %w", errors.New("raft: stopped")), ErrUnavailable},
+		{"server stopped", rpctypes.ErrGRPCStopped, ErrUnavailable},
+		{"server stopped unknown", status.Error(codes.Unknown, "etcdserver: server stopped"), ErrUnavailable},
+		{"server stopped text", errors.New("etcdserver: server stopped"), ErrUnavailable},
+		{"leader changed text", errors.New("etcdserver: leader changed"), ErrUnavailable},
+		{"request timed out text", errors.New("etcdserver: request timed out"), ErrUnavailable},
+		{"timed out leader fail", rpctypes.ErrGRPCTimeoutDueToLeaderFail, ErrUnavailable},
+		{"timed out connection lost", rpctypes.ErrGRPCTimeoutDueToConnectionLost, ErrUnavailable},
+		{"too many requests text", errors.New("etcdserver: too many requests"), ErrUnavailable},
+		{"proposal dropped text", errors.New("raft proposal dropped"), ErrUnavailable},
+		{"not capable", rpctypes.ErrGRPCNotCapable, ErrUnavailable},
+		{"not capable text", errors.New("etcdserver: not capable"), ErrUnavailable},
+		{"no leader text", errors.New("etcdserver: no leader"), ErrUnavailable},
+		{"unhealthy", rpctypes.ErrGRPCUnhealthy, ErrUnavailable},
+		{"grpc unavailable", status.Error(codes.Unavailable, "transport is closing"), ErrUnavailable},
+		{"grpc deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), ErrUnavailable},
+		{"wrapped deadline", fmt.Errorf("list members: %w", context.DeadlineExceeded), ErrUnavailable},
 		{"compacted", rpctypes.ErrGRPCCompacted, ErrCompacted},
 		{"too large", rpctypes.ErrGRPCRequestTooLarge, ErrTooLarge},
 		{"no space", rpctypes.ErrGRPCNoSpace, ErrNoSpace},

@@ -43,6 +43,9 @@ type Options struct {
 	// Endpoints are the configured etcd endpoints, shown until the first
 	// probe of the cluster answers; empty means the local member.
 	Endpoints []string
+	// Timeout bounds the login, the wait for the cluster included (the
+	// --timeout of the command line); zero means a minute.
+	Timeout time.Duration
 	// NoColor draws without colour (NO_COLOR).
 	NoColor bool
 }
@@ -207,9 +210,15 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.quit()
 
 	case loginMsg:
+		if !m.login.awaits(msg) {
+			// A login the user went back from: whatever its outcome, it
+			// no longer counts.
+			return nil
+		}
 		if msg.err != nil || msg.svc == nil {
 			return m.login.Update(msg)
 		}
+		m.login.done()
 		return m.loggedIn(msg.svc)
 
 	case presenceOnMsg:

@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -41,6 +43,9 @@ type loginModel struct {
 	newPass string
 	input   textinput.Model
 	err     string
+
+	attempt int                // counts logins started, so a late answer is known
+	cancel  context.CancelFunc // ends the login under way; nil if none
 }
 
 func newLogin(sh *shared) *loginModel {
@@ -84,16 +89,25 @@ func (l *loginModel) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case loginMsg:
-		if msg.user != l.user || l.step != stepConnecting {
+		if !l.awaits(msg) {
 			return nil
 		}
+		l.done()
 		return l.failed(msg.err)
 	case tea.KeyPressMsg:
 		switch {
 		case key.Matches(msg, l.sh.keys.Enter):
+			if l.step == stepConnecting {
+				return nil
+			}
 			return l.submit()
 		case key.Matches(msg, l.sh.keys.Back):
-			if l.step == stepPass || l.step == stepNewPass || l.step == stepRepeat {
+			if l.step == stepConnecting {
+				// Stop waiting for the cluster: the login is cancelled
+				// and its answer, when it comes, ignored.
+				l.done()
+			}
+			if l.step == stepPass || l.step == stepNewPass || l.step == stepRepeat || l.step == stepConnecting {
 				l.err = ""
 				l.ask(stepName)
 				l.input.SetValue(l.user)
@@ -172,7 +186,39 @@ func (l *loginModel) connect(pass []byte) tea.Cmd {
 	l.step = stepConnecting
 	l.err = ""
 	l.input.Reset()
-	return loginCmd(l.sh.ctx, l.sh.sess, l.user, pass)
+	l.attempt++
+	ctx, cancel := context.WithCancel(l.sh.ctx)
+	l.cancel = cancel
+	return loginCmd(ctx, l.sh.sess, l.user, pass, l.attempt, l.timeout())
+}
+
+// awaits reports whether msg answers the login under way.
+func (l *loginModel) awaits(msg loginMsg) bool {
+	return l.step == stepConnecting && msg.attempt == l.attempt && msg.user == l.user
+}
+
+// done ends the login under way, if any.
+func (l *loginModel) done() {
+	if l.cancel != nil {
+		l.cancel()
+		l.cancel = nil
+	}
+}
+
+// timeout bounds a login: --timeout, or loginTimeout.
+func (l *loginModel) timeout() time.Duration {
+	if l.sh.opts.Timeout > 0 {
+		return l.sh.opts.Timeout
+	}
+	return loginTimeout
+}
+
+// cluster names what a login waits for.
+func (l *loginModel) cluster() string {
+	if len(l.sh.opts.Endpoints) == 0 {
+		return "the local etcd member"
+	}
+	return "the etcd cluster at " + strings.Join(l.sh.opts.Endpoints, ",")
 }
 
 // failed shows why the login failed and asks again where it makes sense.
@@ -187,6 +233,15 @@ func (l *loginModel) failed(err error) tea.Cmd {
 	case errors.Is(err, names.ErrInvalid):
 		l.err = "That name cannot be used: " + err.Error()
 		l.ask(stepName)
+	case errors.Is(err, context.DeadlineExceeded):
+		what, then := strings.ToUpper(l.cluster()[:1])+l.cluster()[1:], "Press enter to try again."
+		if len(l.sh.opts.Endpoints) > 0 {
+			then = "Check the endpoints (--endpoints) or raise --timeout, or press enter to try again."
+		}
+		l.err = fmt.Sprintf("%s did not answer within %v. %s", what, l.timeout(), then)
+		l.ask(stepName)
+		l.input.SetValue(l.user)
+		l.input.CursorEnd()
 	default:
 		l.err = fmt.Sprintf("Could not log in as %s: %v. Press enter to try again.", l.user, err)
 		l.ask(stepName)
@@ -224,7 +279,8 @@ func (l *loginModel) View() string {
 		if l.isNew {
 			what = "Creating the identity " + l.user
 		}
-		lines = append(lines, "  "+what+"…")
+		lines = append(lines, "  "+what+"…", "",
+			st.subtle.Render(fmt.Sprintf("  waiting for %s… (up to %v; esc to go back)", l.cluster(), l.timeout())))
 	}
 	if l.err != "" {
 		lines = append(lines, "")

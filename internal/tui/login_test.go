@@ -2,6 +2,7 @@ package tui
 
 import (
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -100,5 +101,54 @@ func TestLoginEscBackToName(t *testing.T) {
 	d.waitText("What is your username?")
 	if v := d.m.login.input.Value(); v != "frank" {
 		t.Fatalf("name field = %q, want the name typed before", v)
+	}
+}
+
+// With the cluster unreachable, the login says what it waits for and
+// gives up after --timeout (it used to wait over a minute, saying only
+// "Creating the identity").
+func TestLoginUnreachableClusterBoundedByTimeout(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, newSession(openStore(t, []string{"127.0.0.1:1"})), Options{
+		User: "zed", Endpoints: []string{"127.0.0.1:1"}, Timeout: time.Second,
+	})
+	d.waitText("New identity zed")
+	d.enter()
+	d.waitText("Creating the identity zed", "waiting for the etcd cluster at 127.0.0.1:1")
+	d.waitText("The etcd cluster at 127.0.0.1:1 did not answer within 1s")
+	if d.m.screen != screenLogin || d.m.login.step != stepName || d.m.login.input.Value() != "zed" {
+		t.Fatalf("after the timeout: screen %d, step %d, name %q; want the name question with zed", d.m.screen, d.m.login.step, d.m.login.input.Value())
+	}
+}
+
+// Esc while the login waits for the cluster goes back to the name, and
+// the abandoned login, when it ends, changes nothing.
+func TestLoginEscWhileWaitingForTheCluster(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, newSession(openStore(t, []string{"127.0.0.1:1"})), Options{
+		Endpoints: []string{"127.0.0.1:1"}, Timeout: time.Minute,
+	})
+	d.line("zed")
+	d.waitText("New identity zed")
+	d.enter()
+	d.waitText("waiting for the etcd cluster at 127.0.0.1:1", "esc")
+	d.press(tea.KeyEscape)
+	d.waitText("What is your username?")
+	if v := d.m.login.input.Value(); v != "zed" {
+		t.Fatalf("name field = %q, want the name typed before", v)
+	}
+	// The abandoned login ends at once (its context is cancelled) and
+	// leaves the name question as it is.
+	for ended, limit := false, time.After(waitLimit); !ended; {
+		select {
+		case msg := <-d.msgs:
+			_, ended = msg.(loginMsg)
+			d.send(msg)
+		case <-limit:
+			t.Fatalf("the abandoned login did not end within %v", waitLimit)
+		}
+	}
+	if d.m.screen != screenLogin || d.m.login.step != stepName || d.m.login.err != "" {
+		t.Fatalf("after the abandoned login ended: screen %d, step %d, error %q", d.m.screen, d.m.login.step, d.m.login.err)
 	}
 }

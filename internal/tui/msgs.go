@@ -15,7 +15,8 @@ import (
 const (
 	// opTimeout bounds one interactive operation against the cluster.
 	opTimeout = 15 * time.Second
-	// loginTimeout bounds a login, which may start the local etcd member.
+	// loginTimeout bounds a login, which may start the local etcd member,
+	// unless Options.Timeout says otherwise.
 	loginTimeout = time.Minute
 	// sendTimeout bounds one message's delivery: Send retries while the
 	// cluster is away, so a message typed offline goes out when it is back.
@@ -37,9 +38,10 @@ type keystoreMsg struct {
 }
 
 type loginMsg struct {
-	user string
-	svc  *chat.Service
-	err  error
+	user    string
+	attempt int // the loginModel's attempt it answers
+	svc     *chat.Service
+	err     error
 }
 
 func keystoreCmd(s Session, user string) tea.Cmd {
@@ -49,13 +51,15 @@ func keystoreCmd(s Session, user string) tea.Cmd {
 	}
 }
 
-func loginCmd(ctx context.Context, s Session, user string, pass []byte) tea.Cmd {
+// loginCmd logs in, bounded by timeout; ctx is cancelled when the user
+// goes back meanwhile.
+func loginCmd(ctx context.Context, s Session, user string, pass []byte, attempt int, timeout time.Duration) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		svc, err := s.Login(ctx, user, pass)
 		clear(pass)
-		return loginMsg{user: user, svc: svc, err: err}
+		return loginMsg{user: user, attempt: attempt, svc: svc, err: err}
 	}
 }
 

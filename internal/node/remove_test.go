@@ -1,0 +1,63 @@
+package node_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/store/storetest"
+)
+
+// A removal whose reply is an error ("server stopped", as the member that
+// applied its own removal may answer) is checked against the member list:
+// gone means removed; still listed means the error stands.
+func TestRemoveMemberAfterAnErrorReply(t *testing.T) {
+	eps := storetest.StartCluster(t, 3)
+	// apply says whether the intercepted MemberRemove reaches the cluster.
+	var apply atomic.Bool
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(
+			func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				if !strings.HasSuffix(method, "/MemberRemove") {
+					return invoker(ctx, method, req, reply, cc, opts...)
+				}
+				if apply.Load() {
+					if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
+						return err
+					}
+				}
+				return rpctypes.ErrGRPCStopped
+			})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := testContext(t, 30*time.Second)
+
+	if err := node.RemoveMember(ctx, cli, "m2"); err == nil || !strings.Contains(err.Error(), "server stopped") {
+		t.Fatalf("RemoveMember refused with server stopped = %v, want that error", err)
+	}
+	apply.Store(true)
+	if err := node.RemoveMember(ctx, cli, "m2"); err != nil {
+		t.Fatalf("RemoveMember that went through, answered with server stopped = %v, want nil", err)
+	}
+	st, err := node.Status(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st {
+		if m.Name == "m2" {
+			t.Fatalf("m2 still listed: %+v", st)
+		}
+	}
+}
