@@ -44,6 +44,10 @@ type roomState struct {
 	Epochs  []epochRec `json:"epochs"` // Epochs[i] is epoch i+1
 	Retired bool       `json:"retired,omitempty"`
 	Closed  bool       `json:"closed,omitempty"`
+	// Disappear is how long messages sent now live, in seconds (0: for
+	// good); DisappearSince the commit that set it.
+	Disappear      int64  `json:"disappear,omitempty"`
+	DisappearSince uint64 `json:"disappear_since,omitempty"`
 
 	// Members holds everyone who was ever a member, with their spans.
 	Members map[string]*member `json:"members"`
@@ -240,6 +244,9 @@ func (st *roomState) rosterDigest() []byte {
 	h.Write(st.RosterSum)
 	return h.Sum(nil)
 }
+
+// maxDisappear is the longest a disappearing message may live: a year.
+const maxDisappear = 366 * 24 * 3600
 
 // errChain is wrapped by every reason a commit does not count.
 var errChain = errors.New("membership commit rejected")
@@ -441,6 +448,14 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			return fail("a rotation changes no members")
 		}
 		newEpoch = true
+	case store.OpPolicy:
+		if len(c.Users) != 0 {
+			return fail("a setting changes no members")
+		}
+		if c.Disappear < 0 || c.Disappear > maxDisappear {
+			return fail("messages cannot disappear after %d s", c.Disappear)
+		}
+		nx.Disappear, nx.DisappearSince = c.Disappear, c.N
 	case store.OpClose:
 		if st.Kind != store.RoomGroup || st.Count != 1 || !st.isMember(signer) {
 			return fail("only the last member closes a group room")
@@ -451,6 +466,9 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 		nx.Closed = true
 	default:
 		return fail("unknown operation %q", c.Op)
+	}
+	if c.Op != store.OpPolicy && c.Disappear != 0 {
+		return fail("only a policy commit changes how long messages live")
 	}
 
 	if newEpoch {

@@ -54,6 +54,9 @@ var flows = []struct {
 	{"BigRoomRotation", flowBigRoomRotation},
 	{"LastMemberAndDirectRooms", flowLastMemberAndDirectRooms},
 	{"LeaveFromNewHome", flowLeaveFromNewHome},
+	// Conversation features (conversation_test.go).
+	{"ConversationEvents", flowConversationEvents},
+	{"DisappearingMessages", flowDisappearingMessages},
 }
 
 // TestEmbedded runs every flow on an in-process embedded etcd member.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
@@ -55,6 +56,7 @@ const (
 	NoticeDenied  NoticeKind = "denied"  // By denied User's request
 	NoticeRotated NoticeKind = "rotated" // By started key epoch Epoch
 	NoticeClosed  NoticeKind = "closed"  // User, the last member, closed the room
+	NoticePolicy  NoticeKind = "policy"  // By made messages disappear after Seconds (0: stay)
 )
 
 // Notice is one change in a room's membership, from its verified chain.
@@ -64,6 +66,8 @@ type Notice struct {
 	By     string     `json:"by,omitempty"`
 	Epoch  uint32     `json:"epoch,omitempty"`
 	Commit uint64     `json:"commit,omitempty"`
+	// Seconds is how long messages live from now on (NoticePolicy).
+	Seconds int64 `json:"seconds,omitempty"`
 	// Me reports that User is the logged-in user.
 	Me bool `json:"me,omitempty"`
 }
@@ -176,6 +180,9 @@ func (sub *subscription) handle(ctx context.Context, ev store.RoomEvent) bool {
 	}
 	sub.order.warns = nil
 	for _, id := range ev.Deleted {
+		if sub.expired(id) {
+			continue // a disappearing message, deleted by its lease on time
+		}
 		if !sub.emit(ctx, Event{Kind: EventWarning, Text: fmt.Sprintf("message %s was deleted from etcd", id), Revision: ev.Revision}) {
 			return false
 		}
@@ -187,6 +194,18 @@ func (sub *subscription) handle(ctx context.Context, ev store.RoomEvent) bool {
 	}
 	sub.last = max(sub.last, ev.Revision)
 	return true
+}
+
+// expired reports whether message id, deleted from etcd, was due to
+// disappear by now: its id's time plus the room's setting, allowing for
+// the minute by which leases are grouped.
+func (sub *subscription) expired(id string) bool {
+	d := time.Duration(sub.view.Disappear) * time.Second
+	mid, err := crypto.ParseMessageID(id)
+	if d == 0 || err != nil {
+		return false
+	}
+	return !mid.Time().Add(d).After(time.Now().Add(time.Minute))
 }
 
 // needsView reports whether a batch has messages the cached view cannot
@@ -243,6 +262,11 @@ func (sub *subscription) deliver(ctx context.Context, raws []store.RawMessage) b
 	}
 	sub.s.saw(sub.name, msgs)
 	sub.s.noteEvidence(sub.name, msgs)
+	for i := range msgs {
+		if msgs[i].Rejected == "" {
+			sub.s.checkLive(ctx, &msgs[i])
+		}
+	}
 	for _, m := range msgs {
 		sub.gaps.add(m)
 		sub.order.add(m)
@@ -334,6 +358,9 @@ func diffNotices(old, nv *roomView, me string) []Event {
 		if old.DeniedBy[u] != by || !bytes.Equal(old.Denied[u], nv.Denied[u]) {
 			changes = append(changes, Notice{Kind: NoticeDenied, User: u, By: by, Commit: nv.N})
 		}
+	}
+	if nv.DisappearSince > old.N {
+		changes = append(changes, Notice{Kind: NoticePolicy, By: nv.Last.Signer, Seconds: nv.Disappear, Commit: nv.DisappearSince})
 	}
 	for i, e := range nv.Epochs {
 		if e.Commit > old.N && e.Commit > 1 {

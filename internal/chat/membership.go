@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
@@ -374,15 +375,37 @@ func (s *Service) Rotate(ctx context.Context, room string) (CommitStats, error) 
 	})
 }
 
+// SetDisappear makes messages sent into room from now on disappear after
+// d (0: they stay). The setting is a signed commit every member sees; the
+// cluster itself deletes each message on time (an etcd lease).
+func (s *Service) SetDisappear(ctx context.Context, room string, d time.Duration) error {
+	name, err := s.resolve(room)
+	if err != nil {
+		return err
+	}
+	secs := int64(d / time.Second)
+	if d < 0 || secs > maxDisappear || (d > 0 && secs < 1) {
+		return fmt.Errorf("disappearing messages: %v: give a duration from 1s to a year, or 0 to keep messages", d)
+	}
+	_, err = s.commit(ctx, name, "set disappearing messages", func(v *roomView) (*plan, error) {
+		if v.Disappear == secs {
+			return nil, errDone
+		}
+		return &plan{op: store.OpPolicy, disappear: secs}, nil
+	})
+	return err
+}
+
 // plan is a membership change before it becomes a commit.
 type plan struct {
-	op       string
-	add      []store.Entry // users admitted, with their identities in pubs
-	pubs     []*crypto.PublicIdentity
-	deny     []store.Entry
-	end      []string // users leaving or removed
-	heads    []store.Head
-	requests []*store.Signed[store.Request]
+	disappear int64 // OpPolicy
+	op        string
+	add       []store.Entry // users admitted, with their identities in pubs
+	pubs      []*crypto.PublicIdentity
+	deny      []store.Entry
+	end       []string // users leaving or removed
+	heads     []store.Head
+	requests  []*store.Signed[store.Request]
 }
 
 // errDone means a retried change had already gone through.
@@ -445,7 +468,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 	c := store.Commit{
 		Room: v.Name, N: v.N + 1, Prev: v.Digest, Op: p.op,
 		Epoch: v.Epoch, KeyCheck: cur.KeyCheck, Retired: v.Retired,
-		Heads: p.heads, Time: s.now().UTC(),
+		Heads: p.heads, Time: s.now().UTC(), Disappear: p.disappear,
 	}
 	opts := store.CommitOptions{Requests: p.requests}
 	for _, e := range p.add {

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
@@ -30,6 +28,24 @@ type Message struct {
 	Commit uint64 `json:"commit,omitempty"`
 	Epoch  uint32 `json:"epoch,omitempty"`
 	Seq    uint64 `json:"seq,omitempty"`
+	// Kind is what the message is; the fields after it are set by kind:
+	// a reply's ReplyTo, an edit's Edits (Text is the new text), a
+	// deletion's Deletes, a reaction's ReactsTo and Reaction (Unreact: it
+	// is taken back), a topic change's Topic.
+	Kind     Kind   `json:"kind,omitempty"`
+	ReplyTo  string `json:"reply_to,omitempty"`
+	Edits    string `json:"edits,omitempty"`
+	Deletes  string `json:"deletes,omitempty"`
+	ReactsTo string `json:"reacts_to,omitempty"`
+	Reaction string `json:"reaction,omitempty"`
+	Unreact  bool   `json:"unreact,omitempty"`
+	Topic    string `json:"topic,omitempty"`
+	// Edited, Deleted, Reactions and Quote describe the final state of a
+	// message once Fold applied the events that follow it.
+	Edited    bool           `json:"edited,omitempty"`
+	Deleted   bool           `json:"deleted,omitempty"`
+	Reactions map[string]int `json:"reactions,omitempty"`
+	Quote     *Quote         `json:"quote,omitempty"`
 	// Rejected, when set, says why the record was not accepted; Text is
 	// then empty. Rejected records are shown, never silently dropped.
 	Rejected string `json:"rejected,omitempty"`
@@ -39,11 +55,12 @@ type Message struct {
 	Pending bool `json:"pending,omitempty"`
 
 	prev      crypto.MessageID
-	seen      crypto.MessageID // the newest message the sender had seen
-	signed    bool             // the signature verified (now or before)
-	needsView bool             // rejected for want of newer room state
-	future    bool             // dated far ahead of the reader's clock
-	evidence  bool             // a signed message shows the chain served is not the members' chain
+	seen      crypto.MessageID           // the newest message the sender had seen
+	signed    bool                       // the signature verified (now or before)
+	needsView bool                       // rejected for want of newer room state
+	future    bool                       // dated far ahead of the reader's clock
+	reactors  map[string]map[string]bool // Fold: emoji -> users
+	evidence  bool                       // a signed message shows the chain served is not the members' chain
 }
 
 // Page is a stretch of a room's history, oldest first.
@@ -234,7 +251,10 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	if out.More {
 		complete = false
 	}
-	out.Warnings = append(out.Warnings, chainWarnings(msgs, complete)...)
+	if each == nil {
+		checkEvents(msgs, complete)
+	}
+	out.Warnings = append(out.Warnings, chainWarnings(msgs, complete, time.Duration(v.Disappear)*time.Second, now)...)
 	for _, m := range msgs {
 		tracker.add(m)
 		if m.future {
@@ -282,7 +302,9 @@ func stripText(ms []Message) []Message {
 // verifyAll verifies and decrypts messages on every core, and returns them
 // in revision order.
 func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMessage) ([]Message, error) {
-	slices.SortFunc(raws, func(a, b store.RawMessage) int { return store.MessageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID) })
+	slices.SortFunc(raws, func(a, b store.RawMessage) int {
+		return store.MessageOrder(a.CreateRevision, b.CreateRevision, a.ID, b.ID)
+	})
 	envs := make([]*crypto.Envelope, len(raws))
 	senders := make([]string, 0, 8)
 	seen := make(map[string]bool)
@@ -547,17 +569,46 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 	if err != nil {
 		return reject("cannot decrypt: %v", err)
 	}
-	m.Text = string(pt)
-	if !utf8.ValidString(m.Text) {
-		m.Text = strings.ToValidUTF8(m.Text, "\uFFFD")
+	pl, err := decodePayload(pt)
+	if err != nil {
+		return reject("%v", err)
 	}
+	m.apply(pl)
 	return m
+}
+
+// apply sets the fields of a decoded payload.
+func (m *Message) apply(p payload) {
+	m.Kind = p.kind
+	t := p.target.String()
+	switch p.kind {
+	case KindText, KindReply, KindEdit:
+		m.Text = p.text
+	case KindTopic:
+		m.Topic = p.text
+	}
+	switch p.kind {
+	case KindReply:
+		m.ReplyTo = t
+	case KindEdit:
+		m.Edits = t
+	case KindDelete:
+		m.Deletes = t
+	case KindReaction:
+		m.ReactsTo, m.Reaction, m.Unreact = t, p.text, !p.add
+	case KindUnknown:
+		m.Text = ""
+	}
 }
 
 // chainWarnings checks each sender's sequence numbers and back links.
 // complete says the messages are the room's whole history, so a sequence
-// must start at 1.
-func chainWarnings(msgs []Message, complete bool) []string {
+// must start at 1. In a room whose messages disappear after d, a missing
+// message is reported only if it was certainly still due to live: its
+// sender's message before it is still younger than d (the missing one
+// came later, so its lease had not run out). A missing message with no
+// earlier one in view may have expired, and is not reported.
+func chainWarnings(msgs []Message, complete bool, d time.Duration, now time.Time) []string {
 	type seqs struct {
 		byID map[uint64][]int
 		min  uint64
@@ -586,10 +637,14 @@ func chainWarnings(msgs []Message, complete bool) []string {
 			lo = 1
 		}
 		missing := 0
+		var before *Message // the present message just before n
 		for n := lo; n <= sq.max; n++ {
 			idx := sq.byID[n]
 			switch {
 			case len(idx) == 0:
+				if d > 0 && (before == nil || !before.Time.Add(d).After(now)) {
+					break // it may have disappeared on time
+				}
 				missing++
 			case len(idx) > 1:
 				warns = append(warns, fmt.Sprintf("message #%d from %s appears %d times (replayed or forked)", n, sender, len(idx)))
@@ -599,6 +654,9 @@ func chainWarnings(msgs []Message, complete bool) []string {
 						warns = append(warns, fmt.Sprintf("message #%d from %s does not follow their message #%d", n, sender, n-1))
 					}
 				}
+			}
+			if len(idx) > 0 {
+				before = &msgs[idx[0]]
 			}
 		}
 		if missing == 1 {

@@ -91,12 +91,12 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 			return s.queueSealed(ue.o)
 		}
 	}
-	return s.queue(ctx, name, text)
+	return s.queue(ctx, name, string(payload{kind: KindText, text: text}.encode()))
 }
 
 // queueSealed queues a message already placed in my chain.
 func (s *Service) queueSealed(o *outgoing) (Message, error) {
-	e, err := s.selfSeal(o.room, o.id, o.at, o.text)
+	e, err := s.selfSeal(o.room, o.id, o.at, o.body)
 	if err != nil {
 		return Message{}, err
 	}
@@ -107,16 +107,18 @@ func (s *Service) queueSealed(o *outgoing) (Message, error) {
 	}
 	s.obq.queued(e.ID)
 	s.signalOutbox()
-	return Message{Room: o.room, ID: o.id.String(), Sender: s.me.Name(), Text: o.text, Time: e.Queued, Seq: o.h.Seq, Mine: true, Pending: true}, nil
+	m := pendingMessage(o.room, o.id.String(), s.me.Name(), o.body, e.Queued)
+	m.Seq = o.h.Seq
+	return m, nil
 }
 
-func (s *Service) queue(ctx context.Context, room, text string) (Message, error) {
+func (s *Service) queue(ctx context.Context, room, body string) (Message, error) {
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
 	}
 	now := s.obq.stamp(s.now())
 	id := crypto.NewMessageID(now)
-	e, err := s.selfSeal(room, id, now, text)
+	e, err := s.selfSeal(room, id, now, body)
 	if err != nil {
 		return Message{}, err
 	}
@@ -125,7 +127,7 @@ func (s *Service) queue(ctx context.Context, room, text string) (Message, error)
 	}
 	s.obq.queued(e.ID)
 	s.signalOutbox()
-	return Message{Room: room, ID: id.String(), Sender: s.me.Name(), Text: text, Time: now.UTC(), Mine: true, Pending: true}, nil
+	return pendingMessage(room, id.String(), s.me.Name(), body, now), nil
 }
 
 // selfSeal makes an outbox entry whose text is sealed to my own key.
@@ -188,8 +190,9 @@ func (s *Service) Pending() ([]Message, error) {
 			out = append(out, Message{ID: id, Rejected: "damaged outbox entry: " + err.Error(), Pending: true})
 			continue
 		}
-		text, err := s.openEntry(&e)
-		m := Message{Room: e.Room, ID: e.ID, Sender: s.me.Name(), Text: text, Time: e.Queued, Mine: true, Pending: true, Rejected: e.Failed}
+		body, err := s.openEntry(&e)
+		m := pendingMessage(e.Room, e.ID, s.me.Name(), body, e.Queued)
+		m.Rejected = e.Failed
 		if err != nil {
 			m.Rejected = err.Error()
 		}
@@ -326,7 +329,7 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 	if err != nil {
 		return Message{}, err
 	}
-	o := &outgoing{room: e.Room, id: id, text: text, at: e.Queued}
+	o := &outgoing{room: e.Room, id: id, body: text, at: e.Queued}
 	if e.Envelope != nil {
 		pe, err := crypto.ParseEnvelope(e.Envelope)
 		if err != nil {

@@ -29,13 +29,15 @@ type RoomInfo struct {
 	// Members lists the members of a room whose chain was verified (rooms
 	// I am in, or asked about); MemberCount is their number, or for other
 	// rooms of a listing the unverified count etcd holds.
-	Members     []string  `json:"members"`
-	MemberCount int       `json:"member_count"`
-	Epoch       uint32    `json:"epoch"`
-	Commit      uint64    `json:"commit,omitempty"`
-	Closed      bool      `json:"closed,omitempty"`
-	Created     time.Time `json:"created"`
-	Revision    int64     `json:"-"`
+	Members     []string `json:"members"`
+	MemberCount int      `json:"member_count"`
+	Epoch       uint32   `json:"epoch"`
+	Commit      uint64   `json:"commit,omitempty"`
+	Closed      bool     `json:"closed,omitempty"`
+	// DisappearSeconds is how long messages sent now live (0: for good).
+	DisappearSeconds int64     `json:"disappear_seconds,omitempty"`
+	Created          time.Time `json:"created"`
+	Revision         int64     `json:"-"`
 	// Warning, when set, says why the room cannot be used as it stands
 	// (its chain was rolled back or tampered with in etcd).
 	Warning string `json:"warning,omitempty"`
@@ -128,6 +130,7 @@ func (v *roomView) info(me string) RoomInfo {
 		Name: v.Name, Kind: v.Kind, Creator: v.Creator, Member: v.isMember(me),
 		Requested: v.hasRequest(me) != nil, Members: v.roster(), MemberCount: v.Count,
 		Epoch: v.Epoch, Commit: v.N, Closed: v.Closed, Created: v.Created, Revision: v.revision,
+		DisappearSeconds: v.Disappear,
 	}
 	if v.fault != nil {
 		ri.Warning = v.fault.Error()

@@ -59,14 +59,18 @@ func (s *Service) SendID(ctx context.Context, room, id, text string) (Message, e
 	if err := checkText(text); err != nil {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
-	o, err := s.newOutgoing(name, id, text)
+	return s.sendPayload(ctx, name, id, payload{kind: KindText, text: text})
+}
+
+func (s *Service) sendPayload(ctx context.Context, name, id string, p payload) (Message, error) {
+	o, err := s.newOutgoing(name, id, string(p.encode()))
 	if err != nil {
 		return Message{}, err
 	}
 	return s.transmit(ctx, o)
 }
 
-func (s *Service) newOutgoing(room, id, text string) (*outgoing, error) {
+func (s *Service) newOutgoing(room, id, body string) (*outgoing, error) {
 	now := s.now()
 	mid := crypto.NewMessageID(now)
 	if id != "" {
@@ -76,14 +80,14 @@ func (s *Service) newOutgoing(room, id, text string) (*outgoing, error) {
 		}
 		now = mid.Time()
 	}
-	return &outgoing{room: room, id: mid, text: text, at: now}, nil
+	return &outgoing{room: room, id: mid, body: body, at: now}, nil
 }
 
 // outgoing is one message on its way.
 type outgoing struct {
 	room string
 	id   crypto.MessageID
-	text string
+	body string // the encoded payload (see payload.go)
 	at   time.Time
 	// h.Seq is set once the message has its place in my chain.
 	h     crypto.Header
@@ -136,7 +140,7 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
 	for attempt := 0; ; attempt++ {
-		rev, err := s.st.WriteMessage(ctx, name, o.id.String(), env, v.N+1)
+		rev, err := s.st.WriteMessage(ctx, name, o.id.String(), env, v.N+1, time.Duration(v.Disappear)*time.Second)
 		if err == nil {
 			s.sawOwn(name, rev, o.id)
 			return o.message(rev), nil
@@ -181,10 +185,25 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 }
 
 func (o *outgoing) message(rev int64) Message {
-	return Message{
-		Room: o.room, ID: o.id.String(), Sender: o.h.Sender, Text: o.text, Time: time.UnixMilli(o.h.Time).UTC(),
+	m := Message{
+		Room: o.room, ID: o.id.String(), Sender: o.h.Sender, Time: time.UnixMilli(o.h.Time).UTC(),
 		Revision: rev, Commit: uint64(o.h.Commit), Epoch: o.epoch, Seq: o.h.Seq, Mine: true, prev: o.h.Prev,
 	}
+	if p, err := decodePayload([]byte(o.body)); err == nil {
+		m.apply(p)
+	}
+	return m
+}
+
+// pendingMessage is how a queued message shows before it is sent.
+func pendingMessage(room, id, sender, body string, at time.Time) Message {
+	m := Message{Room: room, ID: id, Sender: sender, Time: at.UTC(), Mine: true, Pending: true}
+	if p, err := decodePayload([]byte(body)); err == nil {
+		m.apply(p)
+	} else {
+		m.Kind, m.Text = KindText, body // queued by an earlier version
+	}
+	return m
 }
 
 // place gives o the next place in my chain in its room, under the chain
@@ -215,7 +234,7 @@ func (s *Service) sealOutgoing(ctx context.Context, v *roomView, o *outgoing) ([
 	if h.Seen == o.id {
 		h.Seen = [16]byte{}
 	}
-	env, err := crypto.SealMessage(s.me, k, v.Name, o.id, h, []byte(o.text))
+	env, err := crypto.SealMessage(s.me, k, v.Name, o.id, h, []byte(o.body))
 	if err != nil {
 		return nil, err
 	}

@@ -118,12 +118,12 @@ type Service struct {
 	outboxWait   time.Duration // bounds one queued message's delivery
 	obq          outboxState   // what this process knows of the outbox
 
-	mu       sync.Mutex                        // guards the fields below
-	users    map[string]*crypto.PublicIdentity // verified public identities
-	rings    map[string]*keyRing               // room keys per room
-	views    map[string]*roomView              // newest verified state per room
-	seen     map[string]*seenState             // what I saw last per room
-	forked   map[string]error                  // evidence that a room's chain was forked
+	mu     sync.Mutex                        // guards the fields below
+	users  map[string]*crypto.PublicIdentity // verified public identities
+	rings  map[string]*keyRing               // room keys per room
+	views  map[string]*roomView              // newest verified state per room
+	seen   map[string]*seenState             // what I saw last per room
+	forked map[string]error                  // evidence that a room's chain was forked
 }
 
 // Login claims the identity's user name in the cluster (create-only) or

@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // This file is the group-commit policy: how concurrent message writes of
@@ -32,6 +35,7 @@ type pendingWrite struct {
 	id, room string
 	env      []byte
 	next     uint64
+	lease    clientv3.LeaseID // 0: none
 	done     chan writeResult // buffered, receives exactly once
 }
 
@@ -67,10 +71,20 @@ func (c *Client) batcherFor(room string) *batcher {
 // WriteMessage stores one envelope like PutMessage, batched with
 // concurrent writes to the same room from this client (group commit):
 // each message is still its own create-only key, conditional on commit
-// next not existing, written atomically. Its errors are PutMessage's.
-func (c *Client) WriteMessage(ctx context.Context, room, id string, env []byte, next uint64) (int64, error) {
+// next not existing, written atomically. With ttl > 0 the message is
+// bound to an etcd lease that expires ttl from now (within a minute
+// after), so the cluster deletes it on time on every member. Its errors
+// are PutMessage's.
+func (c *Client) WriteMessage(ctx context.Context, room, id string, env []byte, next uint64, ttl time.Duration) (int64, error) {
+	var lease clientv3.LeaseID
+	if ttl > 0 {
+		var err error
+		if lease, err = c.leases.forTTL(ctx, c.cli, ttl); err != nil {
+			return 0, fmt.Errorf("send to %q: %w", room, mapErr(err))
+		}
+	}
 	b := c.batcherFor(room)
-	p := &pendingWrite{id: id, room: room, env: env, next: next, done: make(chan writeResult, 1)}
+	p := &pendingWrite{id: id, room: room, env: env, next: next, lease: lease, done: make(chan writeResult, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	if b.inflight < maxInflight {
@@ -98,7 +112,7 @@ func (c *Client) WriteMessage(ctx context.Context, room, id string, env []byte, 
 func (c *Client) writeBatch(ctx context.Context, batch []*pendingWrite) {
 	if len(batch) == 1 {
 		p := batch[0]
-		rev, err := c.PutMessage(ctx, p.room, p.id, p.env, p.next)
+		rev, err := c.putMessage(ctx, p.room, p.id, p.env, p.next, p.lease)
 		p.done <- writeResult{rev, err}
 		return
 	}
@@ -110,11 +124,14 @@ func (c *Client) writeBatch(ctx context.Context, batch []*pendingWrite) {
 		if c := cmp.Compare(a.next, b.next); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(a.lease, b.lease); c != 0 {
+			return c
+		}
 		return cmp.Compare(b.id, a.id) // the order readers use within a revision
 	})
 	for start := 0; start < len(batch); {
 		end := start + 1
-		for end < len(batch) && batch[end].next == batch[start].next {
+		for end < len(batch) && batch[end].next == batch[start].next && batch[end].lease == batch[start].lease {
 			end++
 		}
 		group := batch[start:end]
@@ -124,7 +141,7 @@ func (c *Client) writeBatch(ctx context.Context, batch []*pendingWrite) {
 			for i, p := range group {
 				msgs[i] = MessagePut{ID: p.id, Envelope: p.env}
 			}
-			rev, err := c.PutMessages(wctx, group[0].room, msgs, group[0].next)
+			rev, err := c.putMessages(wctx, group[0].room, msgs, group[0].next, group[0].lease)
 			if err == nil {
 				for _, p := range group {
 					p.done <- writeResult{rev, nil}
@@ -141,7 +158,7 @@ func (c *Client) writeBatch(ctx context.Context, batch []*pendingWrite) {
 			// which says which.
 		}
 		for _, p := range group {
-			rev, err := c.PutMessage(wctx, p.room, p.id, p.env, p.next)
+			rev, err := c.putMessage(wctx, p.room, p.id, p.env, p.next, p.lease)
 			p.done <- writeResult{rev, err}
 		}
 	}

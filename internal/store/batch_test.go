@@ -30,7 +30,7 @@ func TestWriteMessageGroupCommit(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			id := fmt.Sprintf("%032x", i+1)
-			rev, err := st.WriteMessage(ctx, "r", id, []byte(id), 1)
+			rev, err := st.WriteMessage(ctx, "r", id, []byte(id), 1, 0)
 			if err != nil {
 				t.Errorf("write %d: %v", i, err)
 			}
@@ -48,11 +48,11 @@ func TestWriteMessageGroupCommit(t *testing.T) {
 	if got, err := st.CountMessages(ctx, "r"); err != nil || got != n {
 		t.Fatalf("stored %d messages, %v; want %d", got, err, n)
 	}
-	again, err := st.WriteMessage(ctx, "r", fmt.Sprintf("%032x", 1), []byte(fmt.Sprintf("%032x", 1)), 1)
+	again, err := st.WriteMessage(ctx, "r", fmt.Sprintf("%032x", 1), []byte(fmt.Sprintf("%032x", 1)), 1, 0)
 	if err != nil || again != revs[0] {
 		t.Fatalf("retried write = %d, %v; want %d", again, err, revs[0])
 	}
-	if _, err := st.WriteMessage(ctx, "r", fmt.Sprintf("%032x", 1), []byte("other"), 1); err == nil {
+	if _, err := st.WriteMessage(ctx, "r", fmt.Sprintf("%032x", 1), []byte("other"), 1, 0); err == nil {
 		t.Fatal("a different record under an existing id was accepted")
 	}
 }

@@ -60,6 +60,7 @@ type Client struct {
 	logFile  io.Closer // nil when client logs are discarded
 	attempts attemptTimer
 
+	leases   leaseCache          // for disappearing messages (lease.go)
 	batchMu  sync.Mutex          // guards batchers
 	batchers map[string]*batcher // group commit per room (batch.go)
 }

@@ -31,6 +31,10 @@ type RawMessage struct {
 // membership changed: verify it, then seal again), ErrExists if a different
 // record holds the id.
 func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byte, next uint64) (rev int64, err error) {
+	return c.putMessage(ctx, room, id, envelope, next, 0)
+}
+
+func (c *Client) putMessage(ctx context.Context, room, id string, envelope []byte, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
 	if err := checkRoom(room); err != nil {
 		return 0, err
 	}
@@ -48,7 +52,7 @@ func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byt
 				clientv3.Compare(clientv3.CreateRevision(k), "=", 0),
 				clientv3.Compare(clientv3.CreateRevision(commitKey(room, next)), "=", 0),
 			).
-			Then(clientv3.OpPut(k, string(envelope))).
+			Then(clientv3.OpPut(k, string(envelope), leaseOpt(lease)...)).
 			Else(clientv3.OpGet(k)).
 			Commit()
 		return err
@@ -87,6 +91,10 @@ const MaxBatch = 64
 // apart. Messages written together share a revision; readers order them by
 // id after revision, so the ops are issued in that order.
 func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut, next uint64) (rev int64, err error) {
+	return c.putMessages(ctx, room, msgs, next, 0)
+}
+
+func (c *Client) putMessages(ctx context.Context, room string, msgs []MessagePut, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
 	if err := checkRoom(room); err != nil {
 		return 0, err
 	}
@@ -104,7 +112,7 @@ func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut
 		size += len(m.Envelope) + 128
 		k := msgKey(room, m.ID)
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
-		ops = append(ops, clientv3.OpPut(k, string(m.Envelope)))
+		ops = append(ops, clientv3.OpPut(k, string(m.Envelope), leaseOpt(lease)...))
 	}
 	if size > maxRequestBytes-4096 {
 		return 0, fmt.Errorf("send to %q: %w", room, ErrTooLarge)

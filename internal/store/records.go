@@ -75,6 +75,7 @@ const (
 	OpLeave  = "leave"  // the signer leaves; the key is retired until rotated
 	OpRotate = "rotate" // a new epoch key for the same roster
 	OpClose  = "close"  // the last member leaves and the room ends
+	OpPolicy = "policy" // a room setting changes (Disappear)
 )
 
 // Commit is one link of a room's membership chain, signed by a member of
@@ -105,8 +106,11 @@ type Commit struct {
 	Count  int    `json:"count"`
 	// Retired says the epoch key is known to someone no longer in the
 	// roster: members rotate before they send.
-	Retired bool      `json:"retired,omitempty"`
-	Time    time.Time `json:"time"`
+	Retired bool `json:"retired,omitempty"`
+	// Disappear (policy commits) is how long, in seconds, messages sent
+	// from this commit on live (0: for good).
+	Disappear int64     `json:"disappear,omitempty"`
+	Time      time.Time `json:"time"`
 }
 
 // Entry names one user a commit is about.
@@ -287,7 +291,7 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		return nil, err
 	}
 	switch b.Op {
-	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose:
+	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose, OpPolicy:
 	default:
 		return nil, fmt.Errorf("%w at %s: unknown operation %q", ErrBadRecord, key, b.Op)
 	}
