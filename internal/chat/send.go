@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -403,9 +404,14 @@ func (h *memHeads) Head(room string) (ChainHead, bool, error) {
 	return cur, ok, nil
 }
 
+// backoff is the one retry policy of this package: how long to wait
+// before attempt+1 of anything that failed for now (a conflict, an
+// unavailable cluster). It doubles from 20 ms up to a second, with "equal
+// jitter" (a random half of it added to the other half), so that clients
+// that collided do not collide again in step.
 func backoff(attempt int) time.Duration {
-	d := 20 * time.Millisecond << attempt
-	return min(d, time.Second)
+	d := min(20*time.Millisecond<<min(attempt, 16), time.Second)
+	return d/2 + rand.N(d/2+1)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
