@@ -1043,3 +1043,36 @@ func flowWatchRooms(t *testing.T, e *env) {
 		t.Fatal("the rooms watch did not end with its context")
 	}
 }
+
+// TestFollowPresence: snapshots of who is online, first at once, then on
+// each change; a user going offline is seen to go.
+func TestFollowPresence(t *testing.T) {
+	e := newEnv(t, storetest.StartEmbedded(t))
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	ch := alice.FollowPresence(c)
+	wait := func(want func(map[string]bool) bool) {
+		t.Helper()
+		for {
+			select {
+			case p, ok := <-ch:
+				if !ok {
+					t.Fatal("presence closed")
+				}
+				if p.Err == nil && want(p.Online) {
+					return
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("no such presence snapshot")
+			}
+		}
+	}
+	wait(func(on map[string]bool) bool { return !on["bob"] })
+	stop, err := bob.GoOnline(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(func(on map[string]bool) bool { return on["bob"] })
+	stop()
+	wait(func(on map[string]bool) bool { return !on["bob"] })
+}

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"maps"
 
 	"github.com/parley-chat/parley/internal/store"
 )
@@ -18,14 +19,87 @@ func (s *Service) Online(ctx context.Context) (map[string]bool, int64, error) {
 	return s.st.Online(ctx)
 }
 
-// PresenceChange is one user coming online or going offline.
-type PresenceChange = store.PresenceChange
+// Presence is who is online: a snapshot, or the reason none can be had
+// for now (Err; the next snapshot follows once the cluster answers).
+type Presence struct {
+	Online map[string]bool
+	Err    error
+}
 
-// PresenceEvent is a batch of presence changes; after Compacted, call
-// Online again and watch from its revision + 1.
-type PresenceEvent = store.PresenceEvent
+// FollowPresence delivers who is online: a first snapshot as soon as it is
+// read, then a new one after every change, until ctx ends (the channel
+// then closes). It follows an etcd watch; a lost connection resumes by
+// itself and a compacted start revision is answered by reading the set
+// again, here, so callers see only snapshots. Snapshots coalesce while
+// unread.
+func (s *Service) FollowPresence(ctx context.Context) <-chan Presence {
+	out := make(chan Presence, 1)
+	put := func(p Presence) bool {
+		for {
+			select {
+			case out <- p:
+				return true
+			case <-out: // replace an unread snapshot with the newer one
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	go func() {
+		defer close(out)
+		for attempt := 0; ctx.Err() == nil; attempt++ {
+			online, rev, err := s.st.Online(ctx)
+			if err != nil {
+				if !put(Presence{Err: err}) || sleepCtx(ctx, backoff(min(attempt, 6))) != nil {
+					return
+				}
+				continue
+			}
+			attempt = 0
+			if !put(Presence{Online: maps.Clone(online)}) {
+				return
+			}
+			wctx, cancel := context.WithCancel(ctx)
+			ch, err := s.st.WatchPresence(wctx, rev+1)
+			if err != nil {
+				cancel()
+				continue
+			}
+			for ev := range ch {
+				if ev.Compacted {
+					break // read the set again
+				}
+				if ev.Err != nil {
+					if !put(Presence{Online: maps.Clone(online), Err: ev.Err}) {
+						break
+					}
+					continue
+				}
+				for _, c := range ev.Changes {
+					if c.Online {
+						online[c.User] = true
+					} else {
+						delete(online, c.User)
+					}
+				}
+				if !put(Presence{Online: maps.Clone(online)}) {
+					break
+				}
+			}
+			cancel()
+			for range ch {
+			}
+		}
+	}()
+	return out
+}
 
 // WatchPresence delivers presence changes from fromRev until ctx ends.
-func (s *Service) WatchPresence(ctx context.Context, fromRev int64) (<-chan PresenceEvent, error) {
+//
+// Deprecated: use FollowPresence, which handles compaction itself.
+func (s *Service) WatchPresence(ctx context.Context, fromRev int64) (<-chan store.PresenceEvent, error) {
 	return s.st.WatchPresence(ctx, fromRev)
 }
+
+// PresenceEvent is a batch of presence changes, for WatchPresence.
+type PresenceEvent = store.PresenceEvent
