@@ -71,8 +71,13 @@ func Room(s string) (string, error) {
 }
 
 // Direct returns the name of the direct room between users a and b, which
-// must already be canonical user names and differ.
+// must be canonical user names (it refuses any other) and differ.
 func Direct(a, b string) (string, error) {
+	for _, u := range []string{a, b} {
+		if c, err := User(u); err != nil || c != u {
+			return "", fmt.Errorf("%w: direct room of %q: not a canonical user name", ErrInvalid, u)
+		}
+	}
 	if a == b {
 		return "", fmt.Errorf("%w: a direct room needs two different users", ErrInvalid)
 	}

@@ -95,3 +95,40 @@ func TestDirect(t *testing.T) {
 		t.Errorf("AnyRoom(unsorted direct) accepted")
 	}
 }
+
+// FuzzNames checks, for any input, that canonical forms are fixed points,
+// never contain a key separator, and that direct room names round-trip.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"alice", "Bob", "ｆｕｌｌ", "pаypal", "@alice+bob", "a/b", "", "général"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if u, err := User(s); err == nil {
+			if again, err := User(u); err != nil || again != u {
+				t.Fatalf("User(%q) = %q, but User(%q) = %q, %v", s, u, u, again, err)
+			}
+			if strings.ContainsAny(u, "/@+") {
+				t.Fatalf("user name %q holds a separator", u)
+			}
+			if d, err := Direct(u, u+"x"); err == nil {
+				a, b, ok := DirectPair(d)
+				if !ok || (a != u && b != u) {
+					t.Fatalf("DirectPair(%q) = %q, %q, %v", d, a, b, ok)
+				}
+			}
+		}
+		if r, err := Room(s); err == nil {
+			if again, err := Room(r); err != nil || again != r {
+				t.Fatalf("Room(%q) = %q, but Room(%q) = %q, %v", s, r, r, again, err)
+			}
+			if strings.ContainsAny(r, "/@+") {
+				t.Fatalf("room name %q holds a separator", r)
+			}
+		}
+		if r, err := AnyRoom(s); err == nil {
+			if again, err := AnyRoom(r); err != nil || again != r {
+				t.Fatalf("AnyRoom(%q) = %q, but AnyRoom(%q) = %q, %v", s, r, r, again, err)
+			}
+		}
+	})
+}
