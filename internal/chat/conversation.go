@@ -166,17 +166,8 @@ func checkEvents(msgs []Message, complete bool) {
 		if m.Rejected != "" {
 			continue
 		}
-		var target string
-		switch m.Kind {
-		case KindReply:
-			target = m.ReplyTo
-		case KindEdit:
-			target = m.Edits
-		case KindDelete:
-			target = m.Deletes
-		case KindReaction:
-			target = m.ReactsTo
-		default:
+		target := m.target()
+		if target == "" {
 			continue
 		}
 		j, ok := byID[target]
@@ -194,6 +185,22 @@ func checkEvents(msgs []Message, complete bool) {
 			m.Rejected = fmt.Sprintf("%s's %s of a message of %s", m.Sender, m.Kind, t.Sender)
 		}
 	}
+}
+
+// target is the id of the message an event or a reply names ("" for
+// other kinds).
+func (m *Message) target() string {
+	switch m.Kind {
+	case KindReply:
+		return m.ReplyTo
+	case KindEdit:
+		return m.Edits
+	case KindDelete:
+		return m.Deletes
+	case KindReaction:
+		return m.ReactsTo
+	}
+	return ""
 }
 
 // reactedBy reports whether user's reaction emoji is on m.
@@ -214,16 +221,7 @@ func Fold(msgs []Message) []Message {
 		}
 		switch m.Kind {
 		case KindEdit, KindDelete, KindReaction:
-			var target string
-			switch m.Kind {
-			case KindEdit:
-				target = m.Edits
-			case KindDelete:
-				target = m.Deletes
-			default:
-				target = m.ReactsTo
-			}
-			i, ok := at[target]
+			i, ok := at[m.target()]
 			if !ok {
 				continue // its target is not in view
 			}
@@ -284,17 +282,8 @@ func Fold(msgs []Message) []Message {
 // checkLive judges an event delivered live against its target, read from
 // etcd: the same rules as checkEvents.
 func (s *Service) checkLive(ctx context.Context, m *Message) {
-	var target string
-	switch m.Kind {
-	case KindReply:
-		target = m.ReplyTo
-	case KindEdit:
-		target = m.Edits
-	case KindDelete:
-		target = m.Deletes
-	case KindReaction:
-		target = m.ReactsTo
-	default:
+	target := m.target()
+	if target == "" {
 		return
 	}
 	t, err := s.message(ctx, m.Room, target)
