@@ -129,6 +129,10 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		sync.Mutex
 		n int // messages that count toward limit
 	}
+	// With a limit, the next page is sized by what the last one counted,
+	// so it is read only once that is known: which messages are read, and
+	// so shown, must not depend on how fast the pages were verified.
+	countedPage := make(chan struct{}, 1)
 	go func() {
 		defer close(pages)
 		for {
@@ -152,6 +156,13 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 				return
 			}
 			cursor = page.Next
+			if limit > 0 {
+				select {
+				case <-countedPage:
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
 	}()
 	var msgs []Message
@@ -174,9 +185,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 				retry = append(retry, page.Messages[i])
 				continue
 			}
-			if !m.Time.IsZero() && m.Time.After(now.Add(futureSkew)) {
-				m.future = true
-			}
+			m.future = datedAhead(m.Time, now)
 			keep = append(keep, m)
 		}
 		s.noteEvidence(name, keep)
@@ -190,6 +199,9 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		counted.n += n
 		enough := limit > 0 && counted.n >= limit
 		counted.Unlock()
+		if limit > 0 && !enough {
+			countedPage <- struct{}{}
+		}
 		if each != nil {
 			slices.SortFunc(keep, func(a, b Message) int { return messageOrder(a.Revision, b.Revision, a.ID, b.ID) })
 			s.saw(name, keep)
@@ -238,7 +250,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	for _, m := range msgs {
 		tracker.add(m)
 		if m.future {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("message %s from %s is dated %s, ahead of this machine's clock: its sender's clock is wrong or it was made to sort first", m.ID, m.Sender, m.Time.Format(time.RFC3339)))
+			out.Warnings = append(out.Warnings, futureWarning(m))
 		}
 	}
 	out.Warnings = append(out.Warnings, tracker.warnings()...)
@@ -250,6 +262,16 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		out.Messages = msgs
 	}
 	return out, nil
+}
+
+// datedAhead reports a message time far enough ahead of the reader's
+// clock to be flagged (see futureSkew).
+func datedAhead(t, now time.Time) bool {
+	return !t.IsZero() && t.After(now.Add(futureSkew))
+}
+
+func futureWarning(m Message) string {
+	return fmt.Sprintf("message %s from %s is dated %s, ahead of this machine's clock: its sender's clock is wrong or it was made to sort first", m.ID, m.Sender, m.Time.Format(time.RFC3339))
 }
 
 // newestByOrder keeps the newest limit messages of msgs (sorted), counting
