@@ -44,6 +44,7 @@ var flows = []struct {
 	{"SlowCluster", flowSlowCluster},
 	{"WatchRooms", flowWatchRooms},
 	{"UnreadSince", flowUnreadSince},
+	{"StreamForwardAsHistory", flowStreamForwardAsHistory},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},

@@ -1,0 +1,137 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// streamed reads room with StreamForward and returns what it showed, page
+// by page, and its final page.
+func streamed(t *testing.T, s *chat.Service, room string, limit int) ([][]chat.Message, *chat.Page) {
+	t.Helper()
+	var pages [][]chat.Message
+	trips := 0
+	p, err := s.StreamForward(ctx(t), room, chat.StreamOptions{Limit: limit, Progress: func() { trips++ }}, func(p *chat.Page) error {
+		pages = append(pages, p.Messages)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("StreamForward(%s, %d) = %v", room, limit, err)
+	}
+	if trips < len(pages)+1 {
+		t.Fatalf("StreamForward(%s, %d): %d pages but %d round trips reported", room, limit, len(pages), trips)
+	}
+	if len(p.Messages) != 0 {
+		t.Fatalf("StreamForward returned %d messages on its final page", len(p.Messages))
+	}
+	return pages, p
+}
+
+func ids(ms []chat.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// flowStreamForwardAsHistory: StreamForward shows what History shows, in
+// the same order, with the same warnings, for the whole history and for
+// limits, although it reads the pages oldest first: with a sender whose
+// clock is behind (so key order is not revision order across pages), a
+// member whose clock is a year ahead, and a message deleted in etcd.
+func flowStreamForwardAsHistory(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	login := func(name string, skew time.Duration) *chat.Service {
+		id, err := crypto.NewIdentity(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := chat.Login(c, e.st, id, chat.Options{Now: func() time.Time { return time.Now().Add(skew) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	bob, mallory, reader := login("bob", -3*time.Second), login("mallory", 365*24*time.Hour), e.login("reader")
+	groupOf(t, "r", alice, bob, mallory, reader)
+	mustSend(t, mallory, "r", "from the future, early")
+	var wg sync.WaitGroup
+	for _, s := range []*chat.Service{alice, bob} {
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 300 {
+					if _, err := s.Send(c, "r", fmt.Sprintf("%s %d.%d", s.Me(), w, i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	gone := mustSend(t, alice, "r", "deleted in etcd")
+	mustSend(t, alice, "r", "after the deleted one")
+	mustSend(t, mallory, "r", "from the future, late")
+	mustSend(t, bob, "r", "newest")
+	if _, err := e.raw().Delete(c, store.Prefix+"room/r/m/"+gone.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, limit := range []int{0, 1, 2, 3, 1999, 2000, 2001, 4000, 10000} {
+		want, err := reader.History(c, "r", limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages, got := streamed(t, reader, "r", limit)
+		all := slices.Concat(pages...)
+		if !slices.Equal(ids(all), ids(want.Messages)) {
+			for i := range min(len(all), len(want.Messages)) {
+				if all[i].ID != want.Messages[i].ID {
+					t.Logf("first difference at %d: %s %q rev %d / %s %q rev %d", i, all[i].Sender, all[i].Text, all[i].Revision, want.Messages[i].Sender, want.Messages[i].Text, want.Messages[i].Revision)
+					break
+				}
+			}
+			t.Fatalf("limit %d: StreamForward showed %d messages, History %d, or in another order", limit, len(all), len(want.Messages))
+		}
+		if !slices.Equal(got.Warnings, want.Warnings) {
+			t.Fatalf("limit %d: StreamForward warns\n%q\nHistory warns\n%q", limit, got.Warnings, want.Warnings)
+		}
+		if got.Revision != want.Revision || got.More != want.More {
+			t.Fatalf("limit %d: revision %d more %v, History: %d %v", limit, got.Revision, got.More, want.Revision, want.More)
+		}
+		if limit == 0 {
+			if len(pages) == 0 || len(pages[0]) == 0 || pages[0][0].Text != "from the future, early" {
+				t.Fatalf("the whole history did not start with its oldest message")
+			}
+			joined := strings.Join(got.Warnings, "\n")
+			for _, w := range []string{"1 message from alice is missing", "is dated", "from mallory"} {
+				if !strings.Contains(joined, w) {
+					t.Fatalf("warnings %q lack %q", got.Warnings, w)
+				}
+			}
+		}
+	}
+	if _, err := e.login("outsider").StreamForward(c, "r", chat.StreamOptions{}, func(*chat.Page) error { return nil }); err == nil {
+		t.Fatal("a non-member streamed the room")
+	}
+	stop := fmt.Errorf("enough")
+	if _, err := reader.StreamForward(c, "r", chat.StreamOptions{}, func(*chat.Page) error { return stop }); err != stop {
+		t.Fatalf("an error of each came back as %v", err)
+	}
+	cctx, cancel := context.WithCancel(c)
+	_, err := reader.StreamForward(cctx, "r", chat.StreamOptions{}, func(*chat.Page) error { cancel(); return nil })
+	if err == nil {
+		t.Fatal("a cancelled stream went on")
+	}
+}
