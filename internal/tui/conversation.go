@@ -219,7 +219,7 @@ func (c *conversation) loadOlder() tea.Cmd {
 		return nil
 	}
 	c.older, c.dirty = true, true
-	return olderCmd(c.sh.ctx, c.sh.svc, c.room.Name, c.cursor, c.pageRev)
+	return olderCmd(c.sh.ctx, c.sh.timeout, c.sh.svc, c.room.Name, c.cursor, c.pageRev)
 }
 
 func (c *conversation) onOlder(msg olderMsg) tea.Cmd {
@@ -261,7 +261,7 @@ func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
 		} else {
 			c.add(&entry{kind: entryNotice, text: noticeText(ev.Notice), at: time.Now()})
 		}
-		return membersCmd(c.sh.ctx, c.sh.svc, c.room.Name, false)
+		return membersCmd(c.sh.ctx, c.sh.timeout, c.sh.svc, c.room.Name, false)
 	case chat.EventWarning:
 		c.addWarning(ev.Text)
 	}
@@ -420,15 +420,15 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 	switch tl.cmd {
 	case "approve":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
 		}
 	case "deny":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
 		}
 	case "remove":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
 		}
 	case "dm":
 		if u, ok := user(); ok {
@@ -436,7 +436,7 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 				c.addError(fmt.Errorf("that is you: a direct chat needs someone else"))
 				return nil
 			}
-			return directCmd(sh.ctx, svc, u)
+			return directCmd(sh.ctx, sh.timeout, svc, u)
 		}
 	case "leave":
 		del := tl.arg == "--delete"
@@ -445,13 +445,13 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 			return nil
 		}
 		c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
-		return leaveCmd(sh.ctx, svc, room, del)
+		return leaveCmd(sh.ctx, sh.timeout, svc, room, del)
 	case "join":
-		return joinCmd(sh.ctx, svc, tl.arg)
+		return joinCmd(sh.ctx, sh.timeout, svc, tl.arg)
 	case "create":
-		return createCmd(sh.ctx, svc, tl.arg)
+		return createCmd(sh.ctx, sh.timeout, svc, tl.arg)
 	case "members":
-		return membersCmd(sh.ctx, svc, room, true)
+		return membersCmd(sh.ctx, sh.timeout, svc, room, true)
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":

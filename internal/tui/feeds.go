@@ -95,7 +95,7 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 	case chat.EventNotice:
 		if m.waiting != nil && m.waiting.room.Name == msg.room {
 			m.waiting.events = append(m.waiting.events, ev)
-			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
+			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, msg.room))
 		}
 		if m.screen == screenRooms {
 			cmds = append(cmds, m.listRooms()) // members or requests changed

@@ -73,7 +73,7 @@ func (w *waitingModel) Update(msg tea.Msg) tea.Cmd {
 			}
 			w.cancelling = true
 			w.cancel()
-			return cancelJoinCmd(w.sh.ctx, w.sh.svc, w.room.Name)
+			return cancelJoinCmd(w.sh.ctx, w.sh.timeout, w.sh.svc, w.room.Name)
 		}
 	}
 	return nil
