@@ -558,6 +558,9 @@ func (m *model) onWaitingDone(msg tea.Msg) tea.Cmd {
 		if w == nil || msg.room != w.room.Name {
 			return nil
 		}
+		if errors.Is(msg.err, chat.ErrDenied) {
+			return m.outOfRoom(msg.room, fmt.Sprintf("%s denied your request to join %s.", msg.approval.By, msg.room))
+		}
 		if msg.err == nil {
 			r := w.room
 			r.Member, r.Requested = true, false
