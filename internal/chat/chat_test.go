@@ -45,6 +45,7 @@ var flows = []struct {
 	{"WatchRooms", flowWatchRooms},
 	{"UnreadSince", flowUnreadSince},
 	{"StreamForwardAsHistory", flowStreamForwardAsHistory},
+	{"HistoryCutShortFails", flowHistoryCutShortFails},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},

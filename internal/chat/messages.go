@@ -118,6 +118,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	complete := cursor == ""
 
 	// Fetch the next page while this one is verified.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type fetched struct {
@@ -217,6 +218,11 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 			cancel()
 			break
 		}
+	}
+	if err := parent.Err(); err != nil {
+		// The reader may have stopped without a word: a history cut
+		// short must not pass for the whole.
+		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
 	if len(retry) > 0 {
 		// Members approved after the state read may have sent messages.

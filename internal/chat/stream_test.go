@@ -135,3 +135,38 @@ func flowStreamForwardAsHistory(t *testing.T, e *env) {
 		t.Fatal("a cancelled stream went on")
 	}
 }
+
+// flowHistoryCutShortFails: a read whose context ends midway fails; it
+// never returns the pages read so far as if they were the whole history
+// (the page reader stopped without a word, and the history looked
+// complete).
+func flowHistoryCutShortFails(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	groupOf(t, "r", alice)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 500 { // 8000 messages: four pages
+				if _, err := alice.Send(c, "r", fmt.Sprintf("%d.%d", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for range 10 {
+		rctx, cancel := context.WithCancel(c)
+		shown := 0
+		p, err := alice.StreamHistory(rctx, "r", 0, func(p *chat.Page) error {
+			shown += len(p.Messages)
+			cancel() // as a deadline passing
+			return nil
+		})
+		cancel()
+		if err == nil {
+			t.Fatalf("a read cut short after %d messages returned %d warnings and no error", shown, len(p.Warnings))
+		}
+	}
+}
