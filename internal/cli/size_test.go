@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -306,5 +307,131 @@ func TestRoomsLongList(t *testing.T) {
 		if len(lines) != total+1 || lines[0] != fmt.Sprintf("There are %d rooms:", total) || !strings.Contains(lines[total], "room-09999 (1 member, member)") {
 			t.Fatalf("rooms as %s: %d lines, first %q, last %q", tc.user, len(lines), lines[0], lines[len(lines)-1])
 		}
+	}
+}
+
+// stallProxy forwards TCP connections to an etcd endpoint until it is
+// frozen: then it forwards nothing more, and keeps the connections open,
+// as a cluster that stopped answering.
+type stallProxy struct {
+	ln     net.Listener
+	target string
+	frozen chan struct{} // closed by freeze
+	once   sync.Once
+}
+
+func newStallProxy(t *testing.T, endpoint string) *stallProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, target: strings.TrimPrefix(endpoint, "http://"), frozen: make(chan struct{})}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			wg.Go(func() { p.pipe(up, c) })
+			wg.Go(func() { p.pipe(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+func (p *stallProxy) endpoint() string { return "http://" + p.ln.Addr().String() }
+
+func (p *stallProxy) freeze() { p.once.Do(func() { close(p.frozen) }) }
+
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-p.frozen:
+			return // hold the connection, forward nothing
+		default:
+		}
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestReadStalledClusterFails: the other side of the per-round-trip
+// timeout. A cluster that stops answering in the middle of a long read
+// fails it within about --timeout of its last answer, as unavailable
+// (exit 3), after the pages it had printed.
+func TestReadStalledClusterFails(t *testing.T) {
+	eps := storetest.StartEmbedded(t)
+	proxy := newStallProxy(t, eps[0])
+	env := map[string]string{"PARLEY_ENDPOINTS": proxy.endpoint(), "PARLEY_HOME": t.TempDir()}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	st, err := store.Open(store.Config{Endpoints: eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := crypto.NewIdentity("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := chat.Login(ctx, st, id, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.CreateRoom(ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := run(t, ctx, env, nil, "--user", "bob", "join", "big"); code != 0 {
+		t.Fatalf("join: exit %d: %s", code, stderr)
+	}
+	if err := alice.Approve(ctx, "big", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	parallel(t, 12000, 16, func(i int) error { // six pages
+		_, err := alice.Send(ctx, "big", fmt.Sprintf("message %05d", i))
+		return err
+	})
+
+	// The cluster stops answering once the first page is printed.
+	out := &lineWriter{start: time.Now(), each: func([]byte) { proxy.freeze() }}
+	code, stderr := run(t, ctx, env, out, "--user", "bob", "--timeout", "1s", "read", "big")
+	took := time.Since(out.start)
+	t.Logf("read of a cluster that stopped answering after %d lines: exit %d after %v", out.lines, code, took.Round(time.Millisecond))
+	if code != 3 || !strings.Contains(stderr, "parley: error: read big: no answer from the cluster for 1s: etcd cluster unavailable") {
+		t.Fatalf("read: exit %d, stderr %q; want 3 and the stall", code, stderr)
+	}
+	if out.lines == 0 || out.lines >= 12000 {
+		t.Fatalf("printed %d lines before failing", out.lines)
+	}
+	if took > 20*time.Second {
+		t.Fatalf("a stalled read took %v to fail with a 1s timeout", took)
 	}
 }
