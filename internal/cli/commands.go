@@ -77,7 +77,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&endpoints, "endpoints", "", "comma-separated etcd client URLs (env PARLEY_ENDPOINTS; default: a local member in the home)")
 	pf.StringVar(&home, "home", "", "directory for keys and local data (env PARLEY_HOME; default $XDG_DATA_HOME/parley)")
 	pf.StringVar(&user, "user", "", "user name to act as (env PARLEY_USER)")
-	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster")
+	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster (for read and rooms: for each request, so a long history or list never times out)")
 	pf.StringVar(&cacert, "cacert", "", "CA that signs the members' certificates, for https endpoints (env PARLEY_CACERT)")
 	pf.StringVar(&cert, "cert", "", "client certificate, for members that require one (env PARLEY_CERT)")
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
