@@ -118,7 +118,7 @@ func (r *roomsModel) setRooms(rooms []chat.RoomInfo, rejected []chat.Rejected) {
 	if es := r.entries(); r.loaded && r.cursor < len(es) && es[r.cursor].act == actRoom {
 		at = es[r.cursor].room.Name
 	}
-	r.rooms, r.rejected, r.loaded = rooms, len(rejected), true
+	r.rooms, r.rejected, r.loaded, r.progress = rooms, len(rejected), true, 0
 	r.listErr = ""
 	if at != "" {
 		for i, room := range rooms {
