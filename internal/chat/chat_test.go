@@ -46,6 +46,7 @@ var flows = []struct {
 	{"UnreadSince", flowUnreadSince},
 	{"StreamForwardAsHistory", flowStreamForwardAsHistory},
 	{"HistoryCutShortFails", flowHistoryCutShortFails},
+	{"HugeSequenceNumber", flowHugeSequenceNumber},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},

@@ -8,14 +8,15 @@ import (
 	"github.com/parley-chat/parley/internal/crypto"
 )
 
-// seqChecker makes the checks of chainWarnings one message at a time, in
-// the order they are shown, for a history too long to hold: per sender it
-// keeps the ranges of sequence numbers seen, the numbers seen more than
-// once, the back links found broken, and only those messages whose
-// neighbours in the sequence have not come yet. An honest sender's
-// messages come in sequence, so that is a handful, whatever the length
-// of the history. Its warnings are those chainWarnings gives for the same
-// messages, word for word and in the same order.
+// seqChecker checks each sender's sequence numbers and back links one
+// message at a time, in the order they are shown, so a history too long to
+// hold is checked as it passes (StreamForward) and a whole one too
+// (chainWarnings). Per sender it keeps the ranges of numbers seen, the
+// numbers seen more than once, the back links found broken, and only the
+// messages whose neighbours in the sequence have not come yet: an honest
+// sender's messages come in sequence, so that is a handful whatever the
+// length of the history, and nothing walks the numbers between two
+// messages, however far apart a sender put them.
 type seqChecker struct {
 	order []string // senders in the order of their first message
 	per   map[string]*senderSeqs
@@ -79,7 +80,8 @@ func (c *seqChecker) add(m Message) {
 	}
 }
 
-// warnings returns what chainWarnings returns for the messages added;
+// warnings returns the findings for the messages added, per sender in the
+// order of their first message, by number, each sender's missing count last;
 // complete says they are the room's whole history.
 func (c *seqChecker) warnings(complete bool) []string {
 	var warns []string

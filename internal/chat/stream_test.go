@@ -170,3 +170,77 @@ func flowHistoryCutShortFails(t *testing.T, e *env) {
 		}
 	}
 }
+
+// jumpHeads starts every chain of its user at seq: a member whose client
+// numbers its messages as it pleases.
+type jumpHeads struct {
+	mu  sync.Mutex
+	seq uint64
+	m   map[string]chat.ChainHead
+}
+
+func (h *jumpHeads) Advance(room string, fn func(chat.ChainHead, bool) (chat.ChainHead, error)) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, ok := h.m[room]
+	if !ok {
+		cur, ok = chat.ChainHead{Seq: h.seq}, true
+	}
+	next, err := fn(cur, ok)
+	if err != nil {
+		return err
+	}
+	h.m[room] = next
+	return nil
+}
+
+func (h *jumpHeads) Head(room string) (chat.ChainHead, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, ok := h.m[room]
+	return cur, ok, nil
+}
+
+// flowHugeSequenceNumber: a member who numbers a message 2^40 costs a
+// reader a warning, not a walk through every number below it.
+func flowHugeSequenceNumber(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	id, err := crypto.NewIdentity("mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := chat.Login(c, e.st, id, chat.Options{Heads: &jumpHeads{seq: 1 << 40, m: map[string]chat.ChainHead{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, "r", alice, mallory)
+	m := mustSend(t, mallory, "r", "number two to the fortieth")
+	if m.Seq != 1<<40+1 {
+		t.Fatalf("mallory's message is numbered %d", m.Seq)
+	}
+	type result struct {
+		p   *chat.Page
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := alice.History(c, "r", 0)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if want := "1099511627776 messages from mallory are missing"; !slices.Contains(r.p.Warnings, want) {
+			t.Fatalf("warnings %q, want %q", r.p.Warnings, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("History still counting mallory's numbers after 20s")
+	}
+	_, p := streamed(t, alice, "r", 0)
+	if want := "1099511627776 messages from mallory are missing"; !slices.Contains(p.Warnings, want) {
+		t.Fatalf("StreamForward warnings %q, want %q", p.Warnings, want)
+	}
+}
