@@ -47,6 +47,7 @@ var flows = []struct {
 	{"StreamForwardAsHistory", flowStreamForwardAsHistory},
 	{"HistoryCutShortFails", flowHistoryCutShortFails},
 	{"HugeSequenceNumber", flowHugeSequenceNumber},
+	{"StreamForwardNewMember", flowStreamForwardNewMember},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},

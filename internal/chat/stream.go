@@ -171,7 +171,7 @@ func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOpt
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %q: %w", name, err) // the reader stopped without a word
 	}
 	if err := emit(len(held)); err != nil {
 		return nil, err

@@ -244,3 +244,40 @@ func flowHugeSequenceNumber(t *testing.T, e *env) {
 		t.Fatalf("StreamForward warnings %q, want %q", p.Warnings, want)
 	}
 }
+
+// flowStreamForwardNewMember: a member approved after StreamForward read
+// the room's state, whose message the index then finds, is judged with the
+// newer state, not rejected as sealed under a commit the chain lacks.
+func flowStreamForwardNewMember(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, carol := e.login("alice"), e.login("carol")
+	groupOf(t, "r", alice)
+	mustSend(t, alice, "r", "before carol")
+	if err := carol.RequestJoin(c, "r"); err != nil {
+		t.Fatal(err)
+	}
+	once := false
+	var got []chat.Message
+	p, err := alice.StreamForward(c, "r", chat.StreamOptions{Progress: func() {
+		if once {
+			return
+		}
+		once = true // the state is read: carol comes in and talks
+		if err := alice.Approve(c, "r", "carol"); err != nil {
+			t.Error(err)
+		}
+		mustSend(t, carol, "r", "carol here")
+	}}, func(p *chat.Page) error {
+		got = append(got, p.Messages...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Text != "carol here" || got[1].Rejected != "" {
+		t.Fatalf("streamed %q, want carol's message accepted", texts(&chat.Page{Messages: got}))
+	}
+	if len(p.Warnings) != 0 {
+		t.Fatalf("warnings %q", p.Warnings)
+	}
+}
