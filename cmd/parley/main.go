@@ -18,7 +18,7 @@ func main() {
 	env := cli.ProcessEnv()
 	env.RunTUI = func(ctx context.Context, a *cli.App) error {
 		cfg := a.Config()
-		return tui.Run(ctx, a, tui.Options{User: cfg.User, Endpoints: cfg.Endpoints, Timeout: cfg.Timeout, NoColor: os.Getenv("NO_COLOR") != ""})
+		return tui.Run(ctx, a, tui.Options{User: cfg.User, Endpoints: cfg.Endpoints, NoColor: os.Getenv("NO_COLOR") != "", Timeout: cfg.Timeout})
 	}
 	code := cli.Main(ctx, os.Args[1:], env)
 	stop()

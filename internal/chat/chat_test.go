@@ -44,6 +44,10 @@ var flows = []struct {
 	{"SlowCluster", flowSlowCluster},
 	{"WatchRooms", flowWatchRooms},
 	{"UnreadSince", flowUnreadSince},
+	{"StreamForwardAsHistory", flowStreamForwardAsHistory},
+	{"HistoryCutShortFails", flowHistoryCutShortFails},
+	{"HugeSequenceNumber", flowHugeSequenceNumber},
+	{"StreamForwardNewMember", flowStreamForwardNewMember},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},

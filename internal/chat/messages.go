@@ -135,6 +135,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	complete := cursor == ""
 
 	// Fetch the next page while this one is verified.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type fetched struct {
@@ -146,6 +147,10 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		sync.Mutex
 		n int // messages that count toward limit
 	}
+	// With a limit, the next page is sized by what the last one counted,
+	// so it is read only once that is known: which messages are read, and
+	// so shown, must not depend on how fast the pages were verified.
+	countedPage := make(chan struct{}, 1)
 	go func() {
 		defer close(pages)
 		for {
@@ -169,6 +174,13 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 				return
 			}
 			cursor = page.Next
+			if limit > 0 {
+				select {
+				case <-countedPage:
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
 	}()
 	var msgs []Message
@@ -191,9 +203,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 				retry = append(retry, page.Messages[i])
 				continue
 			}
-			if !m.Time.IsZero() && m.Time.After(now.Add(futureSkew)) {
-				m.future = true
-			}
+			m.future = datedAhead(m.Time, now)
 			keep = append(keep, m)
 		}
 		s.noteEvidence(name, keep)
@@ -207,6 +217,9 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		counted.n += n
 		enough := limit > 0 && counted.n >= limit
 		counted.Unlock()
+		if limit > 0 && !enough {
+			countedPage <- struct{}{}
+		}
 		if each != nil {
 			slices.SortFunc(keep, func(a, b Message) int { return store.MessageOrder(a.Revision, b.Revision, a.ID, b.ID) })
 			s.saw(name, keep)
@@ -222,6 +235,11 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 			cancel()
 			break
 		}
+	}
+	if err := parent.Err(); err != nil {
+		// The reader may have stopped without a word: a history cut
+		// short must not pass for the whole.
+		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
 	if len(retry) > 0 {
 		// Members approved after the state read may have sent messages.
@@ -258,7 +276,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 	for _, m := range msgs {
 		tracker.add(m)
 		if m.future {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("message %s from %s is dated %s, ahead of this machine's clock: its sender's clock is wrong or it was made to sort first", m.ID, m.Sender, m.Time.Format(time.RFC3339)))
+			out.Warnings = append(out.Warnings, futureWarning(m))
 		}
 	}
 	out.Warnings = append(out.Warnings, tracker.warnings()...)
@@ -270,6 +288,16 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		out.Messages = msgs
 	}
 	return out, nil
+}
+
+// datedAhead reports a message time far enough ahead of the reader's
+// clock to be flagged (see futureSkew).
+func datedAhead(t, now time.Time) bool {
+	return !t.IsZero() && t.After(now.Add(futureSkew))
+}
+
+func futureWarning(m Message) string {
+	return fmt.Sprintf("message %s from %s is dated %s, ahead of this machine's clock: its sender's clock is wrong or it was made to sort first", m.ID, m.Sender, m.Time.Format(time.RFC3339))
 }
 
 // newestByOrder keeps the newest limit messages of msgs (sorted), counting
@@ -603,69 +631,18 @@ func (m *Message) apply(p payload) {
 
 // chainWarnings checks each sender's sequence numbers and back links.
 // complete says the messages are the room's whole history, so a sequence
-// must start at 1. In a room whose messages disappear after d, a missing
-// message is reported only if it was certainly still due to live: its
-// sender's message before it is still younger than d (the missing one
-// came later, so its lease had not run out). A missing message with no
-// earlier one in view may have expired, and is not reported.
+// must start at 1. Its cost follows the messages, not their numbers: a
+// member who signs a message numbered 2^62 gets a warning, not a reader
+// counting up to it. In a room whose messages disappear after d, a missing
+// message is reported only if it was certainly still due to live (see
+// seqChecker.disappear).
 func chainWarnings(msgs []Message, complete bool, d time.Duration, now time.Time) []string {
-	type seqs struct {
-		byID map[uint64][]int
-		min  uint64
-		max  uint64
+	c := newSeqChecker()
+	c.disappear, c.now = d, now
+	for _, m := range msgs {
+		c.add(m)
 	}
-	per := make(map[string]*seqs)
-	var order []string
-	for i, m := range msgs {
-		if m.Rejected != "" || m.Seq == 0 {
-			continue
-		}
-		sq := per[m.Sender]
-		if sq == nil {
-			sq = &seqs{byID: make(map[uint64][]int), min: m.Seq}
-			per[m.Sender] = sq
-			order = append(order, m.Sender)
-		}
-		sq.byID[m.Seq] = append(sq.byID[m.Seq], i)
-		sq.min, sq.max = min(sq.min, m.Seq), max(sq.max, m.Seq)
-	}
-	var warns []string
-	for _, sender := range order {
-		sq := per[sender]
-		lo := sq.min
-		if complete {
-			lo = 1
-		}
-		missing := 0
-		var before *Message // the present message just before n
-		for n := lo; n <= sq.max; n++ {
-			idx := sq.byID[n]
-			switch {
-			case len(idx) == 0:
-				if d > 0 && (before == nil || !before.Time.Add(d).After(now)) {
-					break // it may have disappeared on time
-				}
-				missing++
-			case len(idx) > 1:
-				warns = append(warns, fmt.Sprintf("message #%d from %s appears %d times (replayed or forked)", n, sender, len(idx)))
-			case n > 1:
-				if prev := sq.byID[n-1]; len(prev) == 1 {
-					if msgs[idx[0]].prev.String() != msgs[prev[0]].ID {
-						warns = append(warns, fmt.Sprintf("message #%d from %s does not follow their message #%d", n, sender, n-1))
-					}
-				}
-			}
-			if len(idx) > 0 {
-				before = &msgs[idx[0]]
-			}
-		}
-		if missing == 1 {
-			warns = append(warns, fmt.Sprintf("1 message from %s is missing", sender))
-		} else if missing > 1 {
-			warns = append(warns, fmt.Sprintf("%d messages from %s are missing", missing, sender))
-		}
-	}
-	return warns
+	return c.warnings(complete)
 }
 
 // orderTracker checks the causal links of messages in the order they are

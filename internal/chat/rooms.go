@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
@@ -56,13 +57,22 @@ type Member struct {
 // each. Direct rooms of other users are left out. It reads the room
 // records in pages (a few requests for thousands of rooms) and verifies
 // the chains only of the rooms I am in or asked to join whose chain moved
-// since this home last verified it. progress, if not nil, is told how many
-// room records were read so far.
+// since this home last verified it, several at a time.
 func (s *Service) Rooms(ctx context.Context) (rooms []RoomInfo, rejected []Rejected, err error) {
 	return s.RoomsProgress(ctx, nil)
 }
 
-// RoomsProgress is Rooms with a progress callback.
+// roomsVerifiers is how many room chains RoomsProgress verifies at once:
+// each is a round trip or two, so a home that verifies thousands (a new
+// device of a member of many rooms) waits for the cluster's latency a few
+// times over, not thousands of times.
+const roomsVerifiers = 8
+
+// RoomsProgress is Rooms with a progress callback. progress, if not nil,
+// is told how many room records were read so far after each page of them,
+// and again after each room whose chain it verifies, so that a caller can
+// bound the time between two round trips rather than the whole listing.
+// It is called from one goroutine at a time.
 func (s *Service) RoomsProgress(ctx context.Context, progress func(read int)) (rooms []RoomInfo, rejected []Rejected, err error) {
 	recs, bad, _, err := s.st.Rooms(ctx, progress)
 	if err != nil {
@@ -76,6 +86,14 @@ func (s *Service) RoomsProgress(ctx context.Context, progress func(read int)) (r
 	if err != nil {
 		return nil, nil, err
 	}
+	// Each listed room: its info as listed, or a chain to verify.
+	type listed struct {
+		info     RoomInfo
+		rejected []Rejected
+		skip     bool // its chain failed verification: not listed
+	}
+	list := make([]listed, 0, len(recs))
+	var todo []int
 	for _, r := range recs {
 		b := r.Room.Body
 		if b.Kind == store.RoomDirect && !slices.Contains(b.Members, me) {
@@ -89,27 +107,82 @@ func (s *Service) RoomsProgress(ctx context.Context, progress func(read int)) (r
 		switch {
 		case base != nil && base.N == r.HeadHint && hint != "request":
 			// Verified up to the newest commit etcd lists: no read.
-			rooms = append(rooms, (&roomView{roomState: base}).info(me))
-			continue
+			list = append(list, listed{info: (&roomView{roomState: base}).info(me)})
 		case base == nil && hint == "" && b.Kind == store.RoomGroup:
-			rooms = append(rooms, RoomInfo{
+			list = append(list, listed{info: RoomInfo{
 				Name: b.Name, Kind: b.Kind, Creator: b.Creator, MemberCount: r.CountHint,
 				Created: b.Created, Revision: r.Room.ModRevision,
-			})
-			continue
+			}})
+		default:
+			todo = append(todo, len(list))
+			list = append(list, listed{info: RoomInfo{Name: b.Name, Revision: r.Room.ModRevision}})
 		}
-		v, err := s.loadView(ctx, b.Name)
+	}
+	if err := s.verifyListed(ctx, len(todo), func(ctx context.Context, j int) error {
+		l := &list[todo[j]]
+		v, err := s.loadView(ctx, l.info.Name)
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return nil, nil, err
+				return err
 			}
-			rejected = append(rejected, Rejected{Room: b.Name, What: "room", Reason: err.Error(), Revision: r.Room.ModRevision})
-			continue
+			l.rejected = []Rejected{{Room: l.info.Name, What: "room", Reason: err.Error(), Revision: l.info.Revision}}
+			l.skip = true
+			return nil
 		}
-		rooms = append(rooms, v.info(me))
-		rejected = append(rejected, v.rejected...)
+		l.info, l.rejected = v.info(me), v.rejected
+		return nil
+	}, func() {
+		if progress != nil {
+			progress(len(recs))
+		}
+	}); err != nil {
+		return nil, nil, err
+	}
+	for _, l := range list {
+		if !l.skip {
+			rooms = append(rooms, l.info)
+		}
+		rejected = append(rejected, l.rejected...)
 	}
 	return rooms, rejected, nil
+}
+
+// verifyListed runs verify(ctx, 0..n-1), roomsVerifiers at a time, calling
+// done after each from this goroutine, and returns the first error (the
+// others then stop).
+func (s *Service) verifyListed(ctx context.Context, n int, verify func(context.Context, int) error, done func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	results := make(chan error)
+	var wg sync.WaitGroup
+	for range min(n, roomsVerifiers) {
+		wg.Go(func() {
+			for j := range jobs {
+				results <- verify(ctx, j)
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for j := range n {
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	var first error
+	for err := range results {
+		if err != nil && first == nil {
+			first = err
+			cancel()
+		}
+		done()
+	}
+	return first
 }
 
 // Room describes one room.

@@ -31,7 +31,9 @@ type Config struct {
 	Home string
 	// User is the user name to act as; empty means ask (TUI) or fail (CLI).
 	User string
-	// Timeout bounds each non-interactive operation; zero means 15s.
+	// Timeout bounds each non-interactive operation; zero means 15s. An
+	// operation of many round trips (read, rooms, the interface's room
+	// list) gets it for each round trip instead: see package watchdog.
 	Timeout time.Duration
 	// CACert verifies the members of an https cluster; Cert and Key
 	// identify this client to members that require client certificates.

@@ -76,7 +76,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&endpoints, "endpoints", "", "comma-separated etcd client URLs (env PARLEY_ENDPOINTS; default: a local member in the home)")
 	pf.StringVar(&home, "home", "", "directory for keys and local data (env PARLEY_HOME; default $XDG_DATA_HOME/parley)")
 	pf.StringVar(&user, "user", "", "user name to act as (env PARLEY_USER)")
-	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster")
+	pf.DurationVar(&timeout, "timeout", 15*time.Second, "time limit for each operation against the cluster (for read and rooms: for each request, so a long history or list never times out)")
 	pf.StringVar(&cacert, "cacert", "", "CA that signs the members' certificates, for https endpoints (env PARLEY_CACERT)")
 	pf.StringVar(&cert, "cert", "", "client certificate, for members that require one (env PARLEY_CERT)")
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
@@ -208,12 +208,13 @@ func (a *App) roomsCmd() *cobra.Command {
   parley rooms --json | jq -r 'select(.member) | .room'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
+			ctx, cancel := a.op(cmd)
+			s, err := a.Service(ctx)
+			cancel()
 			if err != nil {
 				return err
 			}
-			rooms, rejected, err := s.Rooms(ctx)
+			rooms, rejected, err := a.listRooms(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -246,6 +247,26 @@ func (a *App) roomsCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per room")
 	return c
+}
+
+// progressStep is how many rooms a listing reads between two lines of
+// progress: a list of fewer says nothing.
+const progressStep = 1000
+
+// listRooms lists the rooms, saying on stderr how far it got while a long
+// list loads; --timeout bounds each round trip, not the whole listing.
+func (a *App) listRooms(cmd *cobra.Command, s *chat.Service) ([]chat.RoomInfo, []chat.Rejected, error) {
+	ctx, wd := a.watch(cmd, "list rooms")
+	defer wd.Stop()
+	said := 0
+	rooms, rejected, err := s.RoomsProgress(ctx, func(read int) {
+		wd.Touch()
+		if read/progressStep > said/progressStep {
+			said = read
+			fmt.Fprintf(a.env.Stderr, "parley: reading rooms: %d...\n", read)
+		}
+	})
+	return rooms, rejected, wd.Err(err)
 }
 
 func describeRoom(r chat.RoomInfo) string {
@@ -446,105 +467,6 @@ func messageJSON(m chat.Message) map[string]any {
 		o["text"] = m.Text
 	}
 	return o
-}
-
-func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, messageJSON(m))
-	}
-	ts := m.Time.Local().Format("2006-01-02 15:04:05")
-	if m.Rejected != "" {
-		sender := m.Sender
-		if sender == "" {
-			sender = "?"
-		}
-		_, err := fmt.Fprintf(w, "%s  [rejected record from %s: %s]\n", ts, sender, m.Rejected)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%s  %s: %s\n", ts, m.Sender, m.Text)
-	return err
-}
-
-func (a *App) readCmd() *cobra.Command {
-	var asJSON, follow bool
-	var limit int
-	c := &cobra.Command{
-		Use:   "read ROOM",
-		Short: "Print a room's messages, verified and decrypted",
-		Long: `Print a room's messages, oldest first. Records that fail verification are
-printed as rejected, with the reason; tampering that no single record
-shows (deleted or replayed messages) is reported on stderr.`,
-		Example: `  parley read general --limit 50
-  parley read @bob --follow
-  parley read general --json | jq -r .text`,
-		Args: args(1, "a room name"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			if limit < 0 {
-				return usagef("--limit must be positive")
-			}
-			ctx, cancel := a.op(cmd)
-			s, err := a.Service(ctx)
-			var p *chat.Page
-			if err == nil {
-				p, err = s.History(ctx, argv[0], limit)
-			}
-			cancel()
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			for _, r := range p.Rejected {
-				a.warn("rejected %s: %s", r.What, r.Reason)
-			}
-			for _, m := range p.Messages {
-				if err := a.printMessage(w, m, asJSON); err != nil {
-					return err
-				}
-			}
-			for _, wr := range p.Warnings {
-				a.warn("%s", wr)
-			}
-			if !follow {
-				return nil
-			}
-			ch, err := s.Subscribe(cmd.Context(), argv[0], p.Revision+1)
-			if err != nil {
-				return err
-			}
-			// While following, deliver what this user queued earlier.
-			obCtx, stopOutbox := context.WithCancel(cmd.Context())
-			obDone := make(chan struct{})
-			go func() { defer close(obDone); s.RunOutbox(obCtx, nil) }()
-			defer func() { stopOutbox(); <-obDone }()
-			for ev := range ch {
-				switch ev.Kind {
-				case chat.EventMessage:
-					if err := a.printMessage(w, ev.Message, asJSON); err != nil {
-						return err
-					}
-				case chat.EventNotice:
-					if asJSON {
-						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})
-					} else {
-						fmt.Fprintf(w, "%s  * %s\n", time.Now().Format("2006-01-02 15:04:05"), noticeText(ev.Room, ev.Notice))
-					}
-				case chat.EventWarning:
-					a.warn("%s", ev.Text)
-				case chat.EventStatus:
-					if ev.Err != nil {
-						a.warn("%v", ev.Err)
-					} else {
-						fmt.Fprintln(a.env.Stderr, "parley: reconnected")
-					}
-				}
-			}
-			return cmd.Context().Err()
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
-	c.Flags().BoolVar(&follow, "follow", false, "after the history, print new messages as they arrive")
-	c.Flags().IntVar(&limit, "limit", 0, "print only the newest N messages (0: all)")
-	return c
 }
 
 func (a *App) membersCmd() *cobra.Command {

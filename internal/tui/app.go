@@ -43,11 +43,13 @@ type Options struct {
 	// Endpoints are the configured etcd endpoints, shown until the first
 	// probe of the cluster answers; empty means the local member.
 	Endpoints []string
-	// Timeout bounds the login, the wait for the cluster included (the
-	// --timeout of the command line); zero means a minute.
-	Timeout time.Duration
 	// NoColor draws without colour (NO_COLOR).
 	NoColor bool
+	// Timeout is the --timeout of the command line. It bounds the login,
+	// the wait for the cluster included (zero: a minute), and each request
+	// to the cluster (zero: 15s): a listing of thousands of rooms takes as
+	// long as it takes, each of its round trips bounded, not the whole.
+	Timeout time.Duration
 }
 
 // Run shows the interface on the terminal until the user quits or ctx
@@ -87,11 +89,12 @@ type shared struct {
 	// ctx is the program's lifetime. The model lives exactly as long as
 	// the program, so it keeps the context every command derives its own
 	// from; cancelling it (on quit) ends subscriptions and sends.
-	ctx  context.Context
-	sess Session
-	opts Options
-	keys KeyMap
-	st   *styles
+	ctx     context.Context
+	sess    Session
+	opts    Options
+	keys    KeyMap
+	st      *styles
+	timeout time.Duration // bounds each request to the cluster; immutable
 
 	svc *chat.Service // nil until logged in
 	me  string
@@ -152,8 +155,12 @@ type model struct {
 }
 
 func newModel(ctx context.Context, s Session, opts Options) *model {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
 	sh := &shared{
-		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor),
+		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor), timeout: timeout,
 		activity: make(map[string]*activity), online: make(map[string]bool),
 		outgoing: make(map[string][]*outgoing), inflight: make(map[string]int),
 	}
@@ -231,7 +238,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case presenceMsg:
 		return m.onPresence(msg)
 	case presenceRetryMsg:
-		return onlineCmd(m.sh.ctx, m.sh.svc)
+		return onlineCmd(m.sh.ctx, m.sh.timeout, m.sh.svc)
 
 	case clusterMsg:
 		m.bar.setCluster(msg.status)
@@ -239,8 +246,13 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case clusterTickMsg:
 		return clusterCmd(m.sh.ctx, m.sh.svc)
 
+	case roomsProgressMsg:
+		m.rooms.progress = msg.read
+		return nextListingCmd(msg.ch)
 	case roomsMsg:
 		return m.onRooms(msg)
+	case summariesMsg:
+		return m.onSummaries(msg)
 	case roomsSignalMsg:
 		if msg.closed {
 			if m.sh.ctx.Err() != nil {
@@ -393,7 +405,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		// draw the whole screen again.
 		tea.ClearScreen,
 		goOnlineCmd(sh.ctx, svc),
-		onlineCmd(sh.ctx, svc),
+		onlineCmd(sh.ctx, sh.timeout, svc),
 		clusterCmd(sh.ctx, svc),
 		queuedCmd(svc), // then the outbox starts: see onQueued
 		watchRoomsCmd(sh.ctx, svc),
@@ -427,11 +439,12 @@ func (m *model) listRooms() tea.Cmd {
 			known[r] = true
 		}
 	}
-	return roomsCmd(m.sh.ctx, m.sh.svc, known)
+	ch := make(chan tea.Msg, listingBuffer)
+	return tea.Batch(roomsCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, known, ch), nextListingCmd(ch))
 }
 
 func (m *model) onRooms(msg roomsMsg) tea.Cmd {
-	var cmds []tea.Cmd
+	cmds := []tea.Cmd{nextListingCmd(msg.ch)} // the summaries follow
 	m.listing = false
 	if m.relist {
 		m.relist = false
@@ -442,18 +455,6 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 		return tea.Batch(cmds...)
 	}
 	m.sh.rooms = orderRooms(m.sh.me, msg.rooms)
-	for name, s := range msg.summaries {
-		a := m.sh.act(name)
-		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
-			// Unread since the read mark of an earlier session; counted
-			// live from here on.
-			a.unread, a.unreadMore = s.Unread, s.UnreadMore
-		}
-		a.summarized = true
-		if s.Last.Revision > a.last.Revision {
-			a.last = s.Last
-		}
-	}
 	m.rooms.setRooms(m.sh.rooms, msg.rejected)
 	member := make(map[string]bool)
 	for _, r := range m.sh.rooms {
@@ -468,6 +469,22 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// onSummaries shows the newest message of rooms and their unread counts
+// since the read mark of an earlier session; counted live from here on.
+func (m *model) onSummaries(msg summariesMsg) tea.Cmd {
+	for name, s := range msg.summaries {
+		a := m.sh.act(name)
+		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
+			a.unread, a.unreadMore = s.Unread, s.UnreadMore
+		}
+		a.summarized = true
+		if s.Last.Revision > a.last.Revision {
+			a.last = s.Last
+		}
+	}
+	return nextListingCmd(msg.ch)
 }
 
 // markRead saves, in the background, that the messages of room up to
@@ -506,7 +523,7 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	a := m.sh.act(r.Name)
 	a.unread, a.unreadMore = 0, false
 	m.bar.alert = ""
-	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
+	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
 	if !m.isMember(r.Name) {
 		// A room just created, joined or opened: list again for the tabs.
 		cmds = append(cmds, m.listRooms())
@@ -547,6 +564,9 @@ func (m *model) onWaitingDone(msg tea.Msg) tea.Cmd {
 	case approvalMsg:
 		if w == nil || msg.room != w.room.Name {
 			return nil
+		}
+		if errors.Is(msg.err, chat.ErrDenied) {
+			return m.outOfRoom(msg.room, fmt.Sprintf("%s denied your request to join %s.", msg.approval.By, msg.room))
 		}
 		if msg.err == nil {
 			r := w.room

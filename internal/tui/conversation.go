@@ -53,10 +53,18 @@ type conversation struct {
 	newBelow int    // messages arrived while scrolled up
 
 	input   textinput.Model
-	histPos int    // index in sh.history; len means the draft
-	draft   string // what was typed before walking the history
+	confirm *confirmation // a command waiting for the user's yes
+	histPos int           // index in sh.history; len means the draft
+	draft   string        // what was typed before walking the history
 	comp    *completion
 	panel   bool
+}
+
+// confirmation is a command that cannot be undone, asking first: y runs
+// it, any other key cancels it.
+type confirmation struct {
+	prompt string
+	run    func() tea.Cmd
 }
 
 func newConversation(sh *shared, r chat.RoomInfo) *conversation {
@@ -124,6 +132,9 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.KeyPressMsg:
+		if c.confirm != nil {
+			return c.answer(msg)
+		}
 		if cmd, done := c.key(msg); done {
 			return cmd
 		}
@@ -131,6 +142,22 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(msg)
 	return cmd
+}
+
+// ask puts a command on hold until the user confirms it.
+func (c *conversation) ask(prompt string, run func() tea.Cmd) {
+	c.confirm = &confirmation{prompt: prompt + " Press y to confirm, any other key to cancel.", run: run}
+}
+
+// answer takes the key that answers a confirmation.
+func (c *conversation) answer(k tea.KeyPressMsg) tea.Cmd {
+	conf := c.confirm
+	c.confirm = nil
+	if k.String() == "y" || k.String() == "Y" {
+		return conf.run()
+	}
+	c.addInfo("Cancelled.")
+	return nil
 }
 
 // key handles the conversation's own keys; done false passes the key on
@@ -219,7 +246,7 @@ func (c *conversation) loadOlder() tea.Cmd {
 		return nil
 	}
 	c.older, c.dirty = true, true
-	return olderCmd(c.sh.ctx, c.sh.svc, c.room.Name, c.cursor, c.pageRev)
+	return olderCmd(c.sh.ctx, c.sh.timeout, c.sh.svc, c.room.Name, c.cursor, c.pageRev)
 }
 
 func (c *conversation) onOlder(msg olderMsg) tea.Cmd {
@@ -261,7 +288,7 @@ func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
 		} else {
 			c.add(&entry{kind: entryNotice, text: noticeText(ev.Notice), at: time.Now()})
 		}
-		return membersCmd(c.sh.ctx, c.sh.svc, c.room.Name, false)
+		return membersCmd(c.sh.ctx, c.sh.timeout, c.sh.svc, c.room.Name, false)
 	case chat.EventWarning:
 		c.addWarning(ev.Text)
 	}
@@ -420,15 +447,17 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 	switch tl.cmd {
 	case "approve":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
 		}
 	case "deny":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
 		}
 	case "remove":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
+			c.ask(fmt.Sprintf("Remove %s from %s?", u, displayRoom(sh.me, room)), func() tea.Cmd {
+				return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
+			})
 		}
 	case "dm":
 		if u, ok := user(); ok {
@@ -436,7 +465,7 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 				c.addError(fmt.Errorf("that is you: a direct chat needs someone else"))
 				return nil
 			}
-			return directCmd(sh.ctx, svc, u)
+			return directCmd(sh.ctx, sh.timeout, svc, u)
 		}
 	case "leave":
 		del := tl.arg == "--delete"
@@ -444,14 +473,20 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 			c.addError(fmt.Errorf("usage: /leave [--delete] (--delete: as the last member, close the room for good)"))
 			return nil
 		}
-		c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
-		return leaveCmd(sh.ctx, svc, room, del)
+		prompt := fmt.Sprintf("Leave %s?", displayRoom(sh.me, room))
+		if del {
+			prompt = fmt.Sprintf("Leave %s and close it for good?", displayRoom(sh.me, room))
+		}
+		c.ask(prompt, func() tea.Cmd {
+			c.addInfo("Leaving " + displayRoom(sh.me, room) + "…")
+			return leaveCmd(sh.ctx, sh.timeout, svc, room, del)
+		})
 	case "join":
-		return joinCmd(sh.ctx, svc, tl.arg)
+		return joinCmd(sh.ctx, sh.timeout, svc, tl.arg)
 	case "create":
-		return createCmd(sh.ctx, svc, tl.arg)
+		return createCmd(sh.ctx, sh.timeout, svc, tl.arg)
 	case "members":
-		return membersCmd(sh.ctx, svc, room, true)
+		return membersCmd(sh.ctx, sh.timeout, svc, room, true)
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":

@@ -138,6 +138,8 @@ func TestConversationCommands(t *testing.T) {
 	d.waitText("Members of general (2, 1 online):", "bob    offline approved by alice", "alice  online  you, creator")
 
 	d.line("/remove bob")
+	d.waitText("Remove bob from general? Press y to confirm")
+	d.typeText("y")
 	d.waitText("alice removed bob")
 	if r, err := bob.Room(ctx, "general"); err != nil || r.Member {
 		t.Fatalf("bob after /remove: member %v, %v", r.Member, err)
@@ -169,8 +171,12 @@ func TestConversationCommands(t *testing.T) {
 	d.line("/create attic")
 	d.waitFor("the new room", func() bool { return d.m.screen == screenConversation && d.m.conv.room.Name == "attic" })
 	d.line("/leave")
+	d.waitText("Leave attic? Press y to confirm")
+	d.typeText("y")
 	d.waitText("say so with --delete")
 	d.line("/leave --delete")
+	d.waitText("Leave attic and close it for good? Press y to confirm")
+	d.typeText("y")
 	d.waitText("You left attic.")
 	if r, err := d.m.sh.svc.Room(ctx, "attic"); err != nil || r.Member {
 		t.Fatalf("attic after /leave: member %v, %v", r.Member, err)

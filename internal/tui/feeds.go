@@ -93,9 +93,17 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 			cmds = append(cmds, m.markRead(msg.room, ev.Message.Revision))
 		}
 	case chat.EventNotice:
-		if m.waiting != nil && m.waiting.room.Name == msg.room {
+		n := ev.Notice
+		waiting := m.waiting != nil && m.waiting.room.Name == msg.room
+		switch {
+		case n.Me && n.Kind == chat.NoticeRemoved:
+			return m.outOfRoom(msg.room, fmt.Sprintf("%s removed you from %s.", n.By, displayRoom(m.sh.me, msg.room)))
+		case n.Me && n.Kind == chat.NoticeDenied && waiting:
+			return m.outOfRoom(msg.room, fmt.Sprintf("%s denied your request to join %s.", n.By, msg.room))
+		}
+		if waiting {
 			m.waiting.events = append(m.waiting.events, ev)
-			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.svc, msg.room))
+			cmds = append(cmds, roomCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, msg.room))
 		}
 		if m.screen == screenRooms {
 			cmds = append(cmds, m.listRooms()) // members or requests changed
@@ -109,6 +117,23 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 	}
 	cmds = append(cmds, nextEventCmd(msg.room, msg.ch))
 	return tea.Batch(cmds...)
+}
+
+// outOfRoom takes me out of a room on someone else's word: a member
+// removed me, or denied my request to join. If the room shows, the list
+// takes its place and says why; otherwise the status bar says it. Either
+// way, at once: not when a message I send next fails. (Another room's
+// conversation on screen says it too: the bar may be too narrow.)
+func (m *model) outOfRoom(room, why string) tea.Cmd {
+	m.stopFeed(room)
+	if (m.conv != nil && m.conv.room.Name == room) || (m.waiting != nil && m.waiting.room.Name == room) {
+		return m.showRooms(why)
+	}
+	m.bar.alert = why
+	if m.conv != nil {
+		m.conv.addInfo(why)
+	}
+	return m.listRooms()
 }
 
 func (m *model) isMember(room string) bool {

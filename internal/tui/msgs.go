@@ -2,21 +2,23 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/watchdog"
 )
 
 // Every call into chat runs in one of the commands below, never in Init,
 // Update or View; its outcome, error included, comes back as a message.
 
 const (
-	// opTimeout bounds one interactive operation against the cluster.
-	opTimeout = 15 * time.Second
-	// loginTimeout bounds a login, which may start the local etcd member,
-	// unless Options.Timeout says otherwise.
+	// defaultTimeout bounds one request to the cluster unless
+	// Options.Timeout says otherwise.
+	defaultTimeout = 15 * time.Second
+	// loginTimeout bounds a login, which may start the local etcd member.
 	loginTimeout = time.Minute
 	// sendTimeout bounds one message's delivery: Send retries while the
 	// cluster is away, so a message typed offline goes out when it is back.
@@ -92,9 +94,9 @@ func goOnlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
 	}
 }
 
-func onlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+func onlineCmd(ctx context.Context, d time.Duration, svc *chat.Service) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		on, rev, err := svc.Online(ctx)
 		return onlineMsg{online: on, rev: rev, err: err}
@@ -141,24 +143,55 @@ func clusterTick() tea.Cmd {
 
 // Rooms.
 
-type roomsMsg struct {
-	rooms     []chat.RoomInfo
-	summaries map[string]chat.RoomSummary
-	rejected  []chat.Rejected
-	err       error
+// A listing of the rooms sends, in order on its own channel, any number of
+// roomsProgressMsg while it reads, one roomsMsg with the list, then one
+// summariesMsg; then the channel closes. Each carries the channel, from
+// which nextListingCmd reads the next.
+
+type roomsProgressMsg struct {
+	read int // room records read so far
+	ch   <-chan tea.Msg
 }
 
-// roomsCmd lists the rooms, and reads the newest message of each room of
-// mine it has no summary for yet, with the messages from others since my
-// read mark of an earlier session; the room subscriptions keep them
-// current after that.
-func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea.Cmd {
+type roomsMsg struct {
+	rooms    []chat.RoomInfo
+	rejected []chat.Rejected
+	err      error
+	ch       <-chan tea.Msg
+}
+
+// summariesMsg brings, for the rooms of mine the listing had no summary of,
+// the newest message and how many from others came since my read mark.
+type summariesMsg struct {
+	summaries map[string]chat.RoomSummary
+	ch        <-chan tea.Msg
+}
+
+// listingBuffer holds the progress of a listing that the interface has not
+// taken yet; progress beyond it is dropped, the list and summaries never.
+const listingBuffer = 16
+
+// roomsCmd lists the rooms, and then reads the newest message of each room
+// of mine it has no summary for yet, with the messages from others since
+// my read mark of an earlier session; the room subscriptions keep them
+// current after that. d bounds each round trip, not the whole: a list of
+// thousands of rooms, or a first listing that verifies thousands of room
+// chains, takes the time it takes, and says how far it got meanwhile.
+func roomsCmd(ctx context.Context, d time.Duration, svc *chat.Service, known map[string]bool, ch chan tea.Msg) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
-		defer cancel()
-		rooms, rejected, err := svc.Rooms(ctx)
-		if err != nil {
-			return roomsMsg{err: err}
+		defer close(ch)
+		ctx, wd := watchdog.New(ctx, d, fmt.Errorf("no answer from the cluster for %s", d))
+		defer wd.Stop()
+		rooms, rejected, err := svc.RoomsProgress(ctx, func(read int) {
+			wd.Touch()
+			select {
+			case ch <- roomsProgressMsg{read: read, ch: ch}:
+			default: // the interface is busy: it sees the next one
+			}
+		})
+		err = wd.Err(err)
+		if !deliver(ctx, ch, roomsMsg{rooms: rooms, rejected: rejected, err: err, ch: ch}) || err != nil {
+			return nil
 		}
 		sums := make(map[string]chat.RoomSummary)
 		for _, r := range rooms {
@@ -168,8 +201,32 @@ func roomsCmd(ctx context.Context, svc *chat.Service, known map[string]bool) tea
 			if s, err := svc.Summary(ctx, r.Name, svc.ReadMark(r.Name)); err == nil {
 				sums[r.Name] = s
 			}
+			wd.Touch()
 		}
-		return roomsMsg{rooms: rooms, summaries: sums, rejected: rejected}
+		deliver(ctx, ch, summariesMsg{summaries: sums, ch: ch})
+		return nil
+	}
+}
+
+// deliver sends msg on ch unless ctx ends first.
+func deliver(ctx context.Context, ch chan<- tea.Msg, msg tea.Msg) bool {
+	select {
+	case ch <- msg:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// nextListingCmd waits for the next message of a listing; none once it is
+// done.
+func nextListingCmd(ch <-chan tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		msg, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return msg
 	}
 }
 
@@ -225,18 +282,18 @@ type quitMsg struct{}
 
 func emit(m tea.Msg) tea.Cmd { return func() tea.Msg { return m } }
 
-func createCmd(ctx context.Context, svc *chat.Service, name string) tea.Cmd {
+func createCmd(ctx context.Context, d time.Duration, svc *chat.Service, name string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		r, err := svc.CreateRoom(ctx, name)
 		return openMsg{room: r, err: err}
 	}
 }
 
-func directCmd(ctx context.Context, svc *chat.Service, user string) tea.Cmd {
+func directCmd(ctx context.Context, d time.Duration, svc *chat.Service, user string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		r, err := svc.DirectRoom(ctx, user)
 		return openMsg{room: r, err: err}
@@ -245,9 +302,9 @@ func directCmd(ctx context.Context, svc *chat.Service, user string) tea.Cmd {
 
 // joinCmd asks to join room (a no-op if the request is pending already)
 // and returns the room as it stands then.
-func joinCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+func joinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		r, err := svc.Room(ctx, room)
 		if err != nil || r.Member || r.Kind == chat.Direct {
@@ -288,17 +345,17 @@ func waitApprovalCmd(ctx context.Context, svc *chat.Service, room string) tea.Cm
 	}
 }
 
-func cancelJoinCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+func cancelJoinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		return cancelJoinMsg{room: room, err: svc.CancelJoin(ctx, room)}
 	}
 }
 
-func roomCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+func roomCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		r, err := svc.Room(ctx, room)
 		return roomMsg{room: r, err: err}
@@ -338,9 +395,9 @@ type resultMsg struct {
 
 // historyCmd reads what a conversation opens with: the newest page of
 // messages, the pending join requests and the members.
-func historyCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
+func historyCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		page, err := svc.History(ctx, room, pageSize)
 		if err != nil {
@@ -352,9 +409,9 @@ func historyCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 	}
 }
 
-func olderCmd(ctx context.Context, svc *chat.Service, room, cursor string, rev int64) tea.Cmd {
+func olderCmd(ctx context.Context, d time.Duration, svc *chat.Service, room, cursor string, rev int64) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		page, err := svc.Older(ctx, room, cursor, rev, pageSize)
 		return olderMsg{room: room, page: page, err: err}
@@ -362,9 +419,9 @@ func olderCmd(ctx context.Context, svc *chat.Service, room, cursor string, rev i
 }
 
 // membersCmd reads a room's members and pending join requests.
-func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) tea.Cmd {
+func membersCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, show bool) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		ms, err := svc.Members(ctx, room)
 		if err != nil {
@@ -376,9 +433,9 @@ func membersCmd(ctx context.Context, svc *chat.Service, room string, show bool) 
 }
 
 // actionCmd runs one membership command of a conversation.
-func actionCmd(ctx context.Context, room string, fn func(context.Context) error) tea.Cmd {
+func actionCmd(ctx context.Context, d time.Duration, room string, fn func(context.Context) error) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		return resultMsg{room: room, err: fn(ctx)}
 	}
@@ -389,9 +446,9 @@ type leftMsg struct {
 	err  error
 }
 
-func leaveCmd(ctx context.Context, svc *chat.Service, room string, del bool) tea.Cmd {
+func leaveCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, del bool) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		return leftMsg{room: room, err: svc.Leave(ctx, room, chat.LeaveOptions{Delete: del})}
 	}

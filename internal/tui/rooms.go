@@ -81,6 +81,7 @@ type roomsModel struct {
 	rooms    []chat.RoomInfo // in list order
 	rejected int
 	loaded   bool
+	progress int // room records read by the listing under way
 	cursor   int
 	typed    string // digits typed so far
 	prompt   promptKind
@@ -117,7 +118,7 @@ func (r *roomsModel) setRooms(rooms []chat.RoomInfo, rejected []chat.Rejected) {
 	if es := r.entries(); r.loaded && r.cursor < len(es) && es[r.cursor].act == actRoom {
 		at = es[r.cursor].room.Name
 	}
-	r.rooms, r.rejected, r.loaded = rooms, len(rejected), true
+	r.rooms, r.rejected, r.loaded, r.progress = rooms, len(rejected), true, 0
 	r.listErr = ""
 	if at != "" {
 		for i, room := range rooms {
@@ -216,7 +217,7 @@ func (r *roomsModel) choose(e listEntry) tea.Cmd {
 		if e.room.Requested {
 			r.info = "Opening " + e.room.Name + "…"
 		}
-		return joinCmd(r.sh.ctx, r.sh.svc, e.room.Name)
+		return joinCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, e.room.Name)
 	}
 	r.input.Reset()
 	r.input.CharLimit = names.MaxLen
@@ -234,7 +235,7 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
 		r.info = "Creating " + name + "…"
-		return createCmd(r.sh.ctx, r.sh.svc, name)
+		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name)
 	case promptDirect:
 		u, err := names.User(strings.TrimPrefix(v, "@"))
 		if err != nil {
@@ -247,7 +248,7 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
 		r.info = "Opening your direct chat with " + u + "…"
-		return directCmd(r.sh.ctx, r.sh.svc, u)
+		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u)
 	}
 	return nil
 }
@@ -259,22 +260,32 @@ func (r *roomsModel) View() string {
 		"  " + st.title.Render("Parley") + st.subtle.Render("  logged in as ") + st.me.Render(r.sh.me),
 		"",
 	}
-	var rows []string
+	// The rows are laid out first and drawn only if they show: a list of
+	// 10,000 rooms costs a screenful of rows to draw, not 10,000.
+	type listRow struct {
+		text  string
+		entry int // >= 0: the row of this entry, drawn when it shows
+	}
+	var rows []listRow
 	cursorRow := 0
-	if !r.loaded {
-		rows = append(rows, "  Loading the rooms…")
-	} else {
-		rows = append(rows, "  "+roomsHeadline(len(r.rooms)))
+	entries := r.entries()
+	switch {
+	case !r.loaded && r.progress > 0:
+		rows = append(rows, listRow{text: fmt.Sprintf("  Loading the rooms: %d read…", r.progress), entry: -1})
+	case !r.loaded:
+		rows = append(rows, listRow{text: "  Loading the rooms…", entry: -1})
+	default:
+		rows = append(rows, listRow{text: "  " + roomsHeadline(len(r.rooms)), entry: -1})
 		section := ""
-		for i, e := range r.entries() {
+		for i, e := range entries {
 			if s := sectionOf(e); s != section {
 				section = s
-				rows = append(rows, "", "  "+st.subtle.Render(s))
+				rows = append(rows, listRow{entry: -1}, listRow{text: "  " + st.subtle.Render(s), entry: -1})
 			}
 			if i == r.cursor {
 				cursorRow = len(rows)
 			}
-			rows = append(rows, r.row(i, e))
+			rows = append(rows, listRow{entry: i})
 		}
 	}
 	var foot []string
@@ -317,11 +328,17 @@ func (r *roomsModel) View() string {
 	if cursorRow >= room {
 		top = cursorRow - room + 1
 	}
-	rows = rows[top:min(len(rows), top+room)]
-	for len(rows) < room {
-		rows = append(rows, "")
+	shown := make([]string, 0, room)
+	for _, row := range rows[top:min(len(rows), top+room)] {
+		if row.entry >= 0 {
+			row.text = r.row(row.entry, entries[row.entry])
+		}
+		shown = append(shown, row.text)
 	}
-	all := append(append(head, rows...), foot...)
+	for len(shown) < room {
+		shown = append(shown, "")
+	}
+	all := append(append(head, shown...), foot...)
 	return frame(all, r.width, r.height)
 }
 

@@ -119,7 +119,7 @@ func (b *statusBar) View(info barInfo) string {
 		parts = append(parts, fmt.Sprintf("%d unread elsewhere", info.unread))
 	}
 	if b.alert != "" {
-		parts = append(parts, b.alert)
+		parts = append(parts, sanitize(b.alert))
 	}
 	left := " " + strings.Join(parts, " │ ") + " "
 	right, rs := b.clusterText()

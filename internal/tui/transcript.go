@@ -211,7 +211,11 @@ func (c *conversation) View() string {
 		rule = st.rule.Render(rule)
 	}
 	all := append([]string{c.tabs()}, view...)
-	all = append(all, rule, c.input.View())
+	input := c.input.View()
+	if c.confirm != nil {
+		input = st.warn.Render(sanitize(c.confirm.prompt))
+	}
+	all = append(all, rule, input)
 	return frame(all, c.width, c.height)
 }
 

@@ -27,7 +27,6 @@ type waitingModel struct {
 	since  time.Time
 	cancel context.CancelFunc // stops WaitApproval
 
-	deniedBy   string
 	cancelling bool
 	err        error
 	// events of the room seen while waiting: the notice of my approval
@@ -51,18 +50,15 @@ func (w *waitingModel) setRoom(r chat.RoomInfo) { w.room = r }
 func (w *waitingModel) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case approvalMsg:
-		switch {
-		case errors.Is(msg.err, chat.ErrDenied):
-			w.deniedBy = msg.approval.By
-		case errors.Is(msg.err, context.Canceled):
-		default:
+		// A denial takes me back to the list (see model.outOfRoom).
+		if !errors.Is(msg.err, context.Canceled) {
 			w.err = msg.err
 		}
 	case cancelJoinMsg:
 		w.cancelling = false
 		w.err = msg.err
 	case tea.KeyPressMsg:
-		done := w.deniedBy != "" || w.err != nil
+		done := w.err != nil
 		switch {
 		case key.Matches(msg, w.sh.keys.Back), done && key.Matches(msg, w.sh.keys.Enter):
 			if done {
@@ -73,7 +69,7 @@ func (w *waitingModel) Update(msg tea.Msg) tea.Cmd {
 			}
 			w.cancelling = true
 			w.cancel()
-			return cancelJoinCmd(w.sh.ctx, w.sh.svc, w.room.Name)
+			return cancelJoinCmd(w.sh.ctx, w.sh.timeout, w.sh.svc, w.room.Name)
 		}
 	}
 	return nil
@@ -87,11 +83,6 @@ func (w *waitingModel) View() string {
 		"",
 	}
 	switch {
-	case w.deniedBy != "":
-		lines = append(lines,
-			"  "+st.err.Render(fmt.Sprintf("%s denied your request to join %s.", w.deniedBy, w.room.Name)),
-			"",
-			"  Press enter or esc to go back to the room list.")
 	case w.err != nil:
 		// The error wraps: frame would cut it at the edge.
 		for _, l := range wrap(sanitize("The request could not be followed: "+w.err.Error()), max(w.width-4, 20)) {

@@ -58,7 +58,8 @@ func TestWaitingApproved(t *testing.T) {
 	d.waitText("before you came 0", "before you came 2", "you joined (approved by carol)")
 }
 
-// Esc withdraws the request; a denial is shown on the waiting screen.
+// Esc withdraws the request; a denial takes bob back to the room list at
+// once, saying who denied it.
 func TestWaitingCancelAndDenied(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, startEtcd(t))
@@ -84,12 +85,14 @@ func TestWaitingCancelAndDenied(t *testing.T) {
 	if err := alice.Deny(ctx, "club", "bob"); err != nil {
 		t.Fatal(err)
 	}
-	d.waitText("alice denied your request to join club.")
-	if d.m.screen != screenWaiting {
-		t.Fatalf("screen %d after the denial", d.m.screen)
+	// At once, on the room list, without a key.
+	d.waitText("alice denied your request to join club.", "There is 1 room:")
+	if d.m.screen != screenRooms || d.m.waiting != nil {
+		t.Fatalf("screen %d after the denial, want the room list", d.m.screen)
 	}
-	d.enter()
-	d.waitText("There is 1 room:")
+	if _, ok := d.m.feeds["club"]; ok {
+		t.Fatal("still subscribed to club after the denial")
+	}
 }
 
 // requests checks the users asking to join room. The screens show a

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/store"
+	"github.com/parley-chat/parley/internal/watchdog"
+)
+
+func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, messageJSON(m))
+	}
+	ts := m.Time.Local().Format("2006-01-02 15:04:05")
+	if m.Rejected != "" {
+		sender := m.Sender
+		if sender == "" {
+			sender = "?"
+		}
+		_, err := fmt.Fprintf(w, "%s  [rejected record from %s: %s]\n", ts, sender, m.Rejected)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s  %s: %s\n", ts, m.Sender, m.Text)
+	return err
+}
+
+// watch returns the context of an operation of many round trips, which
+// --timeout bounds one round trip at a time: it ends, as unavailable, once
+// the timeout passes without one. Touch the watchdog after each; Stop it
+// when done.
+func (a *App) watch(cmd *cobra.Command, what string) (context.Context, *watchdog.Watchdog) {
+	return watchdog.New(cmd.Context(), a.cfg.Timeout,
+		fmt.Errorf("%s: no answer from the cluster for %s: %w", what, a.cfg.Timeout, store.ErrUnavailable))
+}
+
+// printHistory prints a room's history (or its newest limit messages),
+// oldest first, each page as soon as it is verified: the first lines show
+// at once, memory stays bounded by a few pages whatever the length of the
+// history, and --timeout bounds each round trip, not the whole read.
+func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, limit int, asJSON bool) (*chat.Page, error) {
+	ctx, wd := a.watch(cmd, "read "+room)
+	defer wd.Stop()
+	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+	p, err := s.StreamForward(ctx, room, chat.StreamOptions{Limit: limit, Progress: wd.Touch}, func(p *chat.Page) error {
+		// Writing waits for the reader of the output, not for the cluster.
+		wd.Pause()
+		defer wd.Resume()
+		for _, m := range p.Messages {
+			if err := a.printMessage(out, m, asJSON); err != nil {
+				return err
+			}
+		}
+		return out.Flush()
+	})
+	return p, wd.Err(err)
+}
+
+func (a *App) readCmd() *cobra.Command {
+	var asJSON, follow bool
+	var limit int
+	c := &cobra.Command{
+		Use:   "read ROOM",
+		Short: "Print a room's messages, verified and decrypted",
+		Long: `Print a room's messages, oldest first, as they are verified: a long history
+starts printing at once and is read in pages, and --timeout bounds each
+request to the cluster rather than the whole read. Records that fail
+verification are printed as rejected, with the reason; tampering that no
+single record shows (deleted or replayed messages) is reported on stderr
+at the end.
+
+--limit N prints the newest N messages in the order every reader shows;
+messages dated far ahead of this machine's clock do not count toward N
+and are reported on stderr.`,
+		Example: `  parley read general --limit 50
+  parley read @bob --follow
+  parley read general --json | jq -r .text`,
+		Args: args(1, "a room name"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if limit < 0 {
+				return usagef("--limit must be positive")
+			}
+			ctx, cancel := a.op(cmd)
+			s, err := a.Service(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			p, err := a.printHistory(cmd, s, argv[0], limit, asJSON)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, r := range p.Rejected {
+				a.warn("rejected %s: %s", r.What, r.Reason)
+			}
+			for _, wr := range p.Warnings {
+				a.warn("%s", wr)
+			}
+			if !follow {
+				return nil
+			}
+			ch, err := s.Subscribe(cmd.Context(), argv[0], p.Revision+1)
+			if err != nil {
+				return err
+			}
+			// While following, deliver what this user queued earlier.
+			obCtx, stopOutbox := context.WithCancel(cmd.Context())
+			obDone := make(chan struct{})
+			go func() { defer close(obDone); s.RunOutbox(obCtx, nil) }()
+			defer func() { stopOutbox(); <-obDone }()
+			for ev := range ch {
+				switch ev.Kind {
+				case chat.EventMessage:
+					if err := a.printMessage(w, ev.Message, asJSON); err != nil {
+						return err
+					}
+				case chat.EventNotice:
+					if asJSON {
+						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})
+					} else {
+						fmt.Fprintf(w, "%s  * %s\n", time.Now().Format("2006-01-02 15:04:05"), noticeText(ev.Room, ev.Notice))
+					}
+				case chat.EventWarning:
+					a.warn("%s", ev.Text)
+				case chat.EventStatus:
+					if ev.Err != nil {
+						a.warn("%v", ev.Err)
+					} else {
+						fmt.Fprintln(a.env.Stderr, "parley: reconnected")
+					}
+				}
+			}
+			return cmd.Context().Err()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
+	c.Flags().BoolVar(&follow, "follow", false, "after the history, print new messages as they arrive")
+	c.Flags().IntVar(&limit, "limit", 0, "print only the newest N messages (0: all)")
+	return c
+}
