@@ -577,3 +577,49 @@ func flowLeaveFromNewHome(t *testing.T, e *env) {
 		t.Fatalf("history after bob left from another machine = %q", got)
 	}
 }
+
+// flowHugeNumberLive: a member who numbers a message 2^40 gets a warning
+// from the live feed, which goes on delivering.
+func flowHugeNumberLive(t *testing.T, e *env) {
+	c := ctx(t)
+	a, b := e.person("alice"), e.person("bob")
+	alice, bob := e.process(a), e.process(b)
+	groupOf(t, "r", alice, bob)
+	mustSend(t, bob, "r", "one")
+	sub, err := alice.Subscribe(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := mustSend(t, bob, "r", "two")
+	// Bob's own client, its chain head set far ahead.
+	b.home.mu.Lock()
+	b.home.heads["r"] = chat.ChainHead{Seq: 1<<40 - 1, Last: mustID(t, two.ID)}
+	b.home.mu.Unlock()
+	mustSend(t, e.process(b), "r", "far ahead")
+	// The warning comes, and the feed goes on delivering after it.
+	waitEvent := func(what string, ok func(chat.Event) bool) {
+		t.Helper()
+		for {
+			select {
+			case ev := <-sub:
+				if ok(ev) {
+					return
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the live feed gave no %s", what)
+			}
+		}
+	}
+	waitEvent("warning", func(ev chat.Event) bool { return ev.Kind == chat.EventWarning && strings.Contains(ev.Text, "skips") })
+	after := mustSend(t, alice, "r", "still live")
+	waitEvent("message after the warning", func(ev chat.Event) bool { return ev.Kind == chat.EventMessage && ev.Message.ID == after.ID })
+}
+
+func mustID(t *testing.T, s string) crypto.MessageID {
+	t.Helper()
+	id, err := crypto.ParseMessageID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

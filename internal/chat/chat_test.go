@@ -58,6 +58,7 @@ var flows = []struct {
 	{"BigRoomRotation", flowBigRoomRotation},
 	{"LastMemberAndDirectRooms", flowLastMemberAndDirectRooms},
 	{"LeaveFromNewHome", flowLeaveFromNewHome},
+	{"HugeNumberLive", flowHugeNumberLive},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

@@ -395,6 +395,7 @@ func diffNotices(old, nv *roomView, me string) []Event {
 // it is still open one batch later, since one sender's concurrent sends may
 // commit out of order.
 type gapTracker struct {
+	jumps   []string // gaps too long to count, reported as they are seen
 	max     map[string]uint64
 	missing map[string]map[uint64]int // sender -> seq -> batches seen open
 	seen    map[string]map[uint64]bool
@@ -415,7 +416,12 @@ func (g *gapTracker) add(m Message) {
 	g.seen[m.Sender][m.Seq] = true
 	delete(g.missing[m.Sender], m.Seq)
 	last, known := g.max[m.Sender]
-	if known {
+	switch {
+	case known && m.Seq > last+maxLiveGap:
+		// Far ahead: said at once, not counted number by number (a
+		// member who numbers a message 2^40 must not stop the feed).
+		g.jumps = append(g.jumps, fmt.Sprintf("message #%d from %s skips %d numbers after #%d (messages withheld, or a forged number)", m.Seq, m.Sender, m.Seq-last-1, last))
+	case known:
 		for n := last + 1; n < m.Seq; n++ {
 			if !g.seen[m.Sender][n] {
 				g.missing[m.Sender][n] = 0
@@ -425,8 +431,13 @@ func (g *gapTracker) add(m Message) {
 	g.max[m.Sender] = max(last, m.Seq)
 }
 
+// maxLiveGap is the largest gap in a sender's numbers the live feed counts
+// message by message.
+const maxLiveGap = 10000
+
 func (g *gapTracker) settle() []string {
-	var out []string
+	out := g.jumps
+	g.jumps = nil
 	for sender, miss := range g.missing {
 		n := 0
 		for seq, age := range miss {
