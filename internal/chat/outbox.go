@@ -77,6 +77,15 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 		m, err := s.Send(sctx, name, text)
 		cancel()
 		unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+		var ue *unsentError
+		placed := errors.As(err, &ue) && ue.o != nil
+		if placed && (unavailable || ctx.Err() != nil) {
+			// Placed in my chain, sealed, perhaps written: queue the same
+			// id, place and bytes, so it can never arrive twice nor leave
+			// a gap in my chain (also when the caller gave up).
+			s.obq.setDown(unavailable)
+			return s.queueSealed(ue.o)
+		}
 		if err == nil || !unavailable || errors.Is(ctx.Err(), context.Canceled) {
 			if err == nil {
 				s.obq.setDown(false)
@@ -84,12 +93,6 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 			return m, err
 		}
 		s.obq.setDown(true)
-		// Sealed and perhaps written: queue the same id and bytes, so it
-		// can never arrive twice.
-		var ue *unsentError
-		if errors.As(err, &ue) && ue.o != nil {
-			return s.queueSealed(ue.o)
-		}
 	}
 	return s.queue(ctx, name, string(payload{kind: KindText, text: text}.encode()))
 }
@@ -100,7 +103,9 @@ func (s *Service) queueSealed(o *outgoing) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	e.Envelope, e.Tried = o.tried[len(o.tried)-1], o.tried
+	if len(o.tried) > 0 {
+		e.Envelope, e.Tried = o.tried[len(o.tried)-1], o.tried
+	}
 	e.Seq, e.Prev = o.h.Seq, crypto.MessageID(o.h.Prev).String()
 	if err := s.saveEntry(e); err != nil {
 		return Message{}, fmt.Errorf("queue message for %q: %w", o.room, err)
@@ -330,13 +335,21 @@ func (s *Service) deliver(ctx context.Context, e *outboxEntry) (Message, error) 
 		return Message{}, err
 	}
 	o := &outgoing{room: e.Room, id: id, body: text, at: e.Queued}
-	if e.Envelope != nil {
+	switch {
+	case e.Envelope != nil:
 		pe, err := crypto.ParseEnvelope(e.Envelope)
 		if err != nil {
 			return Message{}, fmt.Errorf("outbox entry %s: %w", e.ID, err)
 		}
 		o.h = pe.Header
 		o.tried = append(append(o.tried, e.Tried...), e.Envelope)
+	case e.Seq > 0:
+		// Placed in my chain, not sealed yet: keep the place.
+		prev, err := crypto.ParseMessageID(e.Prev)
+		if err != nil {
+			return Message{}, fmt.Errorf("outbox entry %s: %w", e.ID, err)
+		}
+		o.h = crypto.Header{Sender: s.me.Name(), Seq: e.Seq, Prev: prev, Time: e.Queued.UnixMilli()}
 	}
 	o.persist = func(o *outgoing) error {
 		e.Envelope, e.Tried = o.tried[len(o.tried)-1], o.tried

@@ -128,17 +128,25 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 		}
 	}
 	if o.h.Seq == 0 {
+		// What sealing needs from the cluster comes first: a failure
+		// then costs no number in my chain.
+		if _, err := s.epochKey(ctx, v, v.Epoch); err != nil {
+			return Message{}, fmt.Errorf("send to %q: %w", name, err)
+		}
 		if err := s.place(ctx, v, o); err != nil {
 			return Message{}, fmt.Errorf("send to %q: %w", name, err)
 		}
 	}
+	// From here on the message has its place in my chain: a failure for
+	// now hands it back (unsentError) to be queued with that place, never
+	// dropped, so readers see no gap.
 	// A message already sealed under the newest commit goes out in the
 	// same bytes; otherwise it is sealed (again) under that commit.
 	var env []byte
 	if n := len(o.tried); n > 0 && uint64(o.h.Commit) == v.N {
 		env, o.epoch = o.tried[n-1], v.Epoch
 	} else if env, err = s.sealOutgoing(ctx, v, o); err != nil {
-		return Message{}, fmt.Errorf("send to %q: %w", name, err)
+		return Message{}, &unsentError{err: fmt.Errorf("send to %q: %w", name, err), o: o}
 	}
 	for attempt := 0; ; attempt++ {
 		rev, err := s.st.WriteMessage(ctx, name, o.id.String(), env, v.N+1, time.Duration(v.Disappear)*time.Second)
@@ -159,10 +167,10 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 			// The membership changed: seal again under the new commit,
 			// keeping id and place in my chain.
 			if v, err = s.memberView(ctx, name); err != nil {
-				return Message{}, fmt.Errorf("send to %q: %w", name, err)
+				return Message{}, &unsentError{err: fmt.Errorf("send to %q: %w", name, err), o: o}
 			}
 			if env, err = s.sealOutgoing(ctx, v, o); err != nil {
-				return Message{}, fmt.Errorf("send to %q: %w", name, err)
+				return Message{}, &unsentError{err: fmt.Errorf("send to %q: %w", name, err), o: o}
 			}
 		case errors.Is(err, store.ErrExists):
 			// An earlier attempt under an older commit may have gone through.
