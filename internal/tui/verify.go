@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -34,6 +35,10 @@ func verifyCmd(ctx context.Context, svc *chat.Service, room, user string) tea.Cm
 func (c *conversation) onVerify(msg verifyMsg) tea.Cmd {
 	if msg.err != nil {
 		c.addError(msg.err)
+		var kc *chat.KeyChangedError
+		if errors.As(msg.err, &kc) {
+			c.addInfo(fmt.Sprintf("Either %s replaced their keys or someone with write access to etcd did. See both keys and their codes with: parley trust %s", kc.User, kc.User))
+		}
 		return nil
 	}
 	c.addInfo(strings.Join(safetyLines(msg.safety), "\n"))
