@@ -158,7 +158,10 @@ keystore) into this home, for the user it names (--user, if given, must be
 that user). A home that holds another keystore for the user is left as is.
 The keystore written is encrypted with PARLEY_PASSPHRASE or a passphrase
 typed at the terminal. The cluster is not needed: the next login checks the
-keys against the user's record in etcd.`,
+keys against the user's record in etcd.
+
+This moves an identity to a new machine; it is not a second device: two
+homes sending as one user at once would number their messages alike.`,
 		Example: `  parley identity import alice.parley-backup && parley --user alice whoami`,
 		Args:    args(1, "a backup file (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
