@@ -51,6 +51,10 @@ type Member struct {
 	Since   time.Time `json:"since"`
 	Creator bool      `json:"creator,omitempty"`
 	Me      bool      `json:"me,omitempty"`
+	// Fingerprint is of the key the room admitted for the member;
+	// Verified says that key was compared out of band (see MarkVerified).
+	Fingerprint string `json:"fingerprint"`
+	Verified    bool   `json:"verified"`
 }
 
 // Rooms lists the group rooms and my direct rooms, with my standing in
@@ -358,7 +362,9 @@ func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
 	out := make([]Member, 0, len(roster))
 	for _, m := range roster {
 		sp := v.current(m)
-		out = append(out, Member{Name: m, Creator: m == v.Creator, Me: m == s.me.Name(), Since: sp.Since, AddedBy: sp.By})
+		fp := v.Members[m].Key
+		out = append(out, Member{Name: m, Creator: m == v.Creator, Me: m == s.me.Name(), Since: sp.Since, AddedBy: sp.By,
+			Fingerprint: fp, Verified: s.isVerified(m, fp)})
 	}
 	return out, nil
 }

@@ -217,7 +217,7 @@ func (s *Service) pin(user string, p *crypto.PublicIdentity) error {
 	case fp:
 		return nil
 	default:
-		return fmt.Errorf("%w: %s was %s, etcd now says %s", ErrKeyChanged, user, old, fp)
+		return &KeyChangedError{User: user, Pinned: old, Stored: fp}
 	}
 }
 
@@ -226,7 +226,7 @@ func (s *Service) pin(user string, p *crypto.PublicIdentity) error {
 // admitted (see userKey), never from a record merely found in etcd.
 func (s *Service) checkPin(user string, p *crypto.PublicIdentity) error {
 	if old := s.pins.Pinned(user); old != "" && old != p.Fingerprint() {
-		return fmt.Errorf("%w: %s was %s, etcd now says %s", ErrKeyChanged, user, old, p.Fingerprint())
+		return &KeyChangedError{User: user, Pinned: old, Stored: p.Fingerprint()}
 	}
 	return nil
 }
@@ -330,6 +330,7 @@ type VerifiedCache interface {
 type memPins struct {
 	mu sync.Mutex
 	m  map[string]string
+	v  map[string]string // verified marks (trust.go)
 }
 
 func newMemPins() *memPins { return &memPins{m: make(map[string]string)} }

@@ -166,7 +166,7 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	if err != nil {
 		return nil, err
 	}
-	id, err := a.identity(u, passphrase)
+	id, created, err := a.identity(u, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	if err != nil {
 		return nil, err
 	}
-	pins, err := openPins(filepath.Join(a.userDir(u), "known_users"))
+	pins, err := openPins(a.userDir(u))
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +194,14 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		ReadMarks:  openReadMarks(a.userDir(u)),
 		Claimed:    statErr == nil,
 	})
+	if errors.Is(err, chat.ErrNameTaken) {
+		// A keystore made just now for a name that other keys hold is
+		// of no use: nameTaken removes it, and warns of nothing.
+		return nil, a.nameTaken(u, created, err)
+	}
+	if created {
+		a.warnPlain(u)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,58 +239,71 @@ func (a *App) KeystoreExists(user string) (exists, encrypted bool) {
 	return true, err == nil && enc
 }
 
-// identity loads user's keystore from the home, or creates a new identity.
-func (a *App) identity(u string, pass []byte) (*crypto.Identity, error) {
+// identity loads user's keystore from the home, or creates a new identity
+// (created is then true).
+func (a *App) identity(u string, pass []byte) (id *crypto.Identity, created bool, err error) {
 	path := filepath.Join(a.userDir(u), "keystore")
 	data, err := readKeystore(path)
 	switch {
 	case err == nil:
 		enc, err := crypto.KeystoreEncrypted(data)
 		if err != nil {
-			return nil, fmt.Errorf("keystore %s: %w", path, err)
+			return nil, false, fmt.Errorf("keystore %s: %w", path, err)
 		}
 		if enc && pass == nil {
 			if pass, err = a.passphrase(fmt.Sprintf("Passphrase for %s: ", u), false); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
-		id, err := crypto.UnmarshalKeystore(data, pass)
-		if err != nil {
-			return nil, fmt.Errorf("keystore of %s: %w", u, err)
-		}
-		if id.Name() != u {
-			return nil, fmt.Errorf("keystore %s holds user %q, not %q", path, id.Name(), u)
-		}
-		return id, nil
+		id, err = openKeystore(u, path, data, pass)
+		return id, false, err
 	case errors.Is(err, fs.ErrNotExist):
 	case errors.As(err, new(*keystoreModeError)):
-		return nil, err
+		return nil, false, err
 	default:
-		return nil, fmt.Errorf("read keystore: %w", err)
+		return nil, false, fmt.Errorf("read keystore: %w", err)
 	}
-	id, err := crypto.NewIdentity(u)
+	id, err = crypto.NewIdentity(u)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if pass == nil {
 		if pass, err = a.passphrase(fmt.Sprintf("New passphrase for %s (empty for none): ", u), true); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	data, err = crypto.MarshalKeystore(id, pass)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		return nil, false, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
 	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
-		return nil, fmt.Errorf("write keystore: %w", err)
+		return nil, false, fmt.Errorf("write keystore: %w", err)
 	}
-	if len(pass) == 0 && !a.tui {
-		a.warn("the keystore of %s is not encrypted: whoever can read %s can act as %s (set PARLEY_PASSPHRASE when creating it to encrypt it)", u, path, u)
+	return id, true, nil
+}
+
+// openKeystore opens the keystore data of user u, read from path.
+func openKeystore(u, path string, data, pass []byte) (*crypto.Identity, error) {
+	id, err := crypto.UnmarshalKeystore(data, pass)
+	if err != nil {
+		return nil, fmt.Errorf("keystore of %s: %w", u, err)
+	}
+	if id.Name() != u {
+		return nil, fmt.Errorf("keystore %s holds user %q, not %q", path, id.Name(), u)
 	}
 	return id, nil
+}
+
+// warnPlain warns, outside the terminal UI, that u's new keystore is not
+// encrypted.
+func (a *App) warnPlain(u string) {
+	if exists, enc := a.KeystoreExists(u); exists && !enc && !a.tui {
+		path := filepath.Join(a.userDir(u), "keystore")
+		a.warn("the keystore of %s is not encrypted: whoever can read %s can act as %s (set PARLEY_PASSPHRASE when creating it to encrypt it)", u, path, u)
+	}
 }
 
 // passphrase returns PARLEY_PASSPHRASE, or asks on the terminal. For a new

@@ -88,6 +88,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
+		a.verifyCmd(), a.trustCmd(), a.usersCmd(), a.identityCmd(),
 	)
 	roomWordsOnErrors(root.Commands())
 	return root
@@ -402,6 +403,7 @@ func (a *App) approveCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "approved %s in %s\n", argv[1], argv[0])
+			a.printAdmitted(ctx, cmd.OutOrStdout(), s, argv[0], argv[1])
 			return nil
 		},
 	}
@@ -503,6 +505,9 @@ func (a *App) membersCmd() *cobra.Command {
 				}
 				if m.Me {
 					tags = append(tags, "you")
+				}
+				if m.Verified {
+					tags = append(tags, "verified")
 				}
 				line := m.Name
 				if len(tags) > 0 {

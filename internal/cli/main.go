@@ -23,7 +23,7 @@ const (
 	ExitError       = 1 // any other failure
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
-	ExitRefused     = 4 // refused: not a member, denied, username taken, wrong passphrase, keystore open to others, etcd credentials
+	ExitRefused     = 4 // refused: not a member, denied, username taken, a changed key, wrong passphrase, keystore open to others, etcd credentials
 	ExitSlow        = 5 // the cluster has a leader and answers, but not within --timeout
 	ExitInterrupted = 130
 )
@@ -111,7 +111,13 @@ func classify(err error) (code int, hint string) {
 	var km *keystoreModeError
 	var nu *noUserError
 	var nd *noDirectRoomError
+	var nt *nameTakenError
+	var ie *identityExistsError
 	switch {
+	case errors.As(err, &nt):
+		return ExitRefused, nt.hint()
+	case errors.As(err, &ie):
+		return ExitRefused, ie.hint()
 	case errors.As(err, &nu):
 		return ExitError, nu.hint()
 	case errors.As(err, &nd):
@@ -137,8 +143,10 @@ func classify(err error) (code int, hint string) {
 	case errors.Is(err, chat.ErrNotMember):
 		return ExitRefused, "ask to join with: parley join ROOM --wait"
 	case errors.Is(err, chat.ErrDenied), errors.Is(err, chat.ErrNotAllowed),
-		errors.Is(err, chat.ErrDirectRoom), errors.Is(err, chat.ErrKeyChanged):
+		errors.Is(err, chat.ErrDirectRoom):
 		return ExitRefused, ""
+	case errors.Is(err, chat.ErrKeyChanged):
+		return ExitRefused, keyChangedHint(err)
 	}
 	return ExitError, ""
 }

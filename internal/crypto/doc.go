@@ -52,4 +52,8 @@ const (
 	labelKeyLink = "parley/v2/room-key-link"
 	// labelFingerprint hashes a public identity's keys into its fingerprint.
 	labelFingerprint = "parley/v1/fingerprint"
+	// labelSafetyCode hashes one user's half of a pair's safety code.
+	labelSafetyCode = "parley/v1/safety-code"
+	// labelBackupKDF starts the argon2id salt of an identity backup.
+	labelBackupKDF = "parley/v1/identity-backup-kdf"
 )

@@ -3,9 +3,7 @@ package crypto
 import (
 	"crypto/ed25519"
 	"crypto/hpke"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,14 +152,9 @@ func (p *PublicIdentity) Equal(q *PublicIdentity) bool {
 // SHA-256(lp("parley/v1/fingerprint") || signing key || KEM key).
 // The name is not part of the fingerprint.
 func (p *PublicIdentity) Fingerprint() string {
-	h := sha256.New()
-	h.Write(appendLP(nil, labelFingerprint))
-	h.Write(p.signing)
-	h.Write(p.kemBytes)
-	sum := h.Sum(nil)
-	enc := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
+	enc := strings.ToLower(fingerprintEncoding.EncodeToString(p.fingerprintDigest()))
 	var b strings.Builder
-	b.WriteString("parley1")
+	b.WriteString(fingerprintPrefix)
 	for i := 0; i < len(enc); i += 4 {
 		b.WriteByte('-')
 		b.WriteString(enc[i : i+4])

@@ -119,12 +119,36 @@ func MarshalKeystore(id *Identity, passphrase []byte) ([]byte, error) {
 }
 
 func marshalKeystore(id *Identity, passphrase []byte, params kdfParams) ([]byte, error) {
+	return marshalSealed(keystoreFormat, id, passphrase, params)
+}
+
+// A sealedFormat is a file that holds an identity's secret as a keystore
+// does: the keystore itself, or an identity backup (see MarshalBackup).
+// The formats differ in their first line, in the label of their key
+// derivation and in whether the secret may be stored in the clear, so that
+// neither file is ever read as the other.
+type sealedFormat struct {
+	what     string // "keystore" or "backup", for errors
+	magic    string // the version line, with its newline
+	kdfLabel string // domain-separation label of the argon2id salt
+	plain    bool   // mode 0 (unencrypted) is allowed
+	bad      error  // what a file that is not of this format reports
+}
+
+var keystoreFormat = sealedFormat{
+	what: "keystore", magic: keystoreMagic, kdfLabel: labelKeystoreKDF, plain: true, bad: ErrBadKeystore,
+}
+
+func marshalSealed(f sealedFormat, id *Identity, passphrase []byte, params kdfParams) ([]byte, error) {
 	if id == nil {
-		return nil, errors.New("marshal keystore: no identity")
+		return nil, fmt.Errorf("marshal %s: no identity", f.what)
+	}
+	if len(passphrase) == 0 && !f.plain {
+		return nil, fmt.Errorf("marshal %s: %w", f.what, ErrPassphraseRequired)
 	}
 	signingSeed, kemSeed, err := id.seeds()
 	if err != nil {
-		return nil, fmt.Errorf("marshal keystore: %w", err)
+		return nil, fmt.Errorf("marshal %s: %w", f.what, err)
 	}
 	secret := make([]byte, 0, 1+len(id.name)+2*seedSize)
 	secret = append(secret, byte(len(id.name)))
@@ -141,7 +165,7 @@ func marshalKeystore(id *Identity, passphrase []byte, params kdfParams) ([]byte,
 		body = append(body, sum[:]...)
 	} else {
 		if err := params.check(maxKDFParams()); err != nil {
-			return nil, fmt.Errorf("marshal keystore: %w", err)
+			return nil, fmt.Errorf("marshal %s: %w", f.what, err)
 		}
 		body = append(body, keystoreEncrypted)
 		body = binary.BigEndian.AppendUint32(body, params.time)
@@ -150,17 +174,17 @@ func marshalKeystore(id *Identity, passphrase []byte, params kdfParams) ([]byte,
 		salt := make([]byte, keystoreSaltSize)
 		rand.Read(salt) // never returns an error
 		body = append(body, salt...)
-		aead, err := keystoreAEAD(passphrase, salt, params)
+		aead, err := keystoreAEAD(f.kdfLabel, passphrase, salt, params)
 		if err != nil {
-			return nil, fmt.Errorf("marshal keystore: %w", err)
+			return nil, fmt.Errorf("marshal %s: %w", f.what, err)
 		}
 		var nonce [chacha20poly1305.NonceSizeX]byte
-		body = aead.Seal(body, nonce[:], secret, keystoreAD(body))
+		body = aead.Seal(body, nonce[:], secret, keystoreAD(f.magic, body))
 	}
 
 	enc := base64.StdEncoding.EncodeToString(body)
 	var out strings.Builder
-	out.WriteString(keystoreMagic)
+	out.WriteString(f.magic)
 	for len(enc) > 0 {
 		n := min(len(enc), keystoreLineWidth)
 		out.WriteString(enc[:n])
@@ -180,25 +204,29 @@ func UnmarshalKeystore(data, passphrase []byte) (*Identity, error) {
 }
 
 func unmarshalKeystore(data, passphrase []byte, max kdfParams) (*Identity, error) {
-	body, err := decodeKeystore(data)
+	return unmarshalSealed(keystoreFormat, data, passphrase, max)
+}
+
+func unmarshalSealed(f sealedFormat, data, passphrase []byte, max kdfParams) (*Identity, error) {
+	body, err := decodeSealed(f, data)
 	if err != nil {
 		return nil, err
 	}
 	var secret []byte
-	switch body[0] {
-	case keystorePlain:
+	switch {
+	case body[0] == keystorePlain && f.plain:
 		if len(body) < 1+keystoreChecksumSize {
-			return nil, fmt.Errorf("%w: too short", ErrBadKeystore)
+			return nil, fmt.Errorf("%w: too short", f.bad)
 		}
 		n := len(body) - keystoreChecksumSize
 		sum := keystoreChecksum(body[:n])
 		if subtle.ConstantTimeCompare(sum[:], body[n:]) != 1 {
-			return nil, fmt.Errorf("%w: checksum mismatch", ErrBadKeystore)
+			return nil, fmt.Errorf("%w: checksum mismatch", f.bad)
 		}
 		secret = body[1:n]
-	case keystoreEncrypted:
+	case body[0] == keystoreEncrypted:
 		if len(body) < 1+keystoreParamsSize+chacha20poly1305.Overhead {
-			return nil, fmt.Errorf("%w: too short", ErrBadKeystore)
+			return nil, fmt.Errorf("%w: too short", f.bad)
 		}
 		params := kdfParams{
 			time:    binary.BigEndian.Uint32(body[1:]),
@@ -206,38 +234,38 @@ func unmarshalKeystore(data, passphrase []byte, max kdfParams) (*Identity, error
 			threads: body[9],
 		}
 		if err := params.check(max); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadKeystore, err)
+			return nil, fmt.Errorf("%w: %v", f.bad, err)
 		}
 		if len(passphrase) == 0 {
 			return nil, ErrPassphraseRequired
 		}
 		salt := body[10 : 10+keystoreSaltSize]
 		header, sealed := body[:1+keystoreParamsSize], body[1+keystoreParamsSize:]
-		aead, err := keystoreAEAD(passphrase, salt, params)
+		aead, err := keystoreAEAD(f.kdfLabel, passphrase, salt, params)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadKeystore, err)
+			return nil, fmt.Errorf("%w: %v", f.bad, err)
 		}
 		var nonce [chacha20poly1305.NonceSizeX]byte
-		secret, err = aead.Open(nil, nonce[:], sealed, keystoreAD(header))
+		secret, err = aead.Open(nil, nonce[:], sealed, keystoreAD(f.magic, header))
 		if err != nil {
 			return nil, ErrWrongPassphrase
 		}
 		defer clear(secret)
 	default:
-		return nil, fmt.Errorf("%w: unknown mode %d", ErrBadKeystore, body[0])
+		return nil, fmt.Errorf("%w: unknown mode %d", f.bad, body[0])
 	}
 
 	if len(secret) == 0 {
-		return nil, fmt.Errorf("%w: no secret", ErrBadKeystore)
+		return nil, fmt.Errorf("%w: no secret", f.bad)
 	}
 	n := int(secret[0])
 	if n == 0 || n > MaxNameBytes || len(secret) != 1+n+2*seedSize {
-		return nil, fmt.Errorf("%w: bad secret length", ErrBadKeystore)
+		return nil, fmt.Errorf("%w: bad secret length", f.bad)
 	}
 	name := string(secret[1 : 1+n])
 	id, err := newIdentityFromSeeds(name, secret[1+n:1+n+seedSize], secret[1+n+seedSize:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKeystore, err)
+		return nil, fmt.Errorf("%w: %v", f.bad, err)
 	}
 	return id, nil
 }
@@ -245,7 +273,7 @@ func unmarshalKeystore(data, passphrase []byte, max kdfParams) (*Identity, error
 // KeystoreEncrypted reports whether the keystore needs a passphrase to open.
 // It returns an error wrapping ErrBadKeystore if data is not a keystore.
 func KeystoreEncrypted(data []byte) (bool, error) {
-	body, err := decodeKeystore(data)
+	body, err := decodeSealed(keystoreFormat, data)
 	if err != nil {
 		return false, err
 	}
@@ -258,43 +286,49 @@ func KeystoreEncrypted(data []byte) (bool, error) {
 	return false, fmt.Errorf("%w: unknown mode %d", ErrBadKeystore, body[0])
 }
 
-// decodeKeystore checks the version line and returns the decoded body,
+// decodeKeystore is decodeSealed for a keystore.
+func decodeKeystore(data []byte) ([]byte, error) { return decodeSealed(keystoreFormat, data) }
+
+// decodeSealed checks the version line and returns the decoded body,
 // which is at least one byte long.
-func decodeKeystore(data []byte) ([]byte, error) {
+func decodeSealed(f sealedFormat, data []byte) ([]byte, error) {
 	if len(data) > maxKeystoreSize {
-		return nil, fmt.Errorf("%w: %d bytes is too large", ErrBadKeystore, len(data))
+		return nil, fmt.Errorf("%w: %d bytes is too large", f.bad, len(data))
 	}
-	rest, ok := bytes.CutPrefix(data, []byte(keystoreMagic))
+	rest, ok := bytes.CutPrefix(data, []byte(f.magic))
 	if !ok {
-		if bytes.HasPrefix(data, []byte("parley-keystore ")) {
-			return nil, fmt.Errorf("%w: unsupported version", ErrBadKeystore)
+		name, _, _ := strings.Cut(f.magic, " ")
+		if bytes.HasPrefix(data, []byte(name+" ")) {
+			return nil, fmt.Errorf("%w: unsupported version", f.bad)
 		}
-		return nil, fmt.Errorf("%w: missing %q line", ErrBadKeystore, strings.TrimSpace(keystoreMagic))
+		return nil, fmt.Errorf("%w: missing %q line", f.bad, strings.TrimSpace(f.magic))
 	}
 	// The base64 decoder skips '\r' and '\n', so the line breaks, LF or
 	// CRLF, need no handling here.
 	body, err := base64.StdEncoding.Strict().DecodeString(string(rest))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKeystore, err)
+		return nil, fmt.Errorf("%w: %v", f.bad, err)
 	}
 	if len(body) == 0 {
-		return nil, fmt.Errorf("%w: empty", ErrBadKeystore)
+		return nil, fmt.Errorf("%w: empty", f.bad)
 	}
 	return body, nil
 }
 
-// keystoreAEAD derives the key that seals an encrypted keystore's secret.
-func keystoreAEAD(passphrase, salt []byte, p kdfParams) (cipher.AEAD, error) {
-	s := appendLP(nil, labelKeystoreKDF)
+// keystoreAEAD derives the key that seals an encrypted keystore's (or
+// backup's) secret; label is the format's kdfLabel.
+func keystoreAEAD(label string, passphrase, salt []byte, p kdfParams) (cipher.AEAD, error) {
+	s := appendLP(nil, label)
 	s = append(s, salt...)
 	key := argon2.IDKey(passphrase, s, p.time, p.memory, p.threads, chacha20poly1305.KeySize)
 	defer clear(key)
 	return chacha20poly1305.NewX(key)
 }
 
-// keystoreAD is the associated data of an encrypted keystore's secret.
-func keystoreAD(header []byte) []byte {
-	return append([]byte(keystoreMagic), header...)
+// keystoreAD is the associated data of an encrypted keystore's (or
+// backup's) secret: its version line, then header.
+func keystoreAD(magic string, header []byte) []byte {
+	return append([]byte(magic), header...)
 }
 
 func keystoreChecksum(body []byte) [keystoreChecksumSize]byte {

@@ -310,7 +310,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 
-	case historyMsg, olderMsg, membersMsg, resultMsg:
+	case historyMsg, olderMsg, membersMsg, resultMsg, verifyMsg:
 		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
 			cmd := m.conv.Update(msg)
 			if h, ok := msg.(historyMsg); ok && h.err == nil {
@@ -359,6 +359,8 @@ func roomOf(msg tea.Msg) string {
 	case membersMsg:
 		return msg.room
 	case resultMsg:
+		return msg.room
+	case verifyMsg:
 		return msg.room
 	}
 	return ""

@@ -22,6 +22,7 @@ var commandSpecs = []commandSpec{
 	{"leave", "[--delete]", "leave this room; the others rotate its key (--delete: as the last member, close it)"},
 	{"remove", "USER", "remove a member from this room and rotate its key"},
 	{"members", "", "list this room's members and who is online"},
+	{"verify", "USER", "show the safety code you and USER compare out of band"},
 	{"rooms", "", "back to the room list"},
 	{"help", "", "show the commands and keys"},
 	{"quit", "", "quit Parley"},

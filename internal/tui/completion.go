@@ -89,7 +89,7 @@ func (c *conversation) candidates(first bool, prev, word string) []string {
 			}
 		}
 		return out
-	case "/dm":
+	case "/dm", "/verify":
 		return c.knownUsers(false)
 	}
 	if strings.HasPrefix(word, "@") {

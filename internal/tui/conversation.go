@@ -121,6 +121,8 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 			c.addError(msg.err)
 		}
 		return nil
+	case verifyMsg:
+		return c.onVerify(msg)
 	case eventMsg:
 		return c.onEvent(msg.ev)
 	case tea.MouseWheelMsg:
@@ -373,6 +375,9 @@ func (c *conversation) printMembers() {
 		if m.AddedBy != "" && m.AddedBy != m.Name {
 			tags = append(tags, "approved by "+m.AddedBy)
 		}
+		if m.Verified {
+			tags = append(tags, "verified")
+		}
 		line := fmt.Sprintf("  %s  %-7s", padRight(m.Name, nameW), state)
 		if len(tags) > 0 {
 			line += " " + strings.Join(tags, ", ")
@@ -487,6 +492,14 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 		return createCmd(sh.ctx, sh.timeout, svc, tl.arg)
 	case "members":
 		return membersCmd(sh.ctx, sh.timeout, svc, room, true)
+	case "verify":
+		if u, ok := user(); ok {
+			if u == sh.me {
+				c.addError(fmt.Errorf("that is you: compare your key with someone else's"))
+				return nil
+			}
+			return verifyCmd(sh.ctx, sh.timeout, svc, room, u)
+		}
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":

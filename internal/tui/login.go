@@ -228,7 +228,7 @@ func (l *loginModel) failed(err error) tea.Cmd {
 		l.err = "Wrong passphrase. Try again."
 		l.ask(stepPass)
 	case errors.Is(err, chat.ErrNameTaken):
-		l.err = fmt.Sprintf("The name %s is taken by someone else. Choose another name.", l.user)
+		l.err = fmt.Sprintf("The name %s is taken by someone else: etcd holds other keys for it. Choose another name (if it is yours and you lost your keystore, quit and restore it with parley identity import FILE).", l.user)
 		l.ask(stepName)
 	case errors.Is(err, names.ErrInvalid):
 		l.err = "That name cannot be used: " + err.Error()
