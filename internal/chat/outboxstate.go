@@ -57,7 +57,28 @@ func (s *Service) waitingCount() (int, error) {
 		}
 		q.resetLocked(all)
 	}
-	return len(q.waiting), nil
+	if n := len(q.waiting); n > 0 {
+		return n, nil
+	}
+	// Another process of this home may have queued since: an outbox that
+	// can tell cheaply says so, and this message then goes behind it, so
+	// my messages reach the room in the order of my chain.
+	if p, ok := s.outbox.(outboxPeeker); ok {
+		empty, err := p.Empty()
+		if err != nil {
+			return 0, err
+		}
+		if !empty {
+			return 1, nil
+		}
+	}
+	return 0, nil
+}
+
+// outboxPeeker is an Outbox that tells, in O(1), whether it holds any
+// entry, whoever queued it.
+type outboxPeeker interface {
+	Empty() (bool, error)
 }
 
 // listOutbox lists the outbox and rebuilds the index from it, holding the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,6 +56,33 @@ func (o *fileOutbox) Delete(id string) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
+}
+
+// Empty reports whether the outbox holds no entry, reading no more of the
+// directory than its first few names.
+func (o *fileOutbox) Empty() (bool, error) {
+	d, err := os.Open(o.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("outbox: %w", err)
+	}
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(8)
+		for _, n := range names {
+			if strings.HasSuffix(n, ".json") {
+				return false, nil
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("outbox: %w", err)
+		}
+	}
 }
 
 func (o *fileOutbox) List() (map[string][]byte, error) {
