@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,7 +22,9 @@ import (
 )
 
 // Config is the resolved configuration of one run. Precedence: flag, then
-// PARLEY_* environment variable, then default.
+// PARLEY_* environment variable, then the home's cluster file
+// (<home>/cluster/cluster.json, written by parley host and parley
+// join-cluster), then default.
 type Config struct {
 	// Endpoints of an existing etcd cluster; empty means the shared local
 	// member in Home.
@@ -46,6 +49,17 @@ type Config struct {
 type App struct {
 	env *Env
 	cfg Config
+
+	// home is the home's cluster file, nil if the home belongs to no
+	// cluster of machines. Read once, before the command runs.
+	home *homeCluster
+	// dialed are the endpoints and TLS settings of the last connection
+	// made, for explaining a failure (tlsProbe).
+	dialed    []string
+	dialedTLS *tls.Config
+	// staleAsOf is set while a history read without a quorum is printed
+	// (stale.go); the zero time if its age is unknown.
+	staleAsOf *time.Time
 
 	local *node.Shared
 	st    *store.Client
@@ -121,13 +135,19 @@ func (a *App) Store(ctx context.Context) (*store.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.dialed, a.dialedTLS = eps, tlsCfg
+	var quorumLost func() bool
+	if hc := a.home; hc != nil && node.RunsMember(hc.Role) {
+		quorumLost = func() bool { return hc.quorumLost(a.cfg.Home) }
+	}
 	st, err := store.Open(store.Config{
-		Endpoints: eps,
-		TLS:       tlsCfg,
-		Username:  a.cfg.EtcdUser,
-		Password:  a.cfg.EtcdPassword,
-		LogFile:   filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
-		Logger:    a.logger(),
+		Endpoints:  eps,
+		TLS:        tlsCfg,
+		Username:   a.cfg.EtcdUser,
+		Password:   a.cfg.EtcdPassword,
+		LogFile:    filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
+		Logger:     a.logger(),
+		QuorumLost: quorumLost,
 	})
 	if err != nil {
 		return nil, err
@@ -187,8 +207,9 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		}
 	}
 	a.svc = svc
-	// Messages queued while the cluster was unavailable go out first.
-	if pending, _ := svc.Pending(); len(pending) > 0 {
+	// Messages queued while the cluster was unavailable go out first,
+	// unless reading just found it without a quorum.
+	if pending, _ := svc.Pending(); len(pending) > 0 && !st.NoQuorum() {
 		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		done, err := svc.DeliverOutbox(dctx)
 		cancel()

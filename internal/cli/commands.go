@@ -41,13 +41,28 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		Args:          noArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g := a.env.getenv
-			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
 			a.cfg.Home = firstNonEmpty(home, g("PARLEY_HOME"), defaultHome(g))
+			hc, err := loadHomeCluster(a.cfg.Home)
+			if err != nil {
+				return err
+			}
+			a.home = hc
+			var fileCA, fileCert, fileKey string
+			var fileEndpoints []string
+			if hc != nil {
+				fileEndpoints = hc.Endpoints
+				fileCA = clusterPath(a.cfg.Home, caCertFile)
+				fileCert, fileKey = clusterPath(a.cfg.Home, certFile), clusterPath(a.cfg.Home, keyFile)
+			}
+			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
+			if len(a.cfg.Endpoints) == 0 {
+				a.cfg.Endpoints = fileEndpoints
+			}
 			a.cfg.User = firstNonEmpty(user, g("PARLEY_USER"))
 			a.cfg.Timeout = timeout
-			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"))
-			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"))
-			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"))
+			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"), fileCA)
+			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"), fileCert)
+			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"), fileKey)
 			a.cfg.EtcdUser = firstNonEmpty(etcdUser, g("PARLEY_ETCD_USER"))
 			a.cfg.EtcdPassword = firstNonEmpty(etcdPassword, g("PARLEY_ETCD_PASSWORD"))
 			if u, p, ok := strings.Cut(a.cfg.EtcdUser, ":"); ok {
@@ -89,6 +104,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
+		a.hostCmd(), a.inviteCmd(), a.joinClusterCmd(),
 	)
 	roomWordsOnErrors(root.Commands())
 	return root
@@ -491,7 +507,7 @@ func messageJSON(m chat.Message) map[string]any {
 
 func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
 	if asJSON {
-		return printJSON(w, messageJSON(m))
+		return printJSON(w, a.markStale(messageJSON(m)))
 	}
 	ts := m.Time.Local().Format("2006-01-02 15:04:05")
 	if m.Rejected != "" {
@@ -534,6 +550,7 @@ shows (deleted or replayed messages) is reported on stderr.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			a.noteStale(p.Stale) // stale.go
 			for _, r := range p.Rejected {
 				a.warn("rejected %s: %s", r.What, r.Reason)
 			}

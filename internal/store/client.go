@@ -48,6 +48,12 @@ type Config struct {
 	// DialOptions are added to the gRPC connection (instrumentation, such
 	// as counting round trips in tests); nil adds none.
 	DialOptions []grpc.DialOption
+	// QuorumLost, if not nil, reports that the cluster is known to have
+	// had no quorum for a while (this machine's own member says it has
+	// had no leader for longer than an election takes): reads that may
+	// fall back to a member's own copy then do so at once (see stale.go).
+	// It is called once per such read and must be cheap.
+	QuorumLost func() bool
 }
 
 // Client is a connection to one etcd cluster, safe for concurrent use. One
@@ -58,6 +64,9 @@ type Client struct {
 	log      *slog.Logger
 	logFile  io.Closer // nil when client logs are discarded
 	attempts attemptTimer
+	stale    staleState // see stale.go
+	// quorumLost is Config.QuorumLost; immutable after Open.
+	quorumLost func() bool
 }
 
 // Open connects to the cluster in cfg. Connecting is lazy in etcd's client:
@@ -113,7 +122,7 @@ func Open(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cli: cli, log: log, logFile: closer}, nil
+	return &Client{cli: cli, log: log, logFile: closer, quorumLost: cfg.QuorumLost}, nil
 }
 
 func fileLogger(path string) (*zap.Logger, io.Closer, error) {

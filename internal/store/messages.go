@@ -139,6 +139,9 @@ type MessagePage struct {
 	More bool
 	// Next is the cursor for the following (older) page.
 	Next string
+	// Stale reports that the cluster had no quorum and the page is one
+	// member's own copy, which may be behind (see stale.go).
+	Stale bool
 }
 
 // Messages reads up to limit messages of room, newest first, starting after
@@ -163,11 +166,11 @@ func (c *Client) Messages(ctx context.Context, room, after string, limit int, re
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
-	resp, err := c.cli.Get(ctx, start, opts...)
+	resp, stale, err := c.getOrStale(ctx, start, opts...)
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("read messages of %q: %w", room, mapErr(err))
 	}
-	page := MessagePage{Revision: resp.Header.Revision, More: resp.More, Messages: make([]RawMessage, 0, len(resp.Kvs))}
+	page := MessagePage{Revision: resp.Header.Revision, More: resp.More, Messages: make([]RawMessage, 0, len(resp.Kvs)), Stale: stale}
 	if rev > 0 {
 		page.Revision = rev
 	}
@@ -219,7 +222,7 @@ func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, erro
 	if !validID(id) {
 		return RawMessage{}, fmt.Errorf("read message: bad id %q", id)
 	}
-	resp, err := c.cli.Get(ctx, msgKey(room, id))
+	resp, _, err := c.getOrStale(ctx, msgKey(room, id))
 	if err != nil {
 		return RawMessage{}, fmt.Errorf("read message %s of %q: %w", id, room, mapErr(err))
 	}
