@@ -22,6 +22,10 @@ import (
 // etcd's default timing) must not make a read stale.
 const staleGrace = 2 * time.Second
 
+// hintedTry bounds the linearizable try of a read made while the
+// machine's member says the cluster has no quorum.
+const hintedTry = 300 * time.Millisecond
+
 // staleMemory is how long, after a read fell back, the next ones fall
 // back at once on their first failure.
 const staleMemory = 30 * time.Second
@@ -61,6 +65,18 @@ func (c *Client) readOrStale(ctx context.Context, read func(ctx context.Context,
 	start := time.Now()
 	pause := 20 * time.Millisecond
 	if c.quorumLost != nil && c.quorumLost() {
+		// The hint may be a second late when the quorum comes back: one
+		// short linearizable try first, which a healthy cluster answers,
+		// unless a read of this client fell back already.
+		if !c.stale.recent(start) {
+			lctx, cancel := context.WithTimeout(ctx, hintedTry)
+			err := read(clientv3.WithRequireLeader(lctx), false)
+			cancel()
+			if err == nil {
+				c.stale.set(false, time.Now())
+				return false, nil
+			}
+		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		serr := read(sctx, true)
 		cancel()
