@@ -52,6 +52,12 @@ type memberRunner struct {
 	revoked atomic.Pointer[map[string]bool] // serials, hexadecimal
 	crlNum  int64                           // only the revocation goroutine
 	crlSet  []string                        // only the revocation goroutine
+	// shutOut is closed by tend when every other member refuses this
+	// machine's certificate: it was removed, and the revocation reached
+	// the others before the removal reached this member, which then
+	// cannot learn of it from them.
+	shutOut     chan struct{}
+	shutOutOnce sync.Once
 }
 
 // runMember starts this machine's member and runs it, with the
@@ -61,7 +67,7 @@ func (a *App) runMember(ctx context.Context, claim *node.Claim, hc *homeCluster,
 		ms.began = time.Now()
 	}
 	home := a.cfg.Home
-	r := &memberRunner{a: a, home: home, hc: hc, log: log, start: ms}
+	r := &memberRunner{a: a, home: home, hc: hc, log: log, start: ms, shutOut: make(chan struct{})}
 	ca, err := node.LoadCA(clusterPath(home, caCertFile), clusterPath(home, caKeyFile))
 	if err != nil {
 		return fmt.Errorf("this machine's copy of the cluster CA: %w", err)
@@ -163,6 +169,11 @@ func (a *App) runMember(ctx context.Context, claim *node.Claim, hc *homeCluster,
 		}
 		log.say("stopped")
 		return nil
+	case <-r.shutOut:
+		stop()
+		cerr := n.Close()
+		log.say("every other member refuses this machine's certificate: it was removed from the cluster and its certificate revoked; stopped. Its data in %s can no longer be used: join again with a new invitation in a new home", cfg.DataDir)
+		return cerr
 	case <-n.Done():
 		stop()
 		cerr := n.Close()
@@ -393,6 +404,7 @@ func (r *memberRunner) tend(ctx context.Context) {
 		if time.Since(refresh) > 5*time.Second {
 			refresh = time.Now()
 			r.refreshEndpoints(ctx)
+			r.checkShutOut(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -401,6 +413,29 @@ func (r *memberRunner) tend(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// checkShutOut asks the other members whether they still accept this
+// machine's certificate.
+func (r *memberRunner) checkShutOut(ctx context.Context) {
+	own := r.hc.clientURLs()
+	var others []string
+	for _, e := range r.hc.Endpoints {
+		if !slices.Contains(own, e) {
+			others = append(others, e)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	tlsCfg, err := clientTLS(others, clusterPath(r.home, caCertFile), clusterPath(r.home, certFile), clusterPath(r.home, keyFile))
+	if err != nil {
+		return
+	}
+	var te *store.TLSError
+	if errors.As(store.ProbeTLS(ctx, others, tlsCfg), &te) && te.Problem == store.TLSClientCertRejected {
+		r.shutOutOnce.Do(func() { close(r.shutOut) })
 	}
 }
 
