@@ -60,6 +60,10 @@ type App struct {
 	// staleAsOf is set while a history read without a quorum is printed
 	// (stale.go); the zero time if its age is unknown.
 	staleAsOf *time.Time
+	// abort ends the command's context; probe is the TLS check started
+	// with the connection (tlsprobe.go).
+	abort context.CancelCauseFunc
+	probe *tlsProbe
 
 	local *node.Shared
 	st    *store.Client
@@ -136,6 +140,7 @@ func (a *App) Store(ctx context.Context) (*store.Client, error) {
 		return nil, err
 	}
 	a.dialed, a.dialedTLS = eps, tlsCfg
+	a.startProbe(eps, tlsCfg)
 	var quorumLost func() bool
 	if hc := a.home; hc != nil && node.RunsMember(hc.Role) {
 		quorumLost = func() bool { return hc.quorumLost(a.cfg.Home) }
@@ -327,6 +332,7 @@ func (a *App) passphrase(prompt string, isNew bool) ([]byte, error) {
 }
 
 func (a *App) close() {
+	a.probe.stop()
 	if a.st != nil {
 		a.st.Close()
 	}

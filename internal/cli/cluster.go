@@ -58,6 +58,7 @@ func (a *App) clusterClient() (*store.Client, error) {
 		return nil, err
 	}
 	a.dialed, a.dialedTLS = eps, tlsCfg
+	a.startProbe(eps, tlsCfg)
 	logFile := ""
 	if err := os.MkdirAll(filepath.Join(a.cfg.Home, "logs"), 0o700); err == nil {
 		logFile = filepath.Join(a.cfg.Home, "logs", "etcd-client.log")

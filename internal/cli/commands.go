@@ -78,6 +78,11 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 			if a.cfg.Timeout <= 0 {
 				a.cfg.Timeout = 15 * time.Second
 			}
+			// A TLS failure found while the command waits for the cluster
+			// ends it at once (tlsprobe.go).
+			cctx, abort := context.WithCancelCause(cmd.Context())
+			cmd.SetContext(cctx)
+			a.abort = abort
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

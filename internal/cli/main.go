@@ -83,6 +83,9 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		err = app.explain(ctx, err)
 	}
 	app.close()
+	if app.abort != nil {
+		app.abort(nil)
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -188,6 +191,9 @@ func tlsExit(te *store.TLSError) (int, string) {
 // it unreachable, if that is what happened: etcd's client reports only a
 // deadline.
 func (a *App) explain(ctx context.Context, err error) error {
+	if te := a.probe.found(); te != nil {
+		return te
+	}
 	if !errors.Is(err, store.ErrUnavailable) || len(a.dialed) == 0 {
 		return err
 	}

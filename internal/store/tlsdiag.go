@@ -119,6 +119,7 @@ func probeOne(ctx context.Context, ep string, cfg *tls.Config) (te *TLSError, ac
 		return nil, false // down, not a TLS problem
 	}
 	defer raw.Close()
+	defer context.AfterFunc(ctx, func() { raw.Close() })()
 	if dl, ok := ctx.Deadline(); ok {
 		raw.SetDeadline(dl)
 	}
@@ -145,7 +146,7 @@ func probeOne(ctx context.Context, ep string, cfg *tls.Config) (te *TLSError, ac
 	if err == nil {
 		// With TLS 1.3 a client certificate is judged after the client's
 		// handshake is done: the refusal comes with the first read.
-		req, _ := http.NewRequest(http.MethodGet, "https://"+host+"/health", nil)
+		req, _ := http.NewRequest(http.MethodGet, "https://"+host+"/version", nil)
 		if err = req.Write(c); err == nil {
 			var resp *http.Response
 			if resp, err = http.ReadResponse(bufio.NewReader(c), req); err == nil {
