@@ -162,6 +162,9 @@ type EndpointHealth struct {
 	Endpoint string
 	OK       bool
 	Leader   bool
+	// NoLeader reports that the member answered but knows no leader:
+	// while every member that answers says so, the cluster has no quorum.
+	NoLeader bool
 	Err      error
 }
 
@@ -178,6 +181,7 @@ func (c *Client) Health(ctx context.Context) []EndpointHealth {
 			if err == nil {
 				out[i].OK = true
 				out[i].Leader = st.Leader == st.Header.MemberId
+				out[i].NoLeader = st.Leader == 0
 			}
 		}()
 	}
