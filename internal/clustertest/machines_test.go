@@ -238,6 +238,7 @@ func TestAcrossMachines(t *testing.T) {
 
 	commands += 2
 	promoB := b.joinMember(a.invite(), true)
+	checkListeners(t, b)
 	warn := regexp.MustCompile(`2 voting members: this chat stops when either machine is off; add a third member`)
 	if line, _ := a.p.waitStderr(warn, 10*time.Second); line == "" {
 		t.Errorf("no warning about two voters: %s", a.p.stderrText())
