@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +126,15 @@ func resolveAddr(listen, advertise string) (machineAddr, error) {
 			}
 		}
 	}
+	// All interfaces: IPv6 too when an advertised address is IPv6 ("::"
+	// listens on both where the system allows it).
+	if ma.listenIP == "0.0.0.0" && !strings.Contains(listen, "0.0.0.0") {
+		for _, a := range ma.advertise {
+			if ip := net.ParseIP(a); ip != nil && ip.To4() == nil {
+				ma.listenIP = "::"
+			}
+		}
+	}
 	return ma, nil
 }
 
@@ -226,14 +236,21 @@ func (a *App) runHost(ctx context.Context, f *hostFlags, votersChanged bool) err
 		return a.runMember(ctx, claim, hc, log, memberStart{newCluster: !existing, serial: serial, first: true})
 	}
 	log.name = hc.Name
+	var ms memberStart
 	if f.listen != "" || f.advertise != "" {
 		ma, err := resolveAddr(f.listen, f.advertise)
 		if err != nil {
 			return err
 		}
+		moved := !slices.Equal(ma.advertise, hc.Advertise)
 		hc.Listen, hc.Advertise, hc.BasePort = ma.listenIP, ma.advertise, ma.basePort
-		log.say("serving on %s, advertising %s (the certificate names the addresses it was made for: %s)",
-			ma.listenIP, strings.Join(ma.advertise, ","), strings.Join(hc.Advertise, ","))
+		if moved {
+			// The certificate names the addresses the machine serves on.
+			if ms.serial, err = a.reissue(hc); err != nil {
+				return err
+			}
+			log.say("now advertising %s: new certificate (serial %s)", strings.Join(ma.advertise, ","), ms.serial)
+		}
 	}
 	if votersChanged {
 		hc.MaxVoters = f.maxVoters
@@ -241,7 +258,41 @@ func (a *App) runHost(ctx context.Context, f *hostFlags, votersChanged bool) err
 	if err := hc.save(home); err != nil {
 		return err
 	}
-	return a.runMember(ctx, claim, hc, log, memberStart{})
+	return a.runMember(ctx, claim, hc, log, ms)
+}
+
+// reissue gives this machine a new key and certificate for its current
+// addresses, signed with its copy of the CA key, and returns the serial.
+func (a *App) reissue(hc *homeCluster) (string, error) {
+	home := a.cfg.Home
+	ca, err := node.LoadCA(clusterPath(home, caCertFile), clusterPath(home, caKeyFile))
+	if err != nil {
+		return "", err
+	}
+	ips, dns := certNames(hc.Advertise)
+	keyPEM, csrDER, err := node.NewKeyAndCSR(hc.Name, ips, dns)
+	if err != nil {
+		return "", err
+	}
+	csr, err := node.ParseCSR(csrDER)
+	if err != nil {
+		return "", err
+	}
+	serial, err := node.NewSerial()
+	if err != nil {
+		return "", err
+	}
+	cert, err := ca.Issue(csr, hc.Name, node.CertMember, serial)
+	if err != nil {
+		return "", err
+	}
+	if err := writeSecret(clusterPath(home, keyFile), keyPEM); err != nil {
+		return "", err
+	}
+	if err := writeSecret(clusterPath(home, certFile), cert); err != nil {
+		return "", err
+	}
+	return node.SerialString(serial), nil
 }
 
 // makeCluster creates the CA, this machine's certificate and an empty

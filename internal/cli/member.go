@@ -134,8 +134,13 @@ func (a *App) runMember(ctx context.Context, claim *node.Claim, hc *homeCluster,
 	if err := r.settle(ctx); err != nil {
 		log.say("%v", err)
 	}
+	cert, err := tls.LoadX509KeyPair(clusterPath(home, certFile), clusterPath(home, keyFile))
+	if err != nil {
+		n.Close()
+		return fmt.Errorf("this machine's certificate: %w", err)
+	}
 	boot, err := node.NewBootstrap(node.BootstrapConfig{
-		CA: ca, Cert: r.certificate(), Admit: r.admit, Revoked: r.isRevoked, Log: a.logger(),
+		CA: ca, Cert: cert, Admit: r.admit, Revoked: r.isRevoked, Log: a.logger(),
 	})
 	if err != nil {
 		n.Close()
@@ -291,13 +296,6 @@ func (r *memberRunner) joinedTime(ctx context.Context) time.Time {
 		}
 	}
 	return time.Now().UTC()
-}
-
-// certificate is the member's own certificate, served by the invitation
-// endpoint too.
-func (r *memberRunner) certificate() tls.Certificate {
-	c, _ := tls.LoadX509KeyPair(clusterPath(r.home, certFile), clusterPath(r.home, keyFile))
-	return c
 }
 
 func (r *memberRunner) isRevoked(c *x509.Certificate) bool {

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -323,12 +324,7 @@ func OpenCAKey(secret, sealed []byte) ([]byte, error) {
 	return key, nil
 }
 
-func caKeyAEAD(secret []byte) (interface {
-	NonceSize() int
-	Overhead() int
-	Seal(dst, nonce, plaintext, additionalData []byte) []byte
-	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
-}, error) {
+func caKeyAEAD(secret []byte) (cipher.AEAD, error) {
 	k, err := hkdf.Key(sha256.New, secret, nil, CAKeyWrapLabel, chacha20poly1305.KeySize)
 	if err != nil {
 		return nil, err

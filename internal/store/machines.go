@@ -9,8 +9,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/parley-chat/parley/internal/names"
 )
 
 // Machine is a machine admitted to the cluster.
@@ -40,15 +38,16 @@ type Revocation struct {
 
 func machineKey(name string) string   { return machinesDir + name }
 func revokedKey(serial string) string { return revokedDir + serial }
-func checkMachine(name string) error  { return checkUser(name) }
+
+// checkMachine checks a machine name: machine names follow the rules of
+// user names (1 to 32 letters, digits, '-', '_' or '.', canonical).
+func checkMachine(name string) error { return checkUser(name) }
+
+// validSerial accepts certificate serials as node.SerialString writes
+// them: lowercase hexadecimal, at most 160 bits.
 func validSerial(s string) bool {
 	return len(s) > 0 && len(s) <= 40 && strings.Trim(s, "0123456789abcdef") == ""
 }
-func canonicalMachine(name string) (string, error) { return names.User(name) }
-
-// CanonicalMachineName returns the canonical form of a machine name: the
-// rules of user names (1 to 32 letters, digits, '-', '_' or '.').
-func CanonicalMachineName(name string) (string, error) { return canonicalMachine(name) }
 
 func decodeMachine(key string, v []byte) (Machine, error) {
 	var m Machine
