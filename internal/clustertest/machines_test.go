@@ -271,6 +271,7 @@ func TestAcrossMachines(t *testing.T) {
 		t.Errorf("client join: %q", out)
 	}
 	d.must("--user", "dave", "rooms")
+	d.must("--user", "erin", "rooms") // a second user of the machine: no invitation of her own
 	status := d.must("cluster", "status")
 	for _, want := range []string{"alpha", "bravo", "charlie", "delta", "3 members (3 voting), 3 answering"} {
 		if !strings.Contains(status, want) {

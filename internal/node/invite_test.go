@@ -221,3 +221,15 @@ func TestBootstrap(t *testing.T) {
 		t.Error("a joiner with the wrong digest sent its request")
 	}
 }
+
+func TestMachineAddrs(t *testing.T) {
+	ips, err := node.MachineAddrs()
+	if err != nil {
+		t.Skipf("no network address: %v", err)
+	}
+	for _, ip := range ips {
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+			t.Errorf("MachineAddrs returned %v, which other machines cannot reach", ip)
+		}
+	}
+}
