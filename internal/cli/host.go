@@ -258,6 +258,9 @@ func (a *App) runHost(ctx context.Context, f *hostFlags, votersChanged bool) err
 	if err := hc.save(home); err != nil {
 		return err
 	}
+	// A first host whose member never started has no data and nobody to
+	// join: it bootstraps the cluster again.
+	ms.newCluster = !node.HasMember(claim.DataDir()) && hc.Cluster == hc.Name && slices.Equal(hc.Endpoints, hc.clientURLs())
 	return a.runMember(ctx, claim, hc, log, ms)
 }
 
