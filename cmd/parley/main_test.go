@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"lines":      lines,
 			"envq":       envq,
 			"exits":      exits,
+			"freeport":   freeport,
 		},
 	})
 }
@@ -178,4 +180,36 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// freeport VAR IP sets VAR to a port P such that P, P+1 and P+2 are free
+// on IP: a machine's member serves clients, peers and invitations there.
+// Loopback addresses other than 127.0.0.1 exist on Linux only: scripts
+// that use them begin with [!linux] skip.
+func freeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: freeport VAR IP")
+	}
+	for range 50 {
+		l, err := net.Listen("tcp", net.JoinHostPort(args[1], "0"))
+		if err != nil {
+			ts.Fatalf("freeport: cannot listen on %s: %v", args[1], err)
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := base+2 < 65536
+		for i := 0; ok && i < 3; i++ {
+			l, err := net.Listen("tcp", net.JoinHostPort(args[1], strconv.Itoa(base+i)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			ts.Setenv(args[0], strconv.Itoa(base))
+			return
+		}
+	}
+	ts.Fatalf("freeport: no three free ports on %s", args[1])
 }

@@ -57,7 +57,10 @@ func flowConversationEvents(t *testing.T, e *env) {
 		{"edit someone else's", func() error { _, err := bob.Edit(c, "r", q.ID, "no"); return err }(), chat.ErrNotYours},
 		{"delete someone else's", func() error { _, err := alice.Delete(c, "r", mine.ID); return err }(), chat.ErrNotYours},
 		{"reply into another room", func() error { _, err := bob.Reply(c, "r", elsewhere.ID, "x"); return err }(), chat.ErrNoTarget},
-		{"react to nothing", func() error { _, err := bob.React(c, "r", crypto.NewMessageID(time.Now()).String(), "👍"); return err }(), chat.ErrNoTarget},
+		{"react to nothing", func() error {
+			_, err := bob.React(c, "r", crypto.NewMessageID(time.Now()).String(), "👍")
+			return err
+		}(), chat.ErrNoTarget},
 	} {
 		if !errors.Is(tt.err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, tt.err, tt.want)

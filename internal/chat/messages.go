@@ -77,6 +77,9 @@ type Page struct {
 	Cursor string `json:"cursor,omitempty"`
 	// Rejected lists room records that failed verification.
 	Rejected []Rejected `json:"rejected_records,omitempty"`
+	// Stale reports that the cluster had no quorum: the messages are one
+	// member's own copy, which may be behind.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // History returns the newest limit messages of room (all of them if limit
@@ -193,6 +196,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 		}
 		page := f.page
 		out.More, out.Cursor, out.Revision = page.More, page.Next, page.Revision
+		out.Stale = out.Stale || page.Stale
 		batch, err := s.verifyAll(ctx, v, page.Messages)
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ type EndpointStatus struct {
 	Endpoint string `json:"endpoint"`
 	OK       bool   `json:"ok"`
 	Leader   bool   `json:"leader"`
+	NoLeader bool   `json:"no_leader,omitempty"` // it answers but knows no leader
 	Err      string `json:"error,omitempty"`
 }
 
@@ -18,7 +19,7 @@ func (s *Service) ClusterStatus(ctx context.Context) []EndpointStatus {
 	hs := s.st.Health(ctx)
 	out := make([]EndpointStatus, len(hs))
 	for i, h := range hs {
-		out[i] = EndpointStatus{Endpoint: h.Endpoint, OK: h.OK, Leader: h.Leader}
+		out[i] = EndpointStatus{Endpoint: h.Endpoint, OK: h.OK, Leader: h.Leader, NoLeader: h.NoLeader}
 		if h.Err != nil {
 			out[i].Err = h.Err.Error()
 		}

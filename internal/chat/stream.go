@@ -81,6 +81,7 @@ func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOpt
 		return nil, err
 	}
 	out.Revision, out.More = ix.rev, ix.more
+	out.Stale = ix.stale
 
 	ctx, cancel := context.WithCancel(ctx)
 	type fetched struct {
@@ -135,7 +136,7 @@ func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOpt
 				futures = append(futures, futureWarning(m))
 			}
 		}
-		return each(&Page{Room: name, Messages: batch, Revision: ix.rev})
+		return each(&Page{Room: name, Messages: batch, Revision: ix.rev, Stale: out.Stale})
 	}
 	span := len(ix.spans)
 	for f := range pages {
@@ -144,6 +145,7 @@ func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOpt
 		}
 		progress()
 		span--
+		out.Stale = out.Stale || f.page.Stale
 		batch, err := s.verifyAll(ctx, v, f.page.Messages)
 		if err != nil {
 			return nil, err
@@ -233,6 +235,7 @@ type historySpan struct {
 // at one revision.
 type historyIndex struct {
 	rev   int64
+	stale bool // read from a member's own copy, with no quorum
 	spans []historySpan
 	more  bool // older messages exist than the index covers (a limit)
 	// cut, with a limit, is the oldest message shown: none before it in
@@ -260,6 +263,7 @@ func (s *Service) indexHistory(ctx context.Context, name string, limit int, now 
 		}
 		progress()
 		ix.rev = page.Revision
+		ix.stale = ix.stale || page.Stale
 		for i, k := range page.Keys {
 			if len(ix.spans) == 0 || ix.spans[len(ix.spans)-1].n == pageSize {
 				ix.spans = append(ix.spans, historySpan{after: cursor, minRev: k.CreateRevision})

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,7 +22,9 @@ import (
 )
 
 // Config is the resolved configuration of one run. Precedence: flag, then
-// PARLEY_* environment variable, then default.
+// PARLEY_* environment variable, then the home's cluster file
+// (<home>/cluster/cluster.json, written by parley host and parley
+// join-cluster), then default.
 type Config struct {
 	// Endpoints of an existing etcd cluster; empty means the shared local
 	// member in Home.
@@ -48,6 +51,21 @@ type Config struct {
 type App struct {
 	env *Env
 	cfg Config
+
+	// home is the home's cluster file, nil if the home belongs to no
+	// cluster of machines. Read once, before the command runs.
+	home *homeCluster
+	// dialed are the endpoints and TLS settings of the last connection
+	// made, for explaining a failure (tlsProbe).
+	dialed    []string
+	dialedTLS *tls.Config
+	// staleAsOf is set while a history read without a quorum is printed
+	// (stale.go); the zero time if its age is unknown.
+	staleAsOf *time.Time
+	// abort ends the command's context; probe is the TLS check started
+	// with the connection (tlsprobe.go).
+	abort context.CancelCauseFunc
+	probe *tlsProbe
 
 	local *node.Shared
 	st    *store.Client
@@ -129,13 +147,20 @@ func (a *App) Store(ctx context.Context) (*store.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.dialed, a.dialedTLS = eps, tlsCfg
+	a.startProbe(eps, tlsCfg)
+	var quorumLost func() bool
+	if hc := a.home; hc != nil && node.RunsMember(hc.Role) {
+		quorumLost = func() bool { return hc.quorumLost(a.cfg.Home) }
+	}
 	st, err := store.Open(store.Config{
-		Endpoints: eps,
-		TLS:       tlsCfg,
-		Username:  a.cfg.EtcdUser,
-		Password:  a.cfg.EtcdPassword,
-		LogFile:   filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
-		Logger:    a.logger(),
+		Endpoints:  eps,
+		TLS:        tlsCfg,
+		Username:   a.cfg.EtcdUser,
+		Password:   a.cfg.EtcdPassword,
+		LogFile:    filepath.Join(a.cfg.Home, "logs", "etcd-client.log"),
+		Logger:     a.logger(),
+		QuorumLost: quorumLost,
 	})
 	if err != nil {
 		return nil, err
@@ -336,6 +361,7 @@ func (a *App) passphrase(prompt string, isNew bool) ([]byte, error) {
 }
 
 func (a *App) close() {
+	a.probe.stop()
 	if a.st != nil {
 		a.st.Close()
 	}

@@ -57,6 +57,8 @@ func (a *App) clusterClient() (*store.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.dialed, a.dialedTLS = eps, tlsCfg
+	a.startProbe(eps, tlsCfg)
 	logFile := ""
 	if err := os.MkdirAll(filepath.Join(a.cfg.Home, "logs"), 0o700); err == nil {
 		logFile = filepath.Join(a.cfg.Home, "logs", "etcd-client.log")
@@ -127,6 +129,8 @@ type memberJSON struct {
 	DBSizeInUse int64    `json:"db_size_in_use,omitempty"`
 	Alarms      []string `json:"alarms,omitempty"`
 	Error       string   `json:"error,omitempty"`
+	// Machine describes the member's machine in a cluster of machines.
+	Machine *machineJSON `json:"machine,omitempty"`
 }
 
 // memberRole names what a member is: leader, follower or learner; a voting
@@ -195,14 +199,20 @@ member could be reached.`,
 			})
 			w := cmd.OutOrStdout()
 			if asJSON {
+				machines := a.machinesByName(ctx, st)
 				for _, m := range ms {
-					if err := printJSON(w, statusJSON(m, ms)); err != nil {
+					j := statusJSON(m, ms)
+					if mc, ok := machines[m.Name]; ok {
+						j.Machine = &machineJSON{Hostname: mc.Hostname, OS: mc.OS, Invited: mc.Role, Joined: mc.Joined.Format(time.RFC3339)}
+					}
+					if err := printJSON(w, j); err != nil {
 						return err
 					}
 				}
 				return nil
 			}
 			printStatus(w, ms)
+			a.printMachines(ctx, w, st, ms)
 			return nil
 		},
 	}
@@ -404,7 +414,11 @@ func (a *App) clusterRemoveCmd() *cobra.Command {
 never started) from the cluster. A running member stops by itself; its data
 directory can no longer be used and must be deleted before that machine
 joins again. etcd refuses to remove a voting member when that would leave
-too few members up for a quorum.`,
+too few members up for a quorum.
+
+In a cluster of machines (parley host), NAME may be any machine, a client
+too, and its certificate is revoked: every member refuses it from then
+on, so the machine cannot come back with it.`,
 		Example: `  parley cluster remove m4`,
 		Args:    args(1, "a member name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -415,11 +429,7 @@ too few members up for a quorum.`,
 			defer st.Close()
 			ctx, cancel := a.op(cmd)
 			defer cancel()
-			if err := node.RemoveMember(ctx, st.Raw(), argv[0]); err != nil {
-				return clusterErr(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", argv[0])
-			return nil
+			return a.removeMachine(ctx, cmd.OutOrStdout(), st, argv[0])
 		},
 	}
 }

@@ -40,13 +40,28 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		Args:          noArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g := a.env.getenv
-			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
 			a.cfg.Home = firstNonEmpty(home, g("PARLEY_HOME"), defaultHome(g))
+			hc, err := loadHomeCluster(a.cfg.Home)
+			if err != nil {
+				return err
+			}
+			a.home = hc
+			var fileCA, fileCert, fileKey string
+			var fileEndpoints []string
+			if hc != nil {
+				fileEndpoints = hc.Endpoints
+				fileCA = clusterPath(a.cfg.Home, caCertFile)
+				fileCert, fileKey = clusterPath(a.cfg.Home, certFile), clusterPath(a.cfg.Home, keyFile)
+			}
+			a.cfg.Endpoints = splitList(firstNonEmpty(endpoints, g("PARLEY_ENDPOINTS")))
+			if len(a.cfg.Endpoints) == 0 {
+				a.cfg.Endpoints = fileEndpoints
+			}
 			a.cfg.User = firstNonEmpty(user, g("PARLEY_USER"))
 			a.cfg.Timeout = timeout
-			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"))
-			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"))
-			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"))
+			a.cfg.CACert = firstNonEmpty(cacert, g("PARLEY_CACERT"), fileCA)
+			a.cfg.Cert = firstNonEmpty(cert, g("PARLEY_CERT"), fileCert)
+			a.cfg.Key = firstNonEmpty(key, g("PARLEY_KEY"), fileKey)
 			a.cfg.EtcdUser = firstNonEmpty(etcdUser, g("PARLEY_ETCD_USER"))
 			a.cfg.EtcdPassword = firstNonEmpty(etcdPassword, g("PARLEY_ETCD_PASSWORD"))
 			if u, p, ok := strings.Cut(a.cfg.EtcdUser, ":"); ok {
@@ -62,6 +77,11 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 			if a.cfg.Timeout <= 0 {
 				a.cfg.Timeout = 15 * time.Second
 			}
+			// A TLS failure found while the command waits for the cluster
+			// ends it at once (tlsprobe.go).
+			cctx, abort := context.WithCancelCause(cmd.Context())
+			cmd.SetContext(cctx)
+			a.abort = abort
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,6 +109,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
 		a.verifyCmd(), a.trustCmd(), a.usersCmd(), a.identityCmd(),
+		a.hostCmd(), a.inviteCmd(), a.joinClusterCmd(),
 	)
 	roomWordsOnErrors(root.Commands())
 	return root

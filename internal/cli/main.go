@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/names"
+	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/termtext"
 )
@@ -23,9 +25,15 @@ const (
 	ExitError       = 1 // any other failure
 	ExitUsage       = 2 // bad flags, arguments or names
 	ExitUnavailable = 3 // the etcd cluster could not be reached or has no quorum
-	ExitRefused     = 4 // refused: not a member, denied, username taken, a changed key, wrong passphrase, keystore open to others, etcd credentials
+	ExitRefused     = 4 // refused: not a member, denied, username taken, a changed key, wrong passphrase, keystore open to others, etcd credentials, a client certificate missing or rejected
 	ExitSlow        = 5 // the cluster has a leader and answers, but not within --timeout
-	ExitInterrupted = 130
+	// Joining a cluster of machines (parley join-cluster), each cause its own code.
+	ExitTokenWrong     = 6  // the cluster knows no invitation with this id and secret
+	ExitTokenExpired   = 7  // the invitation expired
+	ExitTokenUsed      = 8  // the invitation was used already
+	ExitTokenRevoked   = 9  // the invitation was revoked
+	ExitIdentityFailed = 10 // the cluster's CA is not the invitation's (digest mismatch), or a member's certificate is not from the pinned CA
+	ExitInterrupted    = 130
 )
 
 // Env is what a run of parley sees of its surroundings. Tests construct it
@@ -73,9 +81,13 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() == nil {
+		err = app.explain(ctx, err)
 		err = app.diagnose(ctx, err)
 	}
 	app.close()
+	if app.abort != nil {
+		app.abort(nil)
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -113,11 +125,28 @@ func classify(err error) (code int, hint string) {
 	var nd *noDirectRoomError
 	var nt *nameTakenError
 	var ie *identityExistsError
+	var te *store.TLSError
 	switch {
 	case errors.As(err, &nt):
 		return ExitRefused, nt.hint()
 	case errors.As(err, &ie):
 		return ExitRefused, ie.hint()
+	case errors.As(err, &te):
+		return tlsExit(te)
+	case errors.Is(err, node.ErrTokenMalformed):
+		return ExitUsage, "pass the whole line parley invite printed, in quotes"
+	case errors.Is(err, node.ErrTokenWrong):
+		return ExitTokenWrong, "check that the whole line was copied, or ask a member for a new invitation (parley invite)"
+	case errors.Is(err, node.ErrTokenExpired):
+		return ExitTokenExpired, "ask a member for a new invitation (parley invite --ttl ...)"
+	case errors.Is(err, node.ErrTokenUsed):
+		return ExitTokenUsed, "an invitation admits one machine unless made with --uses; ask a member for a new one"
+	case errors.Is(err, node.ErrTokenRevoked):
+		return ExitTokenRevoked, "ask a member for a new invitation"
+	case errors.Is(err, node.ErrDigestMismatch):
+		return ExitIdentityFailed, "check the address in the invitation and the network in between; ask the member that invited you to compare the CA digest (parley invite --json shows it)"
+	case errors.Is(err, node.ErrCertRevoked):
+		return ExitRefused, "this machine was removed from the cluster; join again with a new invitation, from a new home"
 	case errors.As(err, &nu):
 		return ExitError, nu.hint()
 	case errors.As(err, &nd):
@@ -164,4 +193,35 @@ func oneLine(err error) string {
 	s := err.Error()
 	s = strings.ReplaceAll(s, "\n", " ")
 	return s
+}
+
+// tlsExit maps a TLS failure to its exit code and hint.
+func tlsExit(te *store.TLSError) (int, string) {
+	switch te.Problem {
+	case store.TLSUnknownAuthority, store.TLSBadServerCert:
+		return ExitIdentityFailed, "check --cacert (or PARLEY_CACERT, or the CA in the home's cluster directory) and the endpoints"
+	case store.TLSNoClientCert:
+		return ExitRefused, "pass --cert and --key (or PARLEY_CERT and PARLEY_KEY), or join the cluster with parley join-cluster"
+	case store.TLSClientCertRejected:
+		return ExitRefused, "this machine's certificate was revoked (the machine was removed) or is from another cluster; join again with a new invitation, from a new home"
+	}
+	return ExitError, "check the scheme of --endpoints (or PARLEY_ENDPOINTS)"
+}
+
+// explain replaces an unavailable cluster by the TLS failure that made
+// it unreachable, if that is what happened: etcd's client reports only a
+// deadline.
+func (a *App) explain(ctx context.Context, err error) error {
+	if te := a.probe.found(); te != nil {
+		return te
+	}
+	if !errors.Is(err, store.ErrUnavailable) || len(a.dialed) == 0 {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if te := store.ProbeTLS(pctx, a.dialed, a.dialedTLS); te != nil {
+		return te
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -234,12 +235,13 @@ type nodeLog struct {
 	mu   sync.Mutex
 	w    io.Writer
 	name string
+	what string // the word before the name; "" means "node"
 }
 
 func (l *nodeLog) say(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s node %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), l.name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(l.w, "%s %s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), cmp.Or(l.what, "node"), l.name, fmt.Sprintf(format, args...))
 }
 
 // runNode runs the member until ctx ends (a signal) or it stops by itself.

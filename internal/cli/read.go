@@ -16,7 +16,7 @@ import (
 
 func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
 	if asJSON {
-		return printJSON(w, messageJSON(m))
+		return printJSON(w, a.markStale(messageJSON(m)))
 	}
 	ts := m.Time.Local().Format("2006-01-02 15:04:05")
 	if m.Rejected != "" {
@@ -48,10 +48,15 @@ func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, lim
 	ctx, wd := a.watch(cmd, "read "+room)
 	defer wd.Stop()
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+	noted := false
 	p, err := s.StreamForward(ctx, room, chat.StreamOptions{Limit: limit, Progress: wd.Touch}, func(p *chat.Page) error {
 		// Writing waits for the reader of the output, not for the cluster.
 		wd.Pause()
 		defer wd.Resume()
+		if p.Stale && !noted {
+			noted = true
+			a.noteStale(true) // stale.go
+		}
 		for _, m := range p.Messages {
 			if err := a.printMessage(out, m, asJSON); err != nil {
 				return err
@@ -59,6 +64,9 @@ func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, lim
 		}
 		return out.Flush()
 	})
+	if err == nil && p != nil && p.Stale && !noted {
+		a.noteStale(true)
+	}
 	return p, wd.Err(err)
 }
 

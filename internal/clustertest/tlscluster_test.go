@@ -39,10 +39,11 @@ func TestTLS(t *testing.T) {
 			t.Errorf("member %s: %v", name, m)
 		}
 	}
-	// Without a client certificate the members refuse.
+	// Without a client certificate the members refuse, and the error
+	// says so (exit 4, refused) rather than that the cluster is down.
 	anon := h.client("anon", eps, 3*time.Second)
-	if _, errOut, code := anon.run("cluster", "--cacert", files.ca, "status"); code != 3 {
-		t.Errorf("cluster status without a client certificate: exit %d, want 3: %s", code, errOut)
+	if _, errOut, code := anon.run("cluster", "--cacert", files.ca, "status"); code != 4 || !strings.Contains(errOut, "requires a client certificate") {
+		t.Errorf("cluster status without a client certificate: exit %d, want 4: %s", code, errOut)
 	}
 
 	// A fourth member joins over TLS; its certificate is also its client
@@ -89,8 +90,8 @@ func TestTLS(t *testing.T) {
 	if !strings.Contains(out, `"text":"over tls"`) {
 		t.Errorf("read over TLS from the command line: %q", out)
 	}
-	if _, errOut, code := carol.run("--cacert", files.ca, "rooms"); code != 3 {
-		t.Errorf("rooms without a client certificate: exit %d, want 3: %s", code, errOut)
+	if _, errOut, code := carol.run("--cacert", files.ca, "rooms"); code != 4 || !strings.Contains(errOut, "requires a client certificate") {
+		t.Errorf("rooms without a client certificate: exit %d, want 4: %s", code, errOut)
 	}
 
 	// Members stop cleanly, exit 0, on SIGTERM and SIGINT.

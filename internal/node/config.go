@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -120,6 +121,28 @@ type Config struct {
 	// PeerClientCertAuth requires other members to present a certificate
 	// signed by PeerTrustedCAFile.
 	PeerClientCertAuth bool
+	// PeerSkipClientSANVerify accepts a peer's certificate whatever
+	// address the peer connects from. Zero means etcd's default: the
+	// address must be one the certificate names, which fails behind NAT
+	// or when a machine reaches its peers through another interface than
+	// the one it advertises.
+	PeerSkipClientSANVerify bool
+
+	// CRLFile is a certificate revocation list (DER) that etcd reads for
+	// every new connection, from clients and from peers: a certificate it
+	// names is refused. Zero means none. The file must exist while the
+	// member runs.
+	CRLFile string
+	// CertRevoked, if not nil, is asked about the client certificate of
+	// every request; a request whose certificate it reports revoked is
+	// refused with codes.Unauthenticated. It catches connections made
+	// before the certificate was revoked, which CRLFile cannot. It must be
+	// safe for concurrent use.
+	CertRevoked func(*x509.Certificate) bool
+
+	// MaxLearners is how many learners the cluster admits at once, as the
+	// leader sees it. Zero means etcd's default (1).
+	MaxLearners int
 
 	// LogFile is the file etcd's own log is appended to, created with mode
 	// 0600 (and its directory with mode 0700) if needed. Zero discards
@@ -348,6 +371,12 @@ func (c Config) embedConfig(lg *zap.Logger) (*embed.Config, error) {
 	ec.PeerTLSInfo.KeyFile = c.PeerKeyFile
 	ec.PeerTLSInfo.TrustedCAFile = c.PeerTrustedCAFile
 	ec.PeerTLSInfo.ClientCertAuth = c.PeerClientCertAuth
+	ec.PeerTLSInfo.SkipClientSANVerify = c.PeerSkipClientSANVerify
+	ec.ClientTLSInfo.CRLFile = c.CRLFile
+	ec.PeerTLSInfo.CRLFile = c.CRLFile
+	if c.MaxLearners > 0 {
+		ec.MaxLearners = c.MaxLearners
+	}
 
 	ec.AutoCompactionMode = c.AutoCompactionMode
 	ec.AutoCompactionRetention = c.AutoCompactionRetention

@@ -10,10 +10,17 @@
 //     and taken over by another when the host exits.
 //   - [AddLearner], [Promote], [RemoveMember] and [Status] change and
 //     inspect the membership of a running cluster through a client.
+//   - For a cluster of machines: a [CA] that certifies machines and signs
+//     revocation lists, [Token]s (invitations naming the cluster by its
+//     CA's digest), the invitation endpoint ([Bootstrap]) that admits a
+//     machine holding one, and [RequestJoin], its other side, which
+//     checks the digest before it sends anything secret. [ClaimLocal]
+//     moves a home's shared member into such a cluster.
 //
-// The package knows about etcd, files, ports and processes. It must not know
-// what is stored in etcd: key layout, encryption and the meaning of the data
-// belong to its callers.
+// The package knows about etcd, files, ports, processes and certificates. It
+// must not know what is stored in etcd: key layout, encryption and the
+// meaning of the data belong to its callers (the invitation endpoint asks
+// its caller, through [BootstrapConfig.Admit], to consume an invitation).
 //
 // Nothing in this package writes to standard output or standard error. etcd's
 // own log goes to the file named by [Config.LogFile] (or nowhere); the

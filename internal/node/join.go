@@ -170,7 +170,7 @@ func MemberID(ctx context.Context, cli *clientv3.Client, name string) (uint64, e
 	}
 	switch len(ids) {
 	case 0:
-		return 0, fmt.Errorf("node: member %q: no such member", name)
+		return 0, fmt.Errorf("node: member %q: %w", name, ErrNoSuchMember)
 	case 1:
 		return ids[0], nil
 	default:

@@ -120,6 +120,9 @@ func Local(ctx context.Context, home string, log *slog.Logger) (*Shared, error) 
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: local etcd member: %w", err)
 	}
+	if isHosted(dir) {
+		return nil, fmt.Errorf("node: local etcd member in %s: %w", dir, ErrHosted)
+	}
 	lf, err := os.OpenFile(filepath.Join(dir, localLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("node: local etcd member: %w", err)

@@ -18,6 +18,9 @@ import (
 // that one unreachable member does not use up the caller's whole deadline.
 const memberStatusTimeout = 2 * time.Second
 
+// ErrNoSuchMember means the cluster has no member of that name or ID.
+var ErrNoSuchMember = errors.New("no such member")
+
 // retryInterval is how often a membership change refused for a passing
 // reason is asked for again.
 const retryInterval = 100 * time.Millisecond
@@ -140,7 +143,7 @@ func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error 
 	}
 	switch len(ids) {
 	case 0:
-		return fmt.Errorf("node: remove member %q: no such member", name)
+		return fmt.Errorf("node: remove member %q: %w", name, ErrNoSuchMember)
 	case 1:
 	default:
 		return fmt.Errorf("node: remove member %q: %d members have that name; name one by its ID", name, len(ids))

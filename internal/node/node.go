@@ -71,6 +71,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	closing, closeStreams := context.WithCancel(context.Background())
 	ec.GRPCAdditionalServerOptions = append(ec.GRPCAdditionalServerOptions,
 		grpc.ChainStreamInterceptor(endStreamsOnClose(closing)))
+	if cfg.CertRevoked != nil {
+		ec.GRPCAdditionalServerOptions = append(ec.GRPCAdditionalServerOptions, revokedInterceptors(cfg.CertRevoked)...)
+	}
 	desc := fmt.Sprintf("etcd member %q (client %s, peer %s)", cfg.Name,
 		strings.Join(cfg.ListenClientURLs, ","), strings.Join(cfg.ListenPeerURLs, ","))
 

@@ -18,13 +18,23 @@ import (
 // member that receives the log but does not vote. etcd refuses a learner's
 // clients everything but serializable reads and status requests; an etcd
 // client given other endpoints too retries refused requests there.
-func (n *Node) IsLearner() bool {
+func (n *Node) IsLearner() (learner bool) {
 	select {
 	case <-n.done:
 		return false
 	default:
-		return n.etcd.Server.IsLearner()
 	}
+	// etcd panics (through its logger) when asked about a member that has
+	// just applied its own removal; a removed member is no learner.
+	if n.etcd.Server.Cluster().Member(n.etcd.Server.MemberID()) == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			learner = false
+		}
+	}()
+	return n.etcd.Server.IsLearner()
 }
 
 // Leader returns the ID of the cluster's leader as the member knows it, or

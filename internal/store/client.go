@@ -49,6 +49,12 @@ type Config struct {
 	// DialOptions are added to the gRPC connection (instrumentation, such
 	// as counting round trips in tests); nil adds none.
 	DialOptions []grpc.DialOption
+	// QuorumLost, if not nil, reports that the cluster is known to have
+	// had no quorum for a while (this machine's own member says it has
+	// had no leader for longer than an election takes): reads that may
+	// fall back to a member's own copy then do so at once (see stale.go).
+	// It is called once per such read and must be cheap.
+	QuorumLost func() bool
 }
 
 // Client is a connection to one etcd cluster, safe for concurrent use. One
@@ -63,6 +69,9 @@ type Client struct {
 	leases   leaseCache          // for disappearing messages (lease.go)
 	batchMu  sync.Mutex          // guards batchers
 	batchers map[string]*batcher // group commit per room (batch.go)
+	stale    staleState          // see stale.go
+	// quorumLost is Config.QuorumLost; immutable after Open.
+	quorumLost func() bool
 }
 
 // Open connects to the cluster in cfg. Connecting is lazy in etcd's client:
@@ -118,7 +127,7 @@ func Open(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cli: cli, log: log, logFile: closer}, nil
+	return &Client{cli: cli, log: log, logFile: closer, quorumLost: cfg.QuorumLost}, nil
 }
 
 func fileLogger(path string) (*zap.Logger, io.Closer, error) {
@@ -158,6 +167,9 @@ type EndpointHealth struct {
 	Endpoint string
 	OK       bool
 	Leader   bool
+	// NoLeader reports that the member answered but knows no leader:
+	// while every member that answers says so, the cluster has no quorum.
+	NoLeader bool
 	Err      error
 }
 
@@ -174,6 +186,7 @@ func (c *Client) Health(ctx context.Context) []EndpointHealth {
 			if err == nil {
 				out[i].OK = true
 				out[i].Leader = st.Leader == st.Header.MemberId
+				out[i].NoLeader = st.Leader == 0
 			}
 		}()
 	}

@@ -147,6 +147,9 @@ type MessagePage struct {
 	More bool
 	// Next is the cursor for the following (older) page.
 	Next string
+	// Stale reports that the cluster had no quorum and the page is one
+	// member's own copy, which may be behind (see stale.go).
+	Stale bool
 }
 
 // Messages reads up to limit messages of room, newest first, starting after
@@ -171,11 +174,11 @@ func (c *Client) Messages(ctx context.Context, room, after string, limit int, re
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
-	resp, err := c.cli.Get(ctx, start, opts...)
+	resp, stale, err := c.getOrStale(ctx, start, opts...)
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("read messages of %q: %w", room, mapErr(err))
 	}
-	page := MessagePage{Revision: resp.Header.Revision, More: resp.More, Messages: make([]RawMessage, 0, len(resp.Kvs))}
+	page := MessagePage{Revision: resp.Header.Revision, More: resp.More, Messages: make([]RawMessage, 0, len(resp.Kvs)), Stale: stale}
 	if rev > 0 {
 		page.Revision = rev
 	}
@@ -207,6 +210,9 @@ type MessageKeyPage struct {
 	Revision int64
 	More     bool
 	Next     string
+	// Stale reports a read from a member's own copy, the cluster having
+	// no quorum (see stale.go).
+	Stale bool
 }
 
 // MessageKeys reads up to limit message ids of room with their revisions,
@@ -229,11 +235,11 @@ func (c *Client) MessageKeys(ctx context.Context, room, after string, limit int,
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
-	resp, err := c.cli.Get(ctx, start, opts...)
+	resp, stale, err := c.getOrStale(ctx, start, opts...)
 	if err != nil {
 		return MessageKeyPage{}, fmt.Errorf("read message ids of %q: %w", room, mapErr(err))
 	}
-	page := MessageKeyPage{Revision: resp.Header.Revision, More: resp.More, Keys: make([]MessageKey, 0, len(resp.Kvs))}
+	page := MessageKeyPage{Revision: resp.Header.Revision, More: resp.More, Stale: stale, Keys: make([]MessageKey, 0, len(resp.Kvs))}
 	if rev > 0 {
 		page.Revision = rev
 	}
@@ -280,7 +286,7 @@ func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, erro
 	if !validID(id) {
 		return RawMessage{}, fmt.Errorf("read message: bad id %q", id)
 	}
-	resp, err := c.cli.Get(ctx, msgKey(room, id))
+	resp, _, err := c.getOrStale(ctx, msgKey(room, id))
 	if err != nil {
 		return RawMessage{}, fmt.Errorf("read message %s of %q: %w", id, room, mapErr(err))
 	}

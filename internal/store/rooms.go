@@ -27,6 +27,9 @@ type ChainRead struct {
 	// Requests are the pending join requests.
 	Requests []*Signed[Request]
 	Bad      []BadRecord
+	// Stale reports that the cluster had no quorum and this is one
+	// member's own copy, which may be behind (see stale.go).
+	Stale bool
 }
 
 // maxChainPage is the most commits one read returns.
@@ -57,15 +60,11 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 	if pin > 0 {
 		ops = append(ops, clientv3.OpGet(commitKey(room, pin)))
 	}
-	var resp *clientv3.TxnResponse
-	err := c.retried(ctx, func(ctx context.Context) (err error) {
-		resp, err = c.cli.Txn(ctx).Then(ops...).Commit()
-		return err
-	})
+	resp, stale, err := c.txnOrStale(ctx, ops) // stale.go: a member's own copy while there is no quorum
 	if err != nil {
 		return nil, fmt.Errorf("read room %q: %w", room, mapErr(err))
 	}
-	cr := &ChainRead{Name: room, Revision: resp.Header.Revision}
+	cr := &ChainRead{Name: room, Revision: resp.Header.Revision, Stale: stale}
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 		kv := kvs[0]
 		r, err := decodeRoom(string(kv.Key), room, kv.Value, kv.CreateRevision, kv.ModRevision)
@@ -474,11 +473,7 @@ func (c *Client) Wrap(ctx context.Context, room string, n uint64, tag, user, dev
 	if !validTag(tag) || !validTag(device) {
 		return nil, fmt.Errorf("read key wrap in %q: bad tag or device", room)
 	}
-	var resp *clientv3.GetResponse
-	err := c.retried(ctx, func(ctx context.Context) (err error) {
-		resp, err = c.cli.Get(ctx, wrapKey(room, n, tag, user, device))
-		return err
-	})
+	resp, _, err := c.getOrStale(ctx, wrapKey(room, n, tag, user, device)) // stale.go
 	if err != nil {
 		return nil, fmt.Errorf("read key wrap in %q: %w", room, mapErr(err))
 	}

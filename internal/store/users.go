@@ -24,6 +24,17 @@ func (c *Client) CreateUser(ctx context.Context, s Signer, u User) (*Signed[User
 	if err != nil {
 		return nil, err
 	}
+	// Most logins find the name claimed already: a read, which works from
+	// a member's own copy while the cluster has no quorum, tells so
+	// without a write.
+	if got, _, err := c.getOrStale(ctx, key); err == nil && len(got.Kvs) > 0 {
+		kv := got.Kvs[0]
+		existing, err := decodeUser(key, u.Name, kv.Value, kv.CreateRevision, kv.ModRevision)
+		if err != nil {
+			return nil, fmt.Errorf("claim user %q: existing record: %w", u.Name, err)
+		}
+		return existing, fmt.Errorf("claim user %q: %w", u.Name, ErrExists)
+	}
 	resp, err := c.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(val))).
@@ -54,7 +65,7 @@ func (c *Client) User(ctx context.Context, name string) (*Signed[User], error) {
 		return nil, err
 	}
 	key := userKey(name)
-	resp, err := c.cli.Get(ctx, key)
+	resp, _, err := c.getOrStale(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read user %q: %w", name, mapErr(err))
 	}
@@ -83,7 +94,7 @@ func (c *Client) Users(ctx context.Context, list []string) (found map[string]*Si
 	// etcd limits the operations in one transaction (128 by default).
 	for start := 0; start < len(ops); start += 128 {
 		end := min(start+128, len(ops))
-		resp, err := c.cli.Txn(ctx).Then(ops[start:end]...).Commit()
+		resp, _, err := c.txnOrStale(ctx, ops[start:end])
 		if err != nil {
 			return nil, nil, fmt.Errorf("read users: %w", mapErr(err))
 		}

@@ -17,6 +17,7 @@ const (
 	clusterConnected                        // an endpoint answers, the room watches run
 	clusterReconnecting                     // a room watch lost the connection and is resuming
 	clusterOffline                          // no endpoint answers
+	clusterNoQuorum                         // endpoints answer, but none knows a leader
 )
 
 // statusBar is the last line of every screen after the login: who I am,
@@ -71,10 +72,25 @@ func (b *statusBar) state() clusterState {
 		return clusterUnknown
 	case n == 0:
 		return clusterOffline
+	case b.noLeader(n):
+		return clusterNoQuorum
 	case b.watchDown:
 		return clusterReconnecting
 	}
 	return clusterConnected
+}
+
+// noLeader reports that every one of the n endpoints that answer knows no
+// leader: the cluster has no quorum (history reads from a member's copy,
+// sends queue).
+func (b *statusBar) noLeader(n int) bool {
+	none := 0
+	for _, e := range b.endpoints {
+		if e.OK && e.NoLeader {
+			none++
+		}
+	}
+	return n > 0 && none == n
 }
 
 // clusterText describes the cluster state in a few words, with its style.
@@ -93,6 +109,8 @@ func (b *statusBar) clusterText() (string, lipgloss.Style) {
 		return fmt.Sprintf("● offline: 0/%d endpoints reachable, retrying", total), st.barBad
 	case clusterReconnecting:
 		return fmt.Sprintf("● reconnecting… (%d/%d endpoints reachable)", n, total), st.barWarn
+	case clusterNoQuorum:
+		return fmt.Sprintf("● no quorum: read-only, sends queue (%d/%d endpoints reachable)", n, total), st.barBad
 	}
 	return fmt.Sprintf("● connected to %s (%d/%d endpoints)", via, n, total), st.barOK
 }

@@ -148,6 +148,7 @@ func TestStatusBarCluster(t *testing.T) {
 		{[]chat.EndpointStatus{ok, leader, down}, true, clusterReconnecting, "reconnecting… (2/3 endpoints reachable)"},
 		{[]chat.EndpointStatus{down}, false, clusterOffline, "offline: 0/1 endpoints reachable"},
 		{[]chat.EndpointStatus{down}, true, clusterOffline, "offline: 0/1 endpoints reachable"},
+		{[]chat.EndpointStatus{{Endpoint: "https://10.0.0.1:2379", OK: true, NoLeader: true}, down}, false, clusterNoQuorum, "no quorum: read-only, sends queue (1/2 endpoints reachable)"},
 	} {
 		b.probed = tt.eps != nil
 		b.endpoints, b.watchDown = tt.eps, tt.watch
