@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"lines":      lines,
 			"envq":       envq,
 			"exits":      exits,
+			"grab":       grab,
 		},
 	})
 }
@@ -178,4 +179,22 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// grab NAME REGEXP sets the variable NAME to the first group of REGEXP's
+// first match in the last command's stdout: scripts take message ids
+// from --json output (grab ID '"id":"([0-9a-f]{32})"').
+func grab(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: grab NAME REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil || re.NumSubexp() < 1 {
+		ts.Fatalf("grab: %q needs a group", args[1])
+	}
+	m := re.FindStringSubmatch(ts.ReadFile("stdout"))
+	if m == nil {
+		ts.Fatalf("grab: stdout does not match %q", args[1])
+	}
+	ts.Setenv(args[0], m[1])
 }

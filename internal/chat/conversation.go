@@ -107,6 +107,12 @@ func (s *Service) sendEvent(ctx context.Context, room, eventID, what, target str
 	if err != nil {
 		return Message{}, fmt.Errorf("%s %s in %q: %w: bad id", what, target, name, ErrNoTarget)
 	}
+	// A non-member cannot read the target: say so, not that it is missing.
+	if v, err := s.cachedView(ctx, name); err != nil || !v.isMember(s.me.Name()) {
+		if _, err := s.memberView(ctx, name); err != nil {
+			return Message{}, fmt.Errorf("%s %s in %q: %w", what, target, name, err)
+		}
+	}
 	tm, err := s.message(ctx, name, target)
 	if err != nil {
 		return Message{}, fmt.Errorf("%s %s in %q: %w", what, target, name, err)

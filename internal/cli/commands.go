@@ -88,6 +88,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
+		a.editCmd(), a.deleteCmd(), a.reactCmd(), a.topicCmd(), a.roomCmd(), a.searchCmd(),
 	)
 	roomWordsOnErrors(root.Commands())
 	return root
@@ -445,38 +446,33 @@ func messageJSON(m chat.Message) map[string]any {
 	} else {
 		o["text"] = m.Text
 	}
+	kindJSON(o, m)
 	return o
 }
 
-func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, messageJSON(m))
-	}
-	ts := m.Time.Local().Format("2006-01-02 15:04:05")
-	if m.Rejected != "" {
-		sender := m.Sender
-		if sender == "" {
-			sender = "?"
-		}
-		_, err := fmt.Fprintf(w, "%s  [rejected record from %s: %s]\n", ts, sender, m.Rejected)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%s  %s: %s\n", ts, m.Sender, m.Text)
-	return err
-}
-
 func (a *App) readCmd() *cobra.Command {
-	var asJSON, follow bool
+	var asJSON, follow, rawEvents bool
 	var limit int
 	c := &cobra.Command{
 		Use:   "read ROOM",
 		Short: "Print a room's messages, verified and decrypted",
 		Long: `Print a room's messages, oldest first. Records that fail verification are
 printed as rejected, with the reason; tampering that no single record
-shows (deleted or replayed messages) is reported on stderr.`,
+shows (deleted or replayed messages) is reported on stderr.
+
+Each message shows in its final state: edited text marked "(edited)", a
+deleted one as "message deleted", reactions counted ("[👍 2]"), a reply
+under the line it answers, topic changes as "* alice set the topic: ...".
+--raw-events prints every record of the log instead: edits, deletions and
+reactions as records of their own, naming the message they act on. With
+--follow, events that arrive say what they did. --json prints one object
+per message with its kind and the fields of that kind (reply_to, edits,
+deletes, reacts_to and reaction, topic; folded: edited, deleted,
+reactions, quote), and "mentions_me" on messages that mention you.`,
 		Example: `  parley read general --limit 50
   parley read @bob --follow
-  parley read general --json | jq -r .text`,
+  parley read general --json | jq -r .text
+  parley read general --raw-events --json | jq -r 'select(.kind == "edit") | .edits'`,
 		Args: args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if limit < 0 {
@@ -496,10 +492,12 @@ shows (deleted or replayed messages) is reported on stderr.`,
 			for _, r := range p.Rejected {
 				a.warn("rejected %s: %s", r.What, r.Reason)
 			}
-			for _, m := range p.Messages {
-				if err := a.printMessage(w, m, asJSON); err != nil {
-					return err
-				}
+			tr := newTranscript(w, s.Me(), asJSON, rawEvents, follow)
+			if err := tr.add(p.Messages...); err != nil {
+				return err
+			}
+			if err := tr.flush(); err != nil {
+				return err
 			}
 			for _, wr := range p.Warnings {
 				a.warn("%s", wr)
@@ -519,7 +517,7 @@ shows (deleted or replayed messages) is reported on stderr.`,
 			for ev := range ch {
 				switch ev.Kind {
 				case chat.EventMessage:
-					if err := a.printMessage(w, ev.Message, asJSON); err != nil {
+					if err := tr.live(ev.Message); err != nil {
 						return err
 					}
 				case chat.EventNotice:
@@ -544,6 +542,7 @@ shows (deleted or replayed messages) is reported on stderr.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
 	c.Flags().BoolVar(&follow, "follow", false, "after the history, print new messages as they arrive")
 	c.Flags().IntVar(&limit, "limit", 0, "print only the newest N messages (0: all)")
+	c.Flags().BoolVar(&rawEvents, "raw-events", false, "print every record of the log (edits, deletions, reactions) instead of each message's final state")
 	return c
 }
 
