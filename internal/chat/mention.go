@@ -1,20 +1,27 @@
 package chat
 
 import (
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/internal/names"
 )
 
-// Mentions returns the users text mentions, in canonical form, each once,
-// in the order they first appear. A mention is "@name" standing as a word
-// of its own: after the start of the text or a character that cannot be
-// part of a name (so "bob@example.com" mentions nobody), with a trailing
-// full stop taken for the end of a sentence ("thanks @bob.").
-func Mentions(text string) []string {
-	var out []string
-	seen := make(map[string]bool)
+// Mention is one mention in a text: "@name" from byte Start to End (the
+// "@" included), naming User in canonical form.
+type Mention struct {
+	User       string
+	Start, End int
+}
+
+// MentionsIn returns the mentions of text, in order. A mention is "@name"
+// standing as a word of its own: after the start of the text or a
+// character that cannot be part of a name (so "bob@example.com" mentions
+// nobody), with a trailing full stop or hyphen taken for punctuation
+// ("thanks @bob.").
+func MentionsIn(text string) []Mention {
+	var out []Mention
 	prev := rune(-1)
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -31,16 +38,29 @@ func Mentions(text string) []string {
 			}
 			j += n
 		}
-		word := text[i+size : j]
-		for len(word) > 0 && (word[len(word)-1] == '.' || word[len(word)-1] == '-') {
-			word = word[:len(word)-1]
+		end := j
+		for end > i+size && (text[end-1] == '.' || text[end-1] == '-') {
+			end--
 		}
-		if u, err := names.User(word); err == nil && word != "" && !seen[u] {
-			seen[u] = true
-			out = append(out, u)
+		if end > i+size {
+			if u, err := names.User(text[i+size : end]); err == nil {
+				out = append(out, Mention{User: u, Start: i, End: end})
+			}
 		}
 		prev, _ = utf8.DecodeLastRuneInString(text[:j])
 		i = j
+	}
+	return out
+}
+
+// Mentions returns the users text mentions (see MentionsIn), each once,
+// in the order they first appear.
+func Mentions(text string) []string {
+	var out []string
+	for _, m := range MentionsIn(text) {
+		if !slices.Contains(out, m.User) {
+			out = append(out, m.User)
+		}
 	}
 	return out
 }

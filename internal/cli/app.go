@@ -39,6 +39,10 @@ type Config struct {
 	// EtcdUser and EtcdPassword authenticate to a cluster with etcd's
 	// authentication enabled (role-based access control).
 	EtcdUser, EtcdPassword string
+	// NoBell keeps the full-screen chat from ringing the terminal bell or
+	// raising desktop notifications (--no-bell, PARLEY_NO_BELL); false
+	// rings them for mentions and direct messages.
+	NoBell bool
 }
 
 // App is one run of parley: its configuration and, once opened, its

@@ -20,6 +20,7 @@ func (a *App) rootCommand() *cobra.Command {
 	var endpoints, home, user string
 	var timeout time.Duration
 	var cacert, cert, key, etcdUser, etcdPassword string
+	var noBell bool
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "End-to-end encrypted terminal chat on etcd",
@@ -56,6 +57,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 					a.cfg.EtcdPassword = p
 				}
 			}
+			a.cfg.NoBell = noBell || envTrue(g("PARLEY_NO_BELL"))
 			if a.cfg.EtcdUser != "" && len(a.cfg.Endpoints) == 0 {
 				return usagef("--etcd-user is for a cluster given with --endpoints; the local member needs no login")
 			}
@@ -82,6 +84,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
 	pf.StringVar(&etcdUser, "etcd-user", "", "etcd user (USER or USER:PASSWORD) for a cluster with authentication enabled (env PARLEY_ETCD_USER)")
 	pf.StringVar(&etcdPassword, "etcd-password", "", "password of --etcd-user (env PARLEY_ETCD_PASSWORD, which keeps it out of the process list)")
+	pf.BoolVar(&noBell, "no-bell", false, "in the full-screen chat, no bell or desktop notification for mentions and direct messages (env PARLEY_NO_BELL=1)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err: err} })
 
 	root.AddCommand(

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -323,52 +322,17 @@ keep the lifetime they were sent with.`,
 	return c
 }
 
-// maxLifetime is the longest a disappearing message may live (chat's
-// limit, said here in the user's words).
-const maxLifetime = 366 * 24 * time.Hour
-
-// parseLifetime reads a message lifetime: a Go duration ("90m", "1h30m")
-// or a number of days ("7d"); "0" means for good.
+// parseLifetime reads --disappear (see chat.ParseLifetime).
 func parseLifetime(s string) (time.Duration, error) {
-	bad := func() error {
-		return usagef("--disappear %q: give a duration such as 30m, 1h or 7d (0 turns it off)", s)
+	d, err := chat.ParseLifetime(s)
+	if err != nil {
+		return 0, usagef("--disappear %v", err)
 	}
-	var d time.Duration
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return 0, bad()
-		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, bad()
-		}
-	}
-	switch {
-	case d < 0:
-		return 0, bad()
-	case d > 0 && d < time.Second:
-		return 0, usagef("--disappear %q: at least a second", s)
-	case d > maxLifetime:
-		return 0, usagef("--disappear %q: at most a year (%s)", s, formatLifetime(maxLifetime))
-	}
-	return d.Truncate(time.Second), nil
+	return d, nil
 }
 
-// formatLifetime says a lifetime the short way: "1h", "90m", "7d", "1h30m".
-func formatLifetime(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// formatLifetime says a lifetime the short way: "1h", "1h30m", "7d".
+func formatLifetime(d time.Duration) string { return chat.FormatLifetime(d) }
 
 // noTargetHint is what to do about an event whose target is not there.
 const noTargetHint = "the ids of a room's messages are in: parley read ROOM --json"

@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Session logs a user in. *cli.App satisfies it.
@@ -48,6 +49,12 @@ type Options struct {
 	Timeout time.Duration
 	// NoColor draws without colour (NO_COLOR).
 	NoColor bool
+	// NoBell keeps the terminal bell and desktop notifications quiet when
+	// a message calls for the user (--no-bell); the highlight stays.
+	NoBell bool
+	// Notify is the desktop notification the terminal shows (see
+	// DetectNotify); the zero value rings the bell only.
+	Notify Notify
 }
 
 // Run shows the interface on the terminal until the user quits or ctx
@@ -100,6 +107,8 @@ type shared struct {
 	activity map[string]*activity
 	online   map[string]bool
 
+	muted map[string]bool // rooms that ring no bell (/mute)
+
 	outgoing  map[string][]*outgoing // by room, in typing order
 	inflight  map[string]int         // room -> local id of the message being sent
 	nextLocal int
@@ -110,6 +119,7 @@ type shared struct {
 type activity struct {
 	last       chat.Message // newest message seen
 	unread     int          // messages from others not shown yet
+	mentions   int          // of those, the ones for me: mentions, direct messages
 	unreadMore bool         // and perhaps more than unread (counted at start only)
 	summarized bool         // last was read from the cluster once
 	marked     int64        // the read mark saved last
@@ -154,7 +164,7 @@ type model struct {
 func newModel(ctx context.Context, s Session, opts Options) *model {
 	sh := &shared{
 		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor),
-		activity: make(map[string]*activity), online: make(map[string]bool),
+		activity: make(map[string]*activity), online: make(map[string]bool), muted: make(map[string]bool),
 		outgoing: make(map[string][]*outgoing), inflight: make(map[string]int),
 	}
 	return &model{
@@ -298,7 +308,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 
-	case historyMsg, olderMsg, membersMsg, resultMsg:
+	case mutesMsg:
+		return m.onMutes(msg)
+
+	case historyMsg, olderMsg, membersMsg, resultMsg, actedMsg, searchMsg, topicMsg:
 		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
 			cmd := m.conv.Update(msg)
 			if h, ok := msg.(historyMsg); ok && h.err == nil {
@@ -347,6 +360,12 @@ func roomOf(msg tea.Msg) string {
 	case membersMsg:
 		return msg.room
 	case resultMsg:
+		return msg.room
+	case actedMsg:
+		return msg.room
+	case searchMsg:
+		return msg.room
+	case topicMsg:
 		return msg.room
 	}
 	return ""
@@ -397,6 +416,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		clusterCmd(sh.ctx, svc),
 		queuedCmd(svc), // then the outbox starts: see onQueued
 		watchRoomsCmd(sh.ctx, svc),
+		loadMutesCmd(sh.sess, sh.me),
 		m.showRooms(""),
 	)
 }
@@ -447,7 +467,10 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
 			// Unread since the read mark of an earlier session; counted
 			// live from here on.
-			a.unread, a.unreadMore = s.Unread, s.UnreadMore
+			a.unread, a.unreadMore, a.mentions = s.Unread, s.UnreadMore, s.Mentions
+			if _, _, direct := names.DirectPair(name); direct {
+				a.mentions = s.Unread
+			}
 		}
 		a.summarized = true
 		if s.Last.Revision > a.last.Revision {
@@ -504,7 +527,7 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	m.conv = newConversation(m.sh, r)
 	m.conv.SetSize(m.width, max(m.height-1, 1))
 	a := m.sh.act(r.Name)
-	a.unread, a.unreadMore = 0, false
+	a.unread, a.unreadMore, a.mentions = 0, false, 0
 	m.bar.alert = ""
 	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
 	if !m.isMember(r.Name) {

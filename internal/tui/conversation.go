@@ -57,6 +57,27 @@ type conversation struct {
 	draft   string // what was typed before walking the history
 	comp    *completion
 	panel   bool
+
+	// Folding (fold.go): entries show their message's final state.
+	refold     bool          // the messages changed: fold again
+	topic      *chat.Message // the newest topic change shown, if any
+	foundTopic *chat.Message // the topic chat.Topic found further back
+	askedTopic bool          // chat.Topic was asked once
+
+	// Selecting and acting on a message (select.go).
+	mode   convMode
+	sel    string // id of the selected message, "" for none
+	reveal bool   // scroll the selected message into view
+	saved  string // the line typed before an edit took the input
+	hiID   string // the message a search jumped to: its words highlighted
+	hiQ    chat.Query
+
+	// Search results (search.go).
+	results   []chat.Message
+	resQuery  chat.Query
+	resSel    int
+	searching bool
+	jump      string // a message to select once an older page holds it
 }
 
 func newConversation(sh *shared, r chat.RoomInfo) *conversation {
@@ -87,8 +108,15 @@ func (c *conversation) transcriptWidth() int {
 	return max(c.width, 1)
 }
 
-// transcriptHeight leaves room for the tabs, the rule and the input line.
-func (c *conversation) transcriptHeight() int { return max(c.height-3, 1) }
+// transcriptHeight leaves room for the tabs, the header (when there is a
+// topic or a lifetime to show), the rule and the input line.
+func (c *conversation) transcriptHeight() int {
+	h := c.height - 3
+	if c.header() != "" {
+		h--
+	}
+	return max(h, 1)
+}
 
 func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -115,6 +143,13 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case eventMsg:
 		return c.onEvent(msg.ev)
+	case actedMsg:
+		return c.onActed(msg)
+	case searchMsg:
+		return c.onSearch(msg)
+	case topicMsg:
+		c.onTopic(msg)
+		return nil
 	case tea.MouseWheelMsg:
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -140,6 +175,9 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	if !key.Matches(k, keys.Complete) {
 		c.comp = nil
 	}
+	if cmd, done := c.modeKey(k); done {
+		return cmd, true
+	}
 	page := max(c.transcriptHeight()-1, 1)
 	switch {
 	case key.Matches(k, keys.Enter):
@@ -152,6 +190,8 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return c.scrollBy(-page), true
 	case key.Matches(k, keys.Bottom):
 		c.scroll, c.newBelow = 0, 0
+	case key.Matches(k, keys.Select):
+		return c.startSelect(), true
 	case key.Matches(k, keys.HistPrev):
 		c.histMove(-1)
 	case key.Matches(k, keys.HistNext):
@@ -166,6 +206,10 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		c.panel = !c.panel
 		c.dirty = true
 	case key.Matches(k, keys.Back):
+		if c.mode != modeNormal {
+			c.cancelMode()
+			return nil, true
+		}
 		if c.input.Value() != "" {
 			c.input.Reset()
 			return nil, true
@@ -211,6 +255,7 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 	if len(c.lines) < c.transcriptHeight() {
 		cmds = append(cmds, c.loadOlder())
 	}
+	cmds = append(cmds, c.lookUpTopic())
 	return tea.Batch(cmds...)
 }
 
@@ -241,8 +286,8 @@ func (c *conversation) onOlder(msg olderMsg) tea.Cmd {
 		}
 	}
 	c.entries = append(add, c.entries...)
-	c.prepend = true
-	return nil
+	c.prepend, c.refold = true, true
+	return c.afterOlder()
 }
 
 func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
@@ -256,6 +301,9 @@ func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
 			c.addMessage(ev.Message)
 		}
 	case chat.EventNotice:
+		if ev.Notice.Kind == chat.NoticePolicy {
+			c.room.DisappearSeconds = ev.Notice.Seconds
+		}
 		if ev.Notice.Kind == chat.NoticeRequest {
 			c.addRequest(ev.Notice.User, time.Now())
 		} else {
@@ -295,10 +343,20 @@ func (c *conversation) addMessage(m chat.Message) {
 		i--
 	}
 	c.entries = slices.Insert(c.entries, i, e)
-	c.dirty = true
-	if c.scroll > 0 && c.loaded {
+	c.dirty, c.refold = true, true
+	if c.scroll > 0 && c.loaded && !m.Mine && news(m) {
 		c.newBelow++
 	}
+}
+
+// news reports whether m is something new to read (a message, a reply,
+// a topic), not an event on another message.
+func news(m chat.Message) bool {
+	switch m.Kind {
+	case chat.KindEdit, chat.KindDelete, chat.KindReaction:
+		return m.Rejected != ""
+	}
+	return true
 }
 
 func (c *conversation) addRequest(user string, at time.Time) {
@@ -392,6 +450,9 @@ func (c *conversation) submit() tea.Cmd {
 	if tl.kind == lineEmpty {
 		return nil
 	}
+	if c.mode == modeEdit || c.mode == modeReact {
+		return c.submitMode(line)
+	}
 	c.remember(line)
 	c.input.Reset()
 	c.scroll, c.newBelow = 0, 0
@@ -399,8 +460,12 @@ func (c *conversation) submit() tea.Cmd {
 	case lineInvalid:
 		c.addError(tl.err)
 	case lineMessage:
+		if c.mode == modeReply {
+			return c.sendReply(tl.text)
+		}
 		return c.sh.enqueue(c.room.Name, tl.text)
 	case lineCommand:
+		c.cancelMode()
 		return c.run(tl)
 	}
 	return nil
@@ -452,6 +517,14 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 		return createCmd(sh.ctx, svc, tl.arg)
 	case "members":
 		return membersCmd(sh.ctx, svc, room, true)
+	case "topic":
+		return c.topicCommand(tl.arg)
+	case "disappear":
+		return c.disappearCommand(tl.arg)
+	case "search":
+		return c.startSearch(tl.arg)
+	case "mute", "unmute":
+		return c.muteCommand(tl.cmd == "mute", tl.arg)
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":

@@ -411,13 +411,23 @@ type sentMsg struct {
 
 // sendCmd sends one message, or queues it in the outbox if the cluster
 // does not answer within sendWait. Either way it is stored exactly once:
-// its id is chosen once and every write of it is create-only. Without an
+// its id is chosen when it is typed and every write of it is create-only. Without an
 // outbox, SendOrQueue is Send, which retries until ctx ends.
-func sendCmd(ctx context.Context, svc *chat.Service, room string, local int, text string) tea.Cmd {
+//
+// A reply is not queued: the cluster checks what it answers first, so it
+// waits for the cluster (up to opTimeout) and fails if it does not answer.
+func sendCmd(ctx context.Context, svc *chat.Service, o *outgoing) tea.Cmd {
+	room, local, id, text, replyTo := o.room, o.local, o.id, o.text, o.replyTo
 	return func() tea.Msg {
+		if replyTo != "" {
+			ctx, cancel := context.WithTimeout(ctx, opTimeout)
+			defer cancel()
+			m, err := svc.ReplyID(ctx, room, id, replyTo, text)
+			return sentMsg{room: room, local: local, msg: m, err: err}
+		}
 		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
-		m, err := svc.SendOrQueue(ctx, room, text, sendWait)
+		m, err := svc.SendOrQueueID(ctx, room, id, text, sendWait)
 		return sentMsg{room: room, local: local, msg: m, err: err}
 	}
 }

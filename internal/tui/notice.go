@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
@@ -38,15 +37,5 @@ func noticeText(n chat.Notice) string {
 	return fmt.Sprintf("room changed (%s)", n.Kind)
 }
 
-// lifetimeWords says how long messages live the short way: "1h", "90m",
-// "7d".
-func lifetimeWords(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	s := strings.TrimSuffix(d.String(), "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// lifetimeWords says how long messages live the short way: "1h", "7d".
+func lifetimeWords(d time.Duration) string { return chat.FormatLifetime(d) }
