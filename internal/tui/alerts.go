@@ -133,8 +133,11 @@ type Mutes interface {
 	SetMutedRooms(user string, rooms []string) error
 }
 
+// mutesMsg brings the muted rooms read at login, or says they were
+// saved (or why not).
 type mutesMsg struct {
 	rooms []string
+	saved bool
 	err   error
 }
 
@@ -163,7 +166,7 @@ func saveMutesCmd(s Session, user string, muted map[string]bool) tea.Cmd {
 		if err := mu.SetMutedRooms(user, rooms); err != nil {
 			return mutesMsg{err: fmt.Errorf("remember the muted rooms: %w", err)}
 		}
-		return nil
+		return mutesMsg{saved: true}
 	}
 }
 
@@ -172,10 +175,8 @@ func (m *model) onMutes(msg mutesMsg) tea.Cmd {
 		m.bar.alert = msg.err.Error()
 		return nil
 	}
-	if msg.rooms != nil {
-		for _, r := range msg.rooms {
-			m.sh.muted[r] = true
-		}
+	for _, r := range msg.rooms {
+		m.sh.muted[r] = true
 	}
 	return nil
 }

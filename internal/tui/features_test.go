@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,52 @@ func TestSelectAndAct(t *testing.T) {
 	if s := d.screen(); strings.Contains(s, "oops") {
 		t.Fatalf("the deleted message still shows:\n%s", s)
 	}
+}
+
+// /search lists the messages found, newest first, the words highlighted;
+// enter shows one in the transcript, loading the older pages it needs.
+func TestSearchJumps(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, startEtcd(t))
+	d := loggedIn(t, st, "alice")
+	svc := d.m.sh.svc
+	if _, err := svc.CreateRoom(testCtx(t), "general"); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, svc, "general", "the first needle, long ago")
+	for i := range pageSize + 50 {
+		mustSend(t, svc, "general", fmt.Sprintf("filler %d", i))
+	}
+	mustSend(t, svc, "general", "a NEEDLE again, recent")
+	showRoom(t, d, "general")
+	if d.m.conv.ids[firstID(t, svc, "general")] {
+		t.Fatal("the oldest message is loaded already: the test cannot tell")
+	}
+
+	d.line("/search")
+	d.waitText("usage: /search WORDS")
+	d.line("/search needle")
+	d.waitText(`2 messages holding "needle" in general, newest first:`, "▶ ", "alice: a NEEDLE again, recent", "alice: the first needle, long ago")
+	if v := d.m.View().Content; !strings.Contains(v, d.m.sh.st.match.Render("NEEDLE")) {
+		t.Errorf("the word found is not highlighted:\n%q", v)
+	}
+	d.press(tea.KeyDown)
+	d.enter()
+	d.waitText("▶ alice: the first needle, long ago")
+	if v := d.m.View().Content; !strings.Contains(v, d.m.sh.st.match.Render("needle")) {
+		t.Errorf("the word is not highlighted in the transcript")
+	}
+	d.press(tea.KeyEscape)
+	d.waitFor("no selection", func() bool { return d.m.conv.sel == "" })
+
+	d.line("/search nothinglikethis")
+	d.waitText(`No message of general holds "nothinglikethis" (252 messages searched).`)
+}
+
+func firstID(t *testing.T, svc *chat.Service, room string) string {
+	p, err := svc.History(testCtx(t), room, 0)
+	if err != nil || len(p.Messages) == 0 {
+		t.Fatal(err)
+	}
+	return p.Messages[0].ID
 }
