@@ -230,6 +230,9 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 	} else {
 		p := msg.page
 		c.pageRev, c.cursor, c.more = p.Revision, p.Cursor, p.More
+		if msg.info != nil {
+			c.room.DisappearSeconds = msg.info.DisappearSeconds
+		}
 		for _, r := range p.Rejected {
 			c.entries = append(c.entries, &entry{kind: entryWarning, text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), at: time.Now()})
 		}

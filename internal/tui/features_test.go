@@ -232,3 +232,40 @@ func firstID(t *testing.T, svc *chat.Service, room string) string {
 	}
 	return p.Messages[0].ID
 }
+
+// /topic sets the topic the header shows, also to the other members and
+// in a conversation opened later whose pages do not reach it; /disappear
+// sets how long messages live, shown in the header too.
+func TestTopicAndDisappear(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, startEtcd(t))
+	d := loggedIn(t, st, "alice")
+	openRoom(t, d, "general")
+	bob := joinedBy(t, d, "general")
+	d.line("/topic")
+	d.waitText("general has no topic: /topic TEXT sets one.")
+	d.line("/topic release on Friday")
+	d.waitText(" topic: release on Friday (set by alice)", "* alice set the topic: release on Friday")
+	d.line("/topic")
+	d.waitText("The topic of general, set by alice: release on Friday")
+	d.line("/disappear soon")
+	d.waitText(`/disappear "soon": give a duration such as 30m, 1h or 7d`)
+	d.line("/disappear 1h")
+	d.waitText("* alice made messages disappear 1h after they are sent", "messages disappear after 1h")
+	if r, err := bob.Room(testCtx(t), "general"); err != nil || r.DisappearSeconds != 3600 {
+		t.Fatalf("bob sees disappear = %d, %v", r.DisappearSeconds, err)
+	}
+
+	// Opened again with the topic further back than the first page.
+	for i := range pageSize + 10 {
+		mustSend(t, bob, "general", fmt.Sprintf("filler %d", i))
+	}
+	d.send(showRoomsMsg{})
+	showRoom(t, d, "general")
+	d.waitText(" topic: release on Friday (set by alice)  ·  messages disappear after 1h")
+	d.line("/topic --clear")
+	d.waitText("* alice cleared the topic")
+	d.waitFor("no topic in the header", func() bool { return !strings.Contains(d.screen(), "topic: release") })
+	d.line("/disappear 0")
+	d.waitText("* alice made messages stay")
+}

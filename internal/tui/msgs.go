@@ -309,6 +309,7 @@ func roomCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 
 type historyMsg struct {
 	room     string
+	info     *chat.RoomInfo // the room as it stands now, if read
 	page     *chat.Page
 	requests []chat.JoinRequest
 	members  []chat.Member
@@ -348,7 +349,11 @@ func historyCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 		}
 		reqs, _ := svc.Requests(ctx, room)
 		mems, _ := svc.Members(ctx, room)
-		return historyMsg{room: room, page: page, requests: reqs, members: mems}
+		msg := historyMsg{room: room, page: page, requests: reqs, members: mems}
+		if info, err := svc.Room(ctx, room); err == nil {
+			msg.info = &info
+		}
+		return msg
 	}
 }
 
