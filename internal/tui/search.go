@@ -134,7 +134,7 @@ func (c *conversation) afterOlder() tea.Cmd {
 // resultsLines draws the search results in the transcript's place.
 func (c *conversation) resultsLines(h int) []string {
 	st := c.sh.st
-	w := c.transcriptWidth()
+	w := max(c.width, 1) // the list takes the members panel's place too
 	words := strings.Join(c.resQuery.Words(), " ")
 	head := fmt.Sprintf("  %s holding %q in %s, newest first:", plural(len(c.results), "message", "messages"), words, displayRoom(c.sh.me, c.room.Name))
 	lines := []string{st.title.Render(ellipsis(head, w))}
@@ -175,9 +175,9 @@ func (c *conversation) resultLine(m chat.Message, selected bool, w int) string {
 			spans[i][1] -= shift
 		}
 	}
-	prefix := " " + when(m.Time, time.Now()) + " " + st.sender(m.Sender).Render(sanitize(m.Sender)) + ": "
+	prefix := when(m.Time, time.Now()) + " " + st.sender(m.Sender).Render(sanitize(m.Sender)) + ": "
 	if m.Kind == chat.KindTopic {
-		prefix = " " + when(m.Time, time.Now()) + " * " + sanitize(m.Sender) + " set the topic: "
+		prefix = when(m.Time, time.Now()) + " * " + sanitize(m.Sender) + " set the topic: "
 	}
 	line := prefix + styled(text, spans, lipgloss.NewStyle(), st.match)
 	if m.Edited {
