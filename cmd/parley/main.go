@@ -24,6 +24,7 @@ func main() {
 		return tui.Run(ctx, a, tui.Options{
 			User: cfg.User, Endpoints: cfg.Endpoints, Timeout: cfg.Timeout, NoColor: os.Getenv("NO_COLOR") != "",
 			NoBell: cfg.NoBell, Notify: tui.DetectNotify(os.Getenv),
+			ShareTyping: cfg.ShareTyping, ShareRead: cfg.ShareRead,
 		})
 	}
 	code := cli.Main(ctx, os.Args[1:], env)

@@ -43,6 +43,11 @@ type Config struct {
 	// raising desktop notifications (--no-bell, PARLEY_NO_BELL); false
 	// rings them for mentions and direct messages.
 	NoBell bool
+	// ShareTyping and ShareRead let the other members of a room see when
+	// I type there and how far I have read (--share-typing, --share-read,
+	// PARLEY_SHARE_TYPING, PARLEY_SHARE_READ); false, the default, shares
+	// neither.
+	ShareTyping, ShareRead bool
 }
 
 // App is one run of parley: its configuration and, once opened, its

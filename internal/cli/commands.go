@@ -20,7 +20,7 @@ func (a *App) rootCommand() *cobra.Command {
 	var endpoints, home, user string
 	var timeout time.Duration
 	var cacert, cert, key, etcdUser, etcdPassword string
-	var noBell bool
+	var noBell, shareTyping, shareRead bool
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "End-to-end encrypted terminal chat on etcd",
@@ -58,6 +58,8 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 				}
 			}
 			a.cfg.NoBell = noBell || envTrue(g("PARLEY_NO_BELL"))
+			a.cfg.ShareTyping = shareTyping || envTrue(g("PARLEY_SHARE_TYPING"))
+			a.cfg.ShareRead = shareRead || envTrue(g("PARLEY_SHARE_READ"))
 			if a.cfg.EtcdUser != "" && len(a.cfg.Endpoints) == 0 {
 				return usagef("--etcd-user is for a cluster given with --endpoints; the local member needs no login")
 			}
@@ -85,6 +87,8 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&etcdUser, "etcd-user", "", "etcd user (USER or USER:PASSWORD) for a cluster with authentication enabled (env PARLEY_ETCD_USER)")
 	pf.StringVar(&etcdPassword, "etcd-password", "", "password of --etcd-user (env PARLEY_ETCD_PASSWORD, which keeps it out of the process list)")
 	pf.BoolVar(&noBell, "no-bell", false, "in the full-screen chat, no bell or desktop notification for mentions and direct messages (env PARLEY_NO_BELL=1)")
+	pf.BoolVar(&shareTyping, "share-typing", false, "let the other members see when you are typing in the full-screen chat (env PARLEY_SHARE_TYPING=1)")
+	pf.BoolVar(&shareRead, "share-read", false, "let the other members see how far you have read (env PARLEY_SHARE_READ=1)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err: err} })
 
 	root.AddCommand(
@@ -502,6 +506,7 @@ reactions, quote), and "mentions_me" on messages that mention you.`,
 			if err := tr.flush(); err != nil {
 				return err
 			}
+			a.shareRead(cmd, s, argv[0], p.Messages)
 			for _, wr := range p.Warnings {
 				a.warn("%s", wr)
 			}
@@ -523,6 +528,7 @@ reactions, quote), and "mentions_me" on messages that mention you.`,
 					if err := tr.live(ev.Message); err != nil {
 						return err
 					}
+					a.shareRead(cmd, s, argv[0], []chat.Message{ev.Message})
 				case chat.EventNotice:
 					if asJSON {
 						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/parley-chat/parley/internal/chat"
 )
 
@@ -298,4 +300,27 @@ func (t *transcript) live(m chat.Message) error {
 	}
 	_, err := fmt.Fprintf(t.w, "%s  %s\n", ts, line)
 	return err
+}
+
+// shareRead tells the room's other members, if the user shares it
+// (--share-read), that the newest of msgs was seen. A failure only means
+// they do not see it.
+func (a *App) shareRead(cmd *cobra.Command, s *chat.Service, room string, msgs []chat.Message) {
+	if !a.cfg.ShareRead {
+		return
+	}
+	var rev int64
+	for _, m := range msgs {
+		if m.Rejected == "" {
+			rev = max(rev, m.Revision)
+		}
+	}
+	if rev == 0 {
+		return
+	}
+	ctx, cancel := a.op(cmd)
+	defer cancel()
+	if err := s.ShareRead(ctx, room, rev); err != nil {
+		a.logger().Info("cannot share a read marker", "room", room, "err", err)
+	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// Notify is the desktop notification the terminal shows (see
 	// DetectNotify); the zero value rings the bell only.
 	Notify Notify
+	// ShareTyping shows the other members of a room when I am typing
+	// there, ShareRead how far I have read (--share-typing,
+	// --share-read); both off by default.
+	ShareTyping, ShareRead bool
 }
 
 // Run shows the interface on the terminal until the user quits or ctx
@@ -311,6 +315,12 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case mutesMsg:
 		return m.onMutes(msg)
 
+	case signalsMsg:
+		if m.conv != nil && msg.room == m.conv.room.Name {
+			return m.conv.Update(msg)
+		}
+		return nil
+
 	case historyMsg, olderMsg, membersMsg, resultMsg, actedMsg, searchMsg, topicMsg:
 		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
 			cmd := m.conv.Update(msg)
@@ -319,7 +329,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 				for _, msg := range h.page.Messages {
 					newest = max(newest, msg.Revision)
 				}
-				cmd = tea.Batch(cmd, m.markRead(h.room, newest))
+				cmd = tea.Batch(cmd, m.markRead(h.room, newest), m.shareRead(h.room, newest))
 			}
 			return cmd
 		}
@@ -427,10 +437,20 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 // watch lists them again whenever a room appears.
 func (m *model) showRooms(info string) tea.Cmd {
 	m.leaveWaiting()
-	m.conv = nil
+	closing := m.closeConversation()
 	m.screen = screenRooms
 	m.rooms.info, m.rooms.err, m.rooms.busy = info, "", false
-	return m.listRooms()
+	return tea.Batch(closing, m.listRooms())
+}
+
+// closeConversation ends the conversation shown, if any.
+func (m *model) closeConversation() tea.Cmd {
+	if m.conv == nil {
+		return nil
+	}
+	cmd := m.conv.close()
+	m.conv = nil
+	return cmd
 }
 
 // listRooms lists the rooms, or, while a listing is under way, once more
@@ -523,13 +543,14 @@ func (m *model) open(r chat.RoomInfo) tea.Cmd {
 
 func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	m.leaveWaiting()
+	closing := m.closeConversation()
 	m.screen = screenConversation
 	m.conv = newConversation(m.sh, r)
 	m.conv.SetSize(m.width, max(m.height-1, 1))
 	a := m.sh.act(r.Name)
 	a.unread, a.unreadMore, a.mentions = 0, false, 0
 	m.bar.alert = ""
-	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
+	cmds := []tea.Cmd{closing, historyCmd(m.sh.ctx, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus(), m.conv.startSignals()}
 	if !m.isMember(r.Name) {
 		// A room just created, joined or opened: list again for the tabs.
 		cmds = append(cmds, m.listRooms())
@@ -539,12 +560,13 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 
 func (m *model) openWaiting(r chat.RoomInfo) tea.Cmd {
 	m.leaveWaiting()
-	m.conv = nil
+	closing := m.closeConversation()
 	m.screen = screenWaiting
 	ctx, cancel := context.WithCancel(m.sh.ctx)
 	m.waiting = newWaiting(m.sh, r, cancel)
 	m.waiting.SetSize(m.width, max(m.height-1, 1))
 	return tea.Batch(
+		closing,
 		waitApprovalCmd(ctx, m.sh.svc, r.Name),
 		// Subscribed as a non-member, the room's notices still tell
 		// when its members change.

@@ -78,6 +78,11 @@ type conversation struct {
 	resSel    int
 	searching bool
 	jump      string // a message to select once an older page holds it
+
+	// What the other members share, and my typing indicator (signals.go).
+	signals     chat.Signals
+	stopSignals context.CancelFunc
+	typingAt    time.Time // when my indicator was last renewed; zero: none
 }
 
 func newConversation(sh *shared, r chat.RoomInfo) *conversation {
@@ -150,6 +155,8 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 	case topicMsg:
 		c.onTopic(msg)
 		return nil
+	case signalsMsg:
+		return c.onSignals(msg)
 	case tea.MouseWheelMsg:
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -163,9 +170,10 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 			return cmd
 		}
 	}
+	before := c.input.Value()
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(msg)
-	return cmd
+	return tea.Batch(cmd, c.typed(before))
 }
 
 // key handles the conversation's own keys; done false passes the key on
@@ -459,6 +467,14 @@ func (c *conversation) submit() tea.Cmd {
 	c.remember(line)
 	c.input.Reset()
 	c.scroll, c.newBelow = 0, 0
+	if stop := c.stopTyping(); stop != nil {
+		return tea.Batch(stop, c.submitLine(tl))
+	}
+	return c.submitLine(tl)
+}
+
+// submitLine sends or runs a parsed line.
+func (c *conversation) submitLine(tl typedLine) tea.Cmd {
 	switch tl.kind {
 	case lineInvalid:
 		c.addError(tl.err)

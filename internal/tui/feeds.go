@@ -97,6 +97,9 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 		}
 		if current && m.conv.loaded {
 			cmds = append(cmds, m.markRead(msg.room, ev.Message.Revision))
+			if !ev.Message.Mine && news(ev.Message) {
+				cmds = append(cmds, m.shareRead(msg.room, ev.Message.Revision))
+			}
 		}
 	case chat.EventNotice:
 		if m.waiting != nil && m.waiting.room.Name == msg.room {

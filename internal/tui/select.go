@@ -325,6 +325,11 @@ func (c *conversation) banner() string {
 		if c.searching {
 			return st.subtle.Render("── searching… ")
 		}
+		if c.newBelow == 0 {
+			if t := c.signalText(); t != "" {
+				return st.subtle.Render(t)
+			}
+		}
 		return ""
 	}
 	return st.banner.Render(text)
