@@ -411,6 +411,15 @@ func preview(m chat.Message) string {
 	switch m.Kind {
 	case chat.KindTopic:
 		return "set the topic: " + m.Topic
+	case chat.KindEdit:
+		return "(edited) " + m.Text
+	case chat.KindDelete:
+		return "deleted a message"
+	case chat.KindReaction:
+		if m.Unreact {
+			return "took back " + m.Reaction
+		}
+		return "reacted " + m.Reaction
 	case chat.KindUnknown:
 		return "[a message of an unknown kind]"
 	}
