@@ -211,7 +211,8 @@ func (m *Message) reactedBy(user, emoji string) bool { return m.reactors[emoji][
 // their edits, deletions and reactions applied and replies quoting what
 // they answer, as it finally stands; topic changes and events of unknown
 // kinds stay in place; edits, deletions and reactions themselves do not.
-// Rejected records stay as they are. msgs must be in order, as a Page holds them.
+// Rejected records stay as they are. msgs must be in order, as a Page
+// holds them.
 func Fold(msgs []Message) []Message {
 	out := make([]Message, 0, len(msgs))
 	at := make(map[string]int, len(msgs))
