@@ -306,44 +306,6 @@ func (c *conversation) View() string {
 	return frame(all, c.width, c.height)
 }
 
-// tabs is the top line: my rooms by number, the current one highlighted,
-// others with their unread count.
-func (c *conversation) tabs() string {
-	st := c.sh.st
-	rooms, nums := c.memberRooms()
-	if !containsRoom(rooms, c.room.Name) {
-		rooms, nums = append(rooms, c.room), append(nums, -1)
-	}
-	var parts []string
-	for i, r := range rooms {
-		label := displayRoom(c.sh.me, r.Name)
-		if nums[i] >= 0 {
-			label = fmt.Sprintf("%d %s", nums[i], label)
-		}
-		if r.Name == c.room.Name {
-			parts = append(parts, st.tabOn.Render(" "+label+" "))
-			continue
-		}
-		tab := st.tab.Render(" " + label)
-		if a := c.sh.activity[r.Name]; a != nil && a.mentions > 0 {
-			tab += st.mention.Render(fmt.Sprintf(" •%d@", a.unread))
-		} else if a != nil && a.unread > 0 {
-			tab += st.unread.Render(fmt.Sprintf(" •%d", a.unread))
-		}
-		parts = append(parts, tab+" ")
-	}
-	return strings.Join(parts, " ")
-}
-
-func containsRoom(rooms []chat.RoomInfo, name string) bool {
-	for _, r := range rooms {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // panelLines draws the members panel: who is online, who asks to join.
 func (c *conversation) panelLines(h int) []string {
 	st := c.sh.st
