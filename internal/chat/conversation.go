@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
@@ -17,6 +15,9 @@ type Quote struct {
 	ID     string `json:"id"`
 	Sender string `json:"sender"`
 	Text   string `json:"text,omitempty"`
+	// Deleted reports that the message answered was withdrawn since;
+	// Text is then empty.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // ErrNoTarget means an edit, deletion, reaction or reply names a message
@@ -28,7 +29,13 @@ var ErrNotYours = errors.New("not your message")
 
 // Reply sends text in answer to message id of room.
 func (s *Service) Reply(ctx context.Context, room, id, text string) (Message, error) {
-	return s.sendEvent(ctx, room, "reply", id, false, func(name string, t crypto.MessageID) (payload, error) {
+	return s.ReplyID(ctx, room, "", id, text)
+}
+
+// ReplyID is Reply with an id for the reply from NewMessageID ("" picks
+// one), as SendID.
+func (s *Service) ReplyID(ctx context.Context, room, replyID, id, text string) (Message, error) {
+	return s.sendEvent(ctx, room, replyID, "reply", id, false, func(name string, t crypto.MessageID) (payload, error) {
 		if err := checkText(text); err != nil {
 			return payload{}, err
 		}
@@ -38,7 +45,7 @@ func (s *Service) Reply(ctx context.Context, room, id, text string) (Message, er
 
 // Edit replaces the text of my message id in room.
 func (s *Service) Edit(ctx context.Context, room, id, text string) (Message, error) {
-	return s.sendEvent(ctx, room, "edit", id, true, func(name string, t crypto.MessageID) (payload, error) {
+	return s.sendEvent(ctx, room, "", "edit", id, true, func(name string, t crypto.MessageID) (payload, error) {
 		if err := checkText(text); err != nil {
 			return payload{}, err
 		}
@@ -50,7 +57,7 @@ func (s *Service) Edit(ctx context.Context, room, id, text string) (Message, err
 // deleted" in its place. (The envelope stays in etcd, as every record:
 // its key is gone from every reader's view.)
 func (s *Service) Delete(ctx context.Context, room, id string) (Message, error) {
-	return s.sendEvent(ctx, room, "delete", id, true, func(name string, t crypto.MessageID) (payload, error) {
+	return s.sendEvent(ctx, room, "", "delete", id, true, func(name string, t crypto.MessageID) (payload, error) {
 		return payload{kind: KindDelete, target: t}, nil
 	})
 }
@@ -61,7 +68,7 @@ func (s *Service) React(ctx context.Context, room, id, emoji string) (Message, e
 	if err := checkEmoji(emoji); err != nil {
 		return Message{}, err
 	}
-	return s.sendEvent(ctx, room, "react to", id, false, func(name string, t crypto.MessageID) (payload, error) {
+	return s.sendEvent(ctx, room, "", "react to", id, false, func(name string, t crypto.MessageID) (payload, error) {
 		add := true
 		// Whether I reacted so before: in the newest messages (a
 		// reaction older than that is taken for none).
@@ -82,21 +89,16 @@ func (s *Service) SetTopic(ctx context.Context, room, topic string) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	switch {
-	case len(topic) > MaxTopicBytes:
-		return Message{}, fmt.Errorf("topic of %d bytes: at most %d", len(topic), MaxTopicBytes)
-	case !utf8.ValidString(topic):
-		return Message{}, errors.New("topic is not valid UTF-8")
-	case strings.ContainsAny(topic, "\n\r"):
-		return Message{}, errors.New("a topic is one line")
+	if err := CheckTopic(topic); err != nil {
+		return Message{}, err
 	}
 	return s.sendPayload(ctx, name, "", payload{kind: KindTopic, text: topic})
 }
 
 // sendEvent checks that target is a genuine message of the room (and,
 // if mine is set, mine) before anything is written, then sends the
-// payload build makes.
-func (s *Service) sendEvent(ctx context.Context, room, what, target string, mine bool, build func(string, crypto.MessageID) (payload, error)) (Message, error) {
+// payload build makes, under eventID ("" picks one).
+func (s *Service) sendEvent(ctx context.Context, room, eventID, what, target string, mine bool, build func(string, crypto.MessageID) (payload, error)) (Message, error) {
 	name, err := s.resolve(room)
 	if err != nil {
 		return Message{}, err
@@ -104,6 +106,12 @@ func (s *Service) sendEvent(ctx context.Context, room, what, target string, mine
 	t, err := crypto.ParseMessageID(target)
 	if err != nil {
 		return Message{}, fmt.Errorf("%s %s in %q: %w: bad id", what, target, name, ErrNoTarget)
+	}
+	// A non-member cannot read the target: say so, not that it is missing.
+	if v, err := s.cachedView(ctx, name); err != nil || !v.isMember(s.me.Name()) {
+		if _, err := s.memberView(ctx, name); err != nil {
+			return Message{}, fmt.Errorf("%s %s in %q: %w", what, target, name, err)
+		}
 	}
 	tm, err := s.message(ctx, name, target)
 	if err != nil {
@@ -119,7 +127,7 @@ func (s *Service) sendEvent(ctx context.Context, room, what, target string, mine
 	if err != nil {
 		return Message{}, fmt.Errorf("%s %s in %q: %w", what, target, name, err)
 	}
-	return s.sendPayload(ctx, name, "", p)
+	return s.sendPayload(ctx, name, eventID, p)
 }
 
 // message reads and verifies one message of a room.
@@ -208,9 +216,10 @@ func (m *Message) reactedBy(user, emoji string) bool { return m.reactors[emoji][
 
 // Fold returns a history's final state: messages (text and replies) with
 // their edits, deletions and reactions applied and replies quoting what
-// they answer; topic changes and events of unknown kinds stay in place;
-// edits, deletions and reactions themselves do not. Rejected records stay
-// as they are. msgs must be in order, as a Page holds them.
+// they answer, as it finally stands; topic changes and events of unknown
+// kinds stay in place; edits, deletions and reactions themselves do not.
+// Rejected records stay as they are. msgs must be in order, as a Page
+// holds them.
 func Fold(msgs []Message) []Message {
 	out := make([]Message, 0, len(msgs))
 	at := make(map[string]int, len(msgs))
@@ -274,6 +283,14 @@ func Fold(msgs []Message) []Message {
 	for i := range out {
 		if out[i].reactors != nil {
 			out[i].reactors = maps.Clone(out[i].reactors)
+		}
+		// A reply quotes what it answers as it finally stands: edited
+		// later, the new text; deleted, no text.
+		if q := out[i].Quote; q != nil && out[i].Kind == KindReply {
+			if j, ok := at[q.ID]; ok {
+				t := out[j]
+				out[i].Quote = &Quote{ID: t.ID, Sender: t.Sender, Text: t.Text, Deleted: t.Deleted}
+			}
 		}
 	}
 	return out

@@ -54,8 +54,14 @@ const outboxRoomPrefix = "parley/v1/outbox/"
 // wait in the outbox, it queues behind them at once, to keep my order, and
 // wakes RunOutbox. With no outbox configured it behaves like Send.
 func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.Duration) (Message, error) {
+	return s.SendOrQueueID(ctx, room, "", text, wait)
+}
+
+// SendOrQueueID is SendOrQueue with an id from NewMessageID ("" picks
+// one): sent or queued, the message keeps it.
+func (s *Service) SendOrQueueID(ctx context.Context, room, id, text string, wait time.Duration) (Message, error) {
 	if s.outbox == nil {
-		return s.Send(ctx, room, text)
+		return s.SendID(ctx, room, id, text)
 	}
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
@@ -74,7 +80,7 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 	}
 	if n == 0 {
 		sctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := s.Send(sctx, name, text)
+		m, err := s.SendID(sctx, name, id, text)
 		cancel()
 		unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 		var ue *unsentError
@@ -94,7 +100,7 @@ func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.
 		}
 		s.obq.setDown(true)
 	}
-	return s.queue(ctx, name, string(payload{kind: KindText, text: text}.encode()))
+	return s.queue(ctx, name, id, string(payload{kind: KindText, text: text}.encode()))
 }
 
 // queueSealed queues a message already placed in my chain.
@@ -117,12 +123,19 @@ func (s *Service) queueSealed(o *outgoing) (Message, error) {
 	return m, nil
 }
 
-func (s *Service) queue(ctx context.Context, room, body string) (Message, error) {
+func (s *Service) queue(ctx context.Context, room, given, body string) (Message, error) {
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
 	}
 	now := s.obq.stamp(s.now())
 	id := crypto.NewMessageID(now)
+	if given != "" {
+		var err error
+		if id, err = crypto.ParseMessageID(given); err != nil {
+			return Message{}, fmt.Errorf("send to %q: %w", room, err)
+		}
+		now = id.Time()
+	}
 	e, err := s.selfSeal(room, id, now, body)
 	if err != nil {
 		return Message{}, err

@@ -33,11 +33,13 @@ type RoomSummary struct {
 	// Last is the newest message (verified and decrypted if I can read it);
 	// zero if the room has none.
 	Last Message
-	// Unread counts the messages from others after the revision passed to
-	// Summary, among the newest UnreadScan; UnreadMore reports that there
+	// Unread counts the messages (and replies) from others after the
+	// revision passed to Summary, among the newest UnreadScan; UnreadMore reports that there
 	// may be more.
 	Unread     int
 	UnreadMore bool
+	// Mentions counts those of the unread messages that mention me.
+	Mentions int
 }
 
 // UnreadScan is how many of a room's newest messages Summary reads to count
@@ -78,8 +80,12 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 			switch {
 			case m.Revision <= seen:
 				older = true
-			case !m.Mine && m.Rejected == "":
+			case !m.Mine && m.Rejected == "" && (m.Kind == KindText || m.Kind == KindReply):
+				// Edits, deletions, reactions and topics are not news.
 				sum.Unread++
+				if m.Mentions(s.me.Name()) {
+					sum.Mentions++
+				}
 			}
 		}
 		sum.UnreadMore = !older && page.More

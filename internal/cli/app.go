@@ -44,6 +44,15 @@ type Config struct {
 	// EtcdUser and EtcdPassword authenticate to a cluster with etcd's
 	// authentication enabled (role-based access control).
 	EtcdUser, EtcdPassword string
+	// NoBell keeps the full-screen chat from ringing the terminal bell or
+	// raising desktop notifications (--no-bell, PARLEY_NO_BELL); false
+	// rings them for mentions and direct messages.
+	NoBell bool
+	// ShareTyping and ShareRead let the other members of a room see when
+	// I type there and how far I have read (--share-typing, --share-read,
+	// PARLEY_SHARE_TYPING, PARLEY_SHARE_READ); false, the default, shares
+	// neither.
+	ShareTyping, ShareRead bool
 }
 
 // App is one run of parley: its configuration and, once opened, its

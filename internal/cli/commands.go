@@ -20,6 +20,7 @@ func (a *App) rootCommand() *cobra.Command {
 	var endpoints, home, user string
 	var timeout time.Duration
 	var cacert, cert, key, etcdUser, etcdPassword string
+	var noBell, shareTyping, shareRead bool
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "End-to-end encrypted terminal chat on etcd",
@@ -71,6 +72,9 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 					a.cfg.EtcdPassword = p
 				}
 			}
+			a.cfg.NoBell = noBell || envTrue(g("PARLEY_NO_BELL"))
+			a.cfg.ShareTyping = shareTyping || envTrue(g("PARLEY_SHARE_TYPING"))
+			a.cfg.ShareRead = shareRead || envTrue(g("PARLEY_SHARE_READ"))
 			if a.cfg.EtcdUser != "" && len(a.cfg.Endpoints) == 0 {
 				return usagef("--etcd-user is for a cluster given with --endpoints; the local member needs no login")
 			}
@@ -102,6 +106,9 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 	pf.StringVar(&key, "key", "", "key of --cert (env PARLEY_KEY)")
 	pf.StringVar(&etcdUser, "etcd-user", "", "etcd user (USER or USER:PASSWORD) for a cluster with authentication enabled (env PARLEY_ETCD_USER)")
 	pf.StringVar(&etcdPassword, "etcd-password", "", "password of --etcd-user (env PARLEY_ETCD_PASSWORD, which keeps it out of the process list)")
+	pf.BoolVar(&noBell, "no-bell", false, "in the full-screen chat, no bell or desktop notification for mentions and direct messages (env PARLEY_NO_BELL=1)")
+	pf.BoolVar(&shareTyping, "share-typing", false, "let the other members see when you are typing in the full-screen chat (env PARLEY_SHARE_TYPING=1)")
+	pf.BoolVar(&shareRead, "share-read", false, "let the other members see how far you have read (env PARLEY_SHARE_READ=1)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err: err} })
 
 	root.AddCommand(
@@ -110,6 +117,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
 		a.verifyCmd(), a.trustCmd(), a.usersCmd(), a.identityCmd(),
 		a.hostCmd(), a.inviteCmd(), a.joinClusterCmd(),
+		a.editCmd(), a.deleteCmd(), a.reactCmd(), a.topicCmd(), a.roomCmd(), a.searchCmd(),
 	)
 	roomWordsOnErrors(root.Commands())
 	return root
@@ -489,6 +497,7 @@ func messageJSON(m chat.Message) map[string]any {
 	} else {
 		o["text"] = m.Text
 	}
+	kindJSON(o, m)
 	return o
 }
 

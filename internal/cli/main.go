@@ -171,6 +171,12 @@ func classify(err error) (code int, hint string) {
 		return ExitRefused, "pick another name with --user, or use the home holding that user's keys"
 	case errors.Is(err, chat.ErrNotMember):
 		return ExitRefused, "ask to join with: parley join ROOM --wait"
+	case errors.Is(err, chat.ErrNotYours):
+		return ExitRefused, "only your own messages can be edited or deleted"
+	case errors.Is(err, chat.ErrNoTarget):
+		return ExitError, noTargetHint
+	case errors.Is(err, chat.ErrEmptyQuery):
+		return ExitUsage, ""
 	case errors.Is(err, chat.ErrDenied), errors.Is(err, chat.ErrNotAllowed),
 		errors.Is(err, chat.ErrDirectRoom):
 		return ExitRefused, ""

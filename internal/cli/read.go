@@ -40,15 +40,21 @@ func (a *App) watch(cmd *cobra.Command, what string) (context.Context, *watchdog
 		fmt.Errorf("%s: no answer from the cluster for %s: %w", what, a.cfg.Timeout, store.ErrUnavailable))
 }
 
+// foldChunk is how many messages a read holds to fold edits, deletions
+// and reactions into the messages they act on before printing them.
+const foldChunk = 2000
+
 // printHistory prints a room's history (or its newest limit messages),
 // oldest first, each page as soon as it is verified: the first lines show
 // at once, memory stays bounded by a few pages whatever the length of the
 // history, and --timeout bounds each round trip, not the whole read.
-func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, limit int, asJSON bool) (*chat.Page, error) {
+// Unless raw, messages show in their final state, folded a chunk at a
+// time (see transcript.flushChunk).
+func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, limit int, tr *transcript, out *bufio.Writer) (*chat.Page, []chat.Message, error) {
 	ctx, wd := a.watch(cmd, "read "+room)
 	defer wd.Stop()
-	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	noted := false
+	var last []chat.Message
 	p, err := s.StreamForward(ctx, room, chat.StreamOptions{Limit: limit, Progress: wd.Touch}, func(p *chat.Page) error {
 		// Writing waits for the reader of the output, not for the cluster.
 		wd.Pause()
@@ -57,21 +63,33 @@ func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, lim
 			noted = true
 			a.noteStale(true) // stale.go
 		}
-		for _, m := range p.Messages {
-			if err := a.printMessage(out, m, asJSON); err != nil {
+		if err := tr.add(p.Messages...); err != nil {
+			return err
+		}
+		if len(p.Messages) > 0 {
+			last = p.Messages
+		}
+		if !tr.raw && len(tr.pending) >= foldChunk {
+			if err := tr.flushChunk(); err != nil {
 				return err
 			}
 		}
 		return out.Flush()
 	})
+	if err == nil && !tr.raw {
+		err = tr.flushChunk()
+	}
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
 	if err == nil && p != nil && p.Stale && !noted {
 		a.noteStale(true)
 	}
-	return p, wd.Err(err)
+	return p, last, wd.Err(err)
 }
 
 func (a *App) readCmd() *cobra.Command {
-	var asJSON, follow bool
+	var asJSON, follow, rawEvents bool
 	var limit int
 	c := &cobra.Command{
 		Use:   "read ROOM",
@@ -100,11 +118,16 @@ and are reported on stderr.`,
 			if err != nil {
 				return err
 			}
-			p, err := a.printHistory(cmd, s, argv[0], limit, asJSON)
+			w := cmd.OutOrStdout()
+			out := bufio.NewWriterSize(w, 64<<10)
+			tr := newTranscript(out, s.Me(), asJSON, rawEvents, follow)
+			tr.mark = a.markStale
+			p, last, err := a.printHistory(cmd, s, argv[0], limit, tr, out)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
+			tr.w = w
+			a.shareRead(cmd, s, argv[0], last)
 			for _, r := range p.Rejected {
 				a.warn("rejected %s: %s", r.What, r.Reason)
 			}
@@ -126,9 +149,10 @@ and are reported on stderr.`,
 			for ev := range ch {
 				switch ev.Kind {
 				case chat.EventMessage:
-					if err := a.printMessage(w, ev.Message, asJSON); err != nil {
+					if err := tr.live(ev.Message); err != nil {
 						return err
 					}
+					a.shareRead(cmd, s, argv[0], []chat.Message{ev.Message})
 				case chat.EventNotice:
 					if asJSON {
 						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})
@@ -151,5 +175,6 @@ and are reported on stderr.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
 	c.Flags().BoolVar(&follow, "follow", false, "after the history, print new messages as they arrive")
 	c.Flags().IntVar(&limit, "limit", 0, "print only the newest N messages (0: all)")
+	c.Flags().BoolVar(&rawEvents, "raw-events", false, "print every record of the log (edits, deletions, reactions) instead of each message's final state")
 	return c
 }

@@ -16,6 +16,7 @@ import (
 
 func (a *App) sendCmd() *cobra.Command {
 	var asJSON bool
+	var replyTo string
 	c := &cobra.Command{
 		Use:   "send ROOM TEXT...",
 		Short: "Send a message (TEXT '-' sends one message per line of stdin)",
@@ -26,9 +27,15 @@ reported and the others still go; the exit status is then non-zero.
 While the cluster is unavailable, messages wait in the outbox in your home
 (see parley outbox). send delivers what waits there first, in the
 background, and before it exits; a message sent while others wait goes
-after them.`,
+after them.
+
+--reply-to ID sends the message as a reply to message ID of ROOM (see
+parley read ROOM --json for the ids): readers show it under the line it
+answers. A reply needs the cluster, which checks that ID is a message of
+ROOM, so it is never queued.`,
 		Example: `  parley send general hello everyone
   parley send @bob 'see you at 5'
+  parley send --reply-to 7ffe3c0d2a9b41e6a0c1d2e3f4a5b6c7 general yes, at noon
   tail -f build.log | parley send builds -`,
 		Args: func(cmd *cobra.Command, argv []string) error {
 			if len(argv) < 2 {
@@ -37,6 +44,11 @@ after them.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if replyTo != "" {
+				if _, err := messageID(replyTo); err != nil {
+					return err
+				}
+			}
 			ctx, cancel := a.op(cmd)
 			s, err := a.Service(ctx)
 			cancel()
@@ -47,7 +59,13 @@ after them.`,
 			send := func(ctx context.Context, text string) error {
 				ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 				defer cancel()
-				m, err := s.SendOrQueue(ctx, room, text, a.queueAfter())
+				var m chat.Message
+				var err error
+				if replyTo != "" {
+					m, err = s.Reply(ctx, room, replyTo, text)
+				} else {
+					m, err = s.SendOrQueue(ctx, room, text, a.queueAfter())
+				}
 				if err != nil {
 					return err
 				}
@@ -75,6 +93,7 @@ after them.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print each sent message as JSON")
+	c.Flags().StringVar(&replyTo, "reply-to", "", "send as a reply to the message with this id")
 	return c
 }
 

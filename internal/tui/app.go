@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Session logs a user in. *cli.App satisfies it.
@@ -50,6 +51,16 @@ type Options struct {
 	// to the cluster (zero: 15s): a listing of thousands of rooms takes as
 	// long as it takes, each of its round trips bounded, not the whole.
 	Timeout time.Duration
+	// NoBell keeps the terminal bell and desktop notifications quiet when
+	// a message calls for the user (--no-bell); the highlight stays.
+	NoBell bool
+	// Notify is the desktop notification the terminal shows (see
+	// DetectNotify); the zero value rings the bell only.
+	Notify Notify
+	// ShareTyping shows the other members of a room when I am typing
+	// there, ShareRead how far I have read (--share-typing,
+	// --share-read); both off by default.
+	ShareTyping, ShareRead bool
 }
 
 // Run shows the interface on the terminal until the user quits or ctx
@@ -103,6 +114,8 @@ type shared struct {
 	activity map[string]*activity
 	online   map[string]bool
 
+	muted map[string]bool // rooms that ring no bell (/mute)
+
 	outgoing  map[string][]*outgoing // by room, in typing order
 	inflight  map[string]int         // room -> local id of the message being sent
 	nextLocal int
@@ -113,6 +126,7 @@ type shared struct {
 type activity struct {
 	last       chat.Message // newest message seen
 	unread     int          // messages from others not shown yet
+	mentions   int          // of those, the ones for me: mentions, direct messages
 	unreadMore bool         // and perhaps more than unread (counted at start only)
 	summarized bool         // last was read from the cluster once
 	marked     int64        // the read mark saved last
@@ -161,7 +175,7 @@ func newModel(ctx context.Context, s Session, opts Options) *model {
 	}
 	sh := &shared{
 		ctx: ctx, sess: s, opts: opts, keys: DefaultKeyMap(), st: newStyles(opts.NoColor), timeout: timeout,
-		activity: make(map[string]*activity), online: make(map[string]bool),
+		activity: make(map[string]*activity), online: make(map[string]bool), muted: make(map[string]bool),
 		outgoing: make(map[string][]*outgoing), inflight: make(map[string]int),
 	}
 	return &model{
@@ -310,7 +324,16 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 
-	case historyMsg, olderMsg, membersMsg, resultMsg, verifyMsg:
+	case mutesMsg:
+		return m.onMutes(msg)
+
+	case signalsMsg:
+		if m.conv != nil && msg.room == m.conv.room.Name {
+			return m.conv.Update(msg)
+		}
+		return nil
+
+	case historyMsg, olderMsg, membersMsg, resultMsg, actedMsg, searchMsg, topicMsg, verifyMsg:
 		if m.conv != nil && roomOf(msg) == m.conv.room.Name {
 			cmd := m.conv.Update(msg)
 			if h, ok := msg.(historyMsg); ok && h.err == nil {
@@ -318,7 +341,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 				for _, msg := range h.page.Messages {
 					newest = max(newest, msg.Revision)
 				}
-				cmd = tea.Batch(cmd, m.markRead(h.room, newest))
+				cmd = tea.Batch(cmd, m.markRead(h.room, newest), m.shareRead(h.room, newest))
 			}
 			return cmd
 		}
@@ -360,7 +383,13 @@ func roomOf(msg tea.Msg) string {
 		return msg.room
 	case resultMsg:
 		return msg.room
+	case actedMsg:
+		return msg.room
+	case searchMsg:
+		return msg.room
 	case verifyMsg:
+		return msg.room
+	case topicMsg:
 		return msg.room
 	}
 	return ""
@@ -411,6 +440,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		clusterCmd(sh.ctx, svc),
 		queuedCmd(svc), // then the outbox starts: see onQueued
 		watchRoomsCmd(sh.ctx, svc),
+		loadMutesCmd(sh.sess, sh.me),
 		m.showRooms(""),
 	)
 }
@@ -421,10 +451,20 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 // watch lists them again whenever a room appears.
 func (m *model) showRooms(info string) tea.Cmd {
 	m.leaveWaiting()
-	m.conv = nil
+	closing := m.closeConversation()
 	m.screen = screenRooms
 	m.rooms.info, m.rooms.err, m.rooms.busy = info, "", false
-	return m.listRooms()
+	return tea.Batch(closing, m.listRooms())
+}
+
+// closeConversation ends the conversation shown, if any.
+func (m *model) closeConversation() tea.Cmd {
+	if m.conv == nil {
+		return nil
+	}
+	cmd := m.conv.close()
+	m.conv = nil
+	return cmd
 }
 
 // listRooms lists the rooms, or, while a listing is under way, once more
@@ -479,7 +519,10 @@ func (m *model) onSummaries(msg summariesMsg) tea.Cmd {
 	for name, s := range msg.summaries {
 		a := m.sh.act(name)
 		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
-			a.unread, a.unreadMore = s.Unread, s.UnreadMore
+			a.unread, a.unreadMore, a.mentions = s.Unread, s.UnreadMore, s.Mentions
+			if _, _, direct := names.DirectPair(name); direct {
+				a.mentions = s.Unread
+			}
 		}
 		a.summarized = true
 		if s.Last.Revision > a.last.Revision {
@@ -519,13 +562,14 @@ func (m *model) open(r chat.RoomInfo) tea.Cmd {
 
 func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 	m.leaveWaiting()
+	closing := m.closeConversation()
 	m.screen = screenConversation
 	m.conv = newConversation(m.sh, r)
 	m.conv.SetSize(m.width, max(m.height-1, 1))
 	a := m.sh.act(r.Name)
-	a.unread, a.unreadMore = 0, false
+	a.unread, a.unreadMore, a.mentions = 0, false, 0
 	m.bar.alert = ""
-	cmds := []tea.Cmd{historyCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus()}
+	cmds := []tea.Cmd{closing, historyCmd(m.sh.ctx, m.sh.timeout, m.sh.svc, r.Name), m.ensureFeed(r.Name, 0), m.conv.Focus(), m.conv.startSignals()}
 	if !m.isMember(r.Name) {
 		// A room just created, joined or opened: list again for the tabs.
 		cmds = append(cmds, m.listRooms())
@@ -535,12 +579,13 @@ func (m *model) openConversation(r chat.RoomInfo) tea.Cmd {
 
 func (m *model) openWaiting(r chat.RoomInfo) tea.Cmd {
 	m.leaveWaiting()
-	m.conv = nil
+	closing := m.closeConversation()
 	m.screen = screenWaiting
 	ctx, cancel := context.WithCancel(m.sh.ctx)
 	m.waiting = newWaiting(m.sh, r, cancel)
 	m.waiting.SetSize(m.width, max(m.height-1, 1))
 	return tea.Batch(
+		closing,
 		waitApprovalCmd(ctx, m.sh.svc, r.Name),
 		// Subscribed as a non-member, the room's notices still tell
 		// when its members change.

@@ -8,24 +8,30 @@ import (
 // commandSpec describes one /command of a conversation.
 type commandSpec struct {
 	name string
-	arg  string // the argument's placeholder; "" for none
+	arg  string // the argument's placeholder; "" for none, "[...]" if optional
 	help string
+	rest bool // the argument is the rest of the line, spaces and all
 }
 
 // commandSpecs are the commands, in the order /help lists them.
 var commandSpecs = []commandSpec{
-	{"join", "ROOM", "ask to join a group room"},
-	{"create", "ROOM", "create a group room and open it"},
-	{"dm", "USER", "open your direct chat with a user"},
-	{"approve", "USER", "let a user who asked into this room (also !USER)"},
-	{"deny", "USER", "refuse a user's request to join this room"},
-	{"leave", "[--delete]", "leave this room; the others rotate its key (--delete: as the last member, close it)"},
-	{"remove", "USER", "remove a member from this room and rotate its key"},
-	{"members", "", "list this room's members and who is online"},
-	{"verify", "USER", "show the safety code you and USER compare out of band"},
-	{"rooms", "", "back to the room list"},
-	{"help", "", "show the commands and keys"},
-	{"quit", "", "quit Parley"},
+	{"join", "ROOM", "ask to join a group room", false},
+	{"create", "ROOM", "create a group room and open it", false},
+	{"dm", "USER", "open your direct chat with a user", false},
+	{"approve", "USER", "let a user who asked into this room (also !USER)", false},
+	{"deny", "USER", "refuse a user's request to join this room", false},
+	{"leave", "[--delete]", "leave this room; the others rotate its key (--delete: as the last member, close it)", false},
+	{"remove", "USER", "remove a member from this room and rotate its key", false},
+	{"members", "", "list this room's members and who is online", false},
+	{"topic", "[TEXT]", "show this room's topic, or set it (--clear: remove it)", true},
+	{"disappear", "[TIME]", "new messages disappear after TIME (30m, 1h, 7d; 0: they stay)", false},
+	{"search", "WORDS", "find the messages holding every word, newest first", true},
+	{"verify", "USER", "show the safety code you and USER compare out of band", false},
+	{"mute", "[ROOM]", "no bell or notification for a room (this one if none)", false},
+	{"unmute", "[ROOM]", "the bell and notifications again", false},
+	{"rooms", "", "back to the room list", false},
+	{"help", "", "show the commands and keys", false},
+	{"quit", "", "quit Parley", false},
 }
 
 func findCommand(name string) (commandSpec, bool) {
@@ -82,6 +88,14 @@ func parseLine(line string) typedLine {
 	}
 	args := fields[1:]
 	optional := strings.HasPrefix(spec.arg, "[")
+	if spec.rest {
+		// The text after the command's name, as typed.
+		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimLeft(trimmed[1:], " \t"), fields[0]))
+		if rest == "" && !optional {
+			return typedLine{kind: lineInvalid, err: fmt.Errorf("usage: /%s %s", spec.name, spec.arg)}
+		}
+		return typedLine{kind: lineCommand, cmd: spec.name, arg: rest}
+	}
 	switch {
 	case optional && len(args) > 1:
 		return typedLine{kind: lineInvalid, err: fmt.Errorf("usage: /%s %s", spec.name, spec.arg)}
@@ -112,9 +126,18 @@ func helpLines(k KeyMap) []string {
 		out = append(out, fmt.Sprintf("  %-16s %s", use, c.help))
 	}
 	out = append(out, fmt.Sprintf("  %-16s %s", "!USER", "approve USER's request to join"), "Keys:")
-	for _, b := range k.ConversationHelp() {
+	// Keys go several to a line, as the help line of other screens.
+	line := " "
+	for _, b := range append(k.ConversationHelp(), k.SelectHelp()[1:5]...) {
 		h := b.Help()
-		out = append(out, fmt.Sprintf("  %-16s %s", h.Key, h.Desc))
+		item := " " + h.Key + " " + h.Desc
+		if len(line)+len(item)+2 > 76 {
+			out = append(out, line)
+			line = " "
+		} else if line != " " {
+			item = " ·" + item
+		}
+		line += item
 	}
-	return out
+	return append(out, line, "  (r, e, d and a act on the message selected with alt+↑)")
 }

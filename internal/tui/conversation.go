@@ -58,6 +58,32 @@ type conversation struct {
 	draft   string        // what was typed before walking the history
 	comp    *completion
 	panel   bool
+
+	// Folding (fold.go): entries show their message's final state.
+	refold     bool          // the messages changed: fold again
+	topic      *chat.Message // the newest topic change shown, if any
+	foundTopic *chat.Message // the topic chat.Topic found further back
+	askedTopic bool          // chat.Topic was asked once
+
+	// Selecting and acting on a message (select.go).
+	mode   convMode
+	sel    string // id of the selected message, "" for none
+	reveal bool   // scroll the selected message into view
+	saved  string // the line typed before an edit took the input
+	hiID   string // the message a search jumped to: its words highlighted
+	hiQ    chat.Query
+
+	// Search results (search.go).
+	results   []chat.Message
+	resQuery  chat.Query
+	resSel    int
+	searching bool
+	jump      string // a message to select once an older page holds it
+
+	// What the other members share, and my typing indicator (signals.go).
+	signals     chat.Signals
+	stopSignals context.CancelFunc
+	typingAt    time.Time // when my indicator was last renewed; zero: none
 }
 
 // confirmation is a command that cannot be undone, asking first: y runs
@@ -95,8 +121,15 @@ func (c *conversation) transcriptWidth() int {
 	return max(c.width, 1)
 }
 
-// transcriptHeight leaves room for the tabs, the rule and the input line.
-func (c *conversation) transcriptHeight() int { return max(c.height-3, 1) }
+// transcriptHeight leaves room for the tabs, the header (when there is a
+// topic or a lifetime to show), the rule and the input line.
+func (c *conversation) transcriptHeight() int {
+	h := c.height - 3
+	if c.header() != "" {
+		h--
+	}
+	return max(h, 1)
+}
 
 func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -125,6 +158,15 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 		return c.onVerify(msg)
 	case eventMsg:
 		return c.onEvent(msg.ev)
+	case actedMsg:
+		return c.onActed(msg)
+	case searchMsg:
+		return c.onSearch(msg)
+	case topicMsg:
+		c.onTopic(msg)
+		return nil
+	case signalsMsg:
+		return c.onSignals(msg)
 	case tea.MouseWheelMsg:
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -141,9 +183,10 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 			return cmd
 		}
 	}
+	before := c.input.Value()
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(msg)
-	return cmd
+	return tea.Batch(cmd, c.typed(before))
 }
 
 // ask puts a command on hold until the user confirms it.
@@ -169,6 +212,9 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	if !key.Matches(k, keys.Complete) {
 		c.comp = nil
 	}
+	if cmd, done := c.modeKey(k); done {
+		return cmd, true
+	}
 	page := max(c.transcriptHeight()-1, 1)
 	switch {
 	case key.Matches(k, keys.Enter):
@@ -181,6 +227,8 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return c.scrollBy(-page), true
 	case key.Matches(k, keys.Bottom):
 		c.scroll, c.newBelow = 0, 0
+	case key.Matches(k, keys.Select):
+		return c.startSelect(), true
 	case key.Matches(k, keys.HistPrev):
 		c.histMove(-1)
 	case key.Matches(k, keys.HistNext):
@@ -195,6 +243,10 @@ func (c *conversation) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		c.panel = !c.panel
 		c.dirty = true
 	case key.Matches(k, keys.Back):
+		if c.mode != modeNormal {
+			c.cancelMode()
+			return nil, true
+		}
 		if c.input.Value() != "" {
 			c.input.Reset()
 			return nil, true
@@ -215,6 +267,9 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 	} else {
 		p := msg.page
 		c.pageRev, c.cursor, c.more = p.Revision, p.Cursor, p.More
+		if msg.info != nil {
+			c.room.DisappearSeconds = msg.info.DisappearSeconds
+		}
 		for _, r := range p.Rejected {
 			c.entries = append(c.entries, &entry{kind: entryWarning, text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), at: time.Now()})
 		}
@@ -240,6 +295,7 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 	if len(c.lines) < c.transcriptHeight() {
 		cmds = append(cmds, c.loadOlder())
 	}
+	cmds = append(cmds, c.lookUpTopic())
 	return tea.Batch(cmds...)
 }
 
@@ -270,8 +326,8 @@ func (c *conversation) onOlder(msg olderMsg) tea.Cmd {
 		}
 	}
 	c.entries = append(add, c.entries...)
-	c.prepend = true
-	return nil
+	c.prepend, c.refold = true, true
+	return c.afterOlder()
 }
 
 func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
@@ -285,6 +341,9 @@ func (c *conversation) onEvent(ev chat.Event) tea.Cmd {
 			c.addMessage(ev.Message)
 		}
 	case chat.EventNotice:
+		if ev.Notice.Kind == chat.NoticePolicy {
+			c.room.DisappearSeconds = ev.Notice.Seconds
+		}
 		if ev.Notice.Kind == chat.NoticeRequest {
 			c.addRequest(ev.Notice.User, time.Now())
 		} else {
@@ -324,10 +383,20 @@ func (c *conversation) addMessage(m chat.Message) {
 		i--
 	}
 	c.entries = slices.Insert(c.entries, i, e)
-	c.dirty = true
-	if c.scroll > 0 && c.loaded {
+	c.dirty, c.refold = true, true
+	if c.scroll > 0 && c.loaded && !m.Mine && news(m) {
 		c.newBelow++
 	}
+}
+
+// news reports whether m is something new to read (a message, a reply,
+// a topic), not an event on another message.
+func news(m chat.Message) bool {
+	switch m.Kind {
+	case chat.KindEdit, chat.KindDelete, chat.KindReaction:
+		return m.Rejected != ""
+	}
+	return true
 }
 
 func (c *conversation) addRequest(user string, at time.Time) {
@@ -424,15 +493,30 @@ func (c *conversation) submit() tea.Cmd {
 	if tl.kind == lineEmpty {
 		return nil
 	}
+	if c.mode == modeEdit || c.mode == modeReact {
+		return c.submitMode(line)
+	}
 	c.remember(line)
 	c.input.Reset()
 	c.scroll, c.newBelow = 0, 0
+	if stop := c.stopTyping(); stop != nil {
+		return tea.Batch(stop, c.submitLine(tl))
+	}
+	return c.submitLine(tl)
+}
+
+// submitLine sends or runs a parsed line.
+func (c *conversation) submitLine(tl typedLine) tea.Cmd {
 	switch tl.kind {
 	case lineInvalid:
 		c.addError(tl.err)
 	case lineMessage:
+		if c.mode == modeReply {
+			return c.sendReply(tl.text)
+		}
 		return c.sh.enqueue(c.room.Name, tl.text)
 	case lineCommand:
+		c.cancelMode()
 		return c.run(tl)
 	}
 	return nil
@@ -500,6 +584,14 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 			}
 			return verifyCmd(sh.ctx, sh.timeout, svc, room, u)
 		}
+	case "topic":
+		return c.topicCommand(tl.arg)
+	case "disappear":
+		return c.disappearCommand(tl.arg)
+	case "search":
+		return c.startSearch(tl.arg)
+	case "mute", "unmute":
+		return c.muteCommand(tl.cmd == "mute", tl.arg)
 	case "rooms":
 		return emit(showRoomsMsg{})
 	case "help":
@@ -536,48 +628,4 @@ func (c *conversation) histMove(d int) {
 		c.input.SetValue(h[pos])
 	}
 	c.input.CursorEnd()
-}
-
-// Switching rooms.
-
-// memberRooms returns my rooms with their list numbers.
-func (c *conversation) memberRooms() (rooms []chat.RoomInfo, nums []int) {
-	for i, r := range c.sh.rooms {
-		if r.Member {
-			rooms, nums = append(rooms, r), append(nums, i)
-		}
-	}
-	return rooms, nums
-}
-
-func (c *conversation) switchRoom(d int) tea.Cmd {
-	rooms, _ := c.memberRooms()
-	if len(rooms) == 0 {
-		return nil
-	}
-	i := slices.IndexFunc(rooms, func(r chat.RoomInfo) bool { return r.Name == c.room.Name })
-	if i < 0 {
-		i = 0
-		if d < 0 {
-			i = len(rooms) - 1
-		}
-	} else {
-		i = (i + d + len(rooms)) % len(rooms)
-	}
-	if rooms[i].Name == c.room.Name {
-		return nil
-	}
-	return emit(openMsg{room: rooms[i]})
-}
-
-// gotoRoom opens the room with list number n, if it is one of mine.
-func (c *conversation) gotoRoom(n int) tea.Cmd {
-	if n < 0 || n >= len(c.sh.rooms) {
-		return nil
-	}
-	r := c.sh.rooms[n]
-	if !r.Member || r.Name == c.room.Name {
-		return nil
-	}
-	return emit(openMsg{room: r})
 }

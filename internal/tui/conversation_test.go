@@ -146,7 +146,7 @@ func TestConversationCommands(t *testing.T) {
 	}
 
 	d.line("/help")
-	d.waitText("/approve USER", "!USER", "ctrl+n/p")
+	d.waitText("/verify USER", "!USER", "ctrl+n/p") // the newest lines of the help
 
 	d.line("/frobnicate")
 	d.waitText("unknown command /frobnicate")

@@ -190,3 +190,67 @@ func TestEndToEndTmux(t *testing.T) {
 	tm.keys("bob", "", "C-c")
 	tm.exited("bob")
 }
+
+// waitFlag polls a tmux format of name's window until it reads want.
+func (tm *tmuxTerm) waitFlag(name, format, want string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		out, err := tm.run("display-message", "-p", "-t", name, format)
+		if err == nil && strings.TrimSpace(out) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("%s's window: %s is %q, want %q; the screen shows:\n%s", name, format, strings.TrimSpace(out), want, tm.screen(name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A mention rings the bell in the terminal of the user mentioned (tmux
+// flags the window) and shows marked "@"; a plain message does not ring
+// it, nor does the mention ring the sender's.
+func TestMentionBellTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and drives two terminals")
+	}
+	tm := newTmux(t)
+	bin := buildParley(t)
+	eps := startEtcd(t)
+	env := func() []string {
+		return []string{"PARLEY_HOME=" + t.TempDir(), "PARLEY_ENDPOINTS=" + strings.Join(eps, ","), "TERM=xterm-256color", "LANG=C.UTF-8"}
+	}
+	tm.start("alice", env(), bin, "--user", "alice")
+	tm.start("bob", env(), bin, "--user", "bob")
+	for _, u := range []string{"alice", "bob"} {
+		tm.waitFor(u, "New identity "+u)
+		tm.keys(u, "", "Enter")
+	}
+	tm.waitFor("alice", "There are no rooms yet")
+	tm.keys("alice", "c")
+	tm.waitFor("alice", "Name of the new room:")
+	tm.keys("alice", "general", "Enter")
+	tm.waitFor("alice", "This is the beginning of general.")
+	tm.waitFor("bob", "[0]   general")
+	tm.keys("bob", "0", "Enter")
+	tm.waitFor("alice", "bob wants to join")
+	tm.keys("alice", "!bob", "Enter")
+	tm.waitFor("bob", "you joined (approved by alice)")
+	tm.waitFlag("bob", "#{window_bell_flag}", "0")
+
+	tm.keys("alice", "nothing for you here", "Enter")
+	tm.waitFor("bob", "alice: nothing for you here")
+	// No bell for it (a late one would still show at the next check).
+	if out, _ := tm.run("display-message", "-p", "-t", "bob", "#{window_bell_flag}"); strings.TrimSpace(out) != "0" {
+		t.Fatalf("a plain message rang bob's bell (flag %q)", out)
+	}
+	tm.keys("alice", "are you there, @bob?", "Enter")
+	tm.waitFor("bob", "@ alice: are you there, @bob?")
+	tm.waitFlag("bob", "#{window_bell_flag}", "1")
+	tm.waitFlag("alice", "#{window_bell_flag}", "0")
+
+	tm.keys("alice", "/quit", "Enter")
+	tm.exited("alice")
+	tm.keys("bob", "/quit", "Enter")
+	tm.exited("bob")
+}

@@ -81,16 +81,25 @@ func (m *model) onEvent(msg eventMsg) tea.Cmd {
 		m.bar.watchDown = m.anyFeedDown()
 	case chat.EventMessage:
 		a := m.sh.act(msg.room)
-		if ev.Message.Revision > a.last.Revision {
+		if ev.Message.Revision > a.last.Revision && news(ev.Message) {
 			a.last = ev.Message
 		}
 		if ev.Message.Mine {
 			m.resolveOutgoing(msg.room, ev.Message)
-		} else if !current && m.isMember(msg.room) {
+		} else if !current && m.isMember(msg.room) && news(ev.Message) && ev.Message.Kind != chat.KindTopic {
 			a.unread++
+			if m.forMe(msg.room, ev.Message) {
+				a.mentions++
+			}
+		}
+		if m.isMember(msg.room) && m.forMe(msg.room, ev.Message) {
+			cmds = append(cmds, m.alert(msg.room, ev.Message))
 		}
 		if current && m.conv.loaded {
 			cmds = append(cmds, m.markRead(msg.room, ev.Message.Revision))
+			if !ev.Message.Mine && news(ev.Message) {
+				cmds = append(cmds, m.shareRead(msg.room, ev.Message.Revision))
+			}
 		}
 	case chat.EventNotice:
 		n := ev.Notice

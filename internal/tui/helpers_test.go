@@ -149,6 +149,7 @@ type driver struct {
 	msgs   chan tea.Msg
 	done   chan struct{}
 	quit   bool
+	raw    []string // sequences written raw (tea.Raw): the bell, notifications
 	cancel context.CancelFunc
 }
 
@@ -191,6 +192,10 @@ func (d *driver) send(msg tea.Msg) {
 		return
 	case tea.QuitMsg:
 		d.quit = true
+		return
+	case tea.RawMsg:
+		// What the program would write to the terminal as it is.
+		d.raw = append(d.raw, fmt.Sprint(msg.Msg))
 		return
 	}
 	_, cmd := d.m.Update(msg)

@@ -27,6 +27,18 @@ type KeyMap struct {
 	PrevRoom key.Binding
 	GotoRoom key.Binding
 	Panel    key.Binding
+
+	// Selecting a message of the transcript, and acting on it.
+	Select     key.Binding // start selecting, or move to an older message
+	SelectNext key.Binding // a newer message
+	SelPrev    key.Binding // while selecting: older
+	SelNext    key.Binding // while selecting: newer
+	Reply      key.Binding
+	Edit       key.Binding
+	Delete     key.Binding
+	React      key.Binding
+	Yes        key.Binding // confirm a deletion
+	No         key.Binding
 }
 
 // DefaultKeyMap returns Parley's key bindings.
@@ -57,6 +69,17 @@ func DefaultKeyMap() KeyMap {
 			key.WithHelp("alt+0-9", "room by number"),
 		),
 		Panel: key.NewBinding(key.WithKeys("ctrl+o"), key.WithHelp("ctrl+o", "members panel")),
+
+		Select:     key.NewBinding(key.WithKeys("alt+up", "ctrl+up"), key.WithHelp("alt+↑/↓", "select a message")),
+		SelectNext: key.NewBinding(key.WithKeys("alt+down", "ctrl+down")),
+		SelPrev:    key.NewBinding(key.WithKeys("up", "k", "alt+up", "ctrl+up"), key.WithHelp("↑/↓", "older/newer")),
+		SelNext:    key.NewBinding(key.WithKeys("down", "j", "alt+down", "ctrl+down")),
+		Reply:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reply")),
+		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit yours")),
+		Delete:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete yours")),
+		React:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "react")),
+		Yes:        key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		No:         key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "no")),
 	}
 }
 
@@ -92,5 +115,23 @@ func (k KeyMap) WaitingHelp() []key.Binding {
 func (k KeyMap) ConversationHelp() []key.Binding {
 	back := k.Back
 	back.SetHelp("esc", "room list")
-	return []key.Binding{k.PageUp, k.PageDown, k.Bottom, k.HistPrev, k.Complete, k.NextRoom, k.GotoRoom, k.Panel, back, k.Quit}
+	return []key.Binding{k.PageUp, k.PageDown, k.Bottom, k.HistPrev, k.Select, k.Complete, k.NextRoom, k.GotoRoom, k.Panel, back, k.Quit}
+}
+
+// SelectHelp lists the bindings while a message is selected.
+func (k KeyMap) SelectHelp() []key.Binding {
+	back := k.Back
+	back.SetHelp("esc", "done")
+	return []key.Binding{k.SelPrev, k.Reply, k.Edit, k.Delete, k.React, back}
+}
+
+// ResultsHelp lists the bindings of a list of search results.
+func (k KeyMap) ResultsHelp() []key.Binding {
+	up := k.SelPrev
+	up.SetHelp("↑/↓", "move")
+	enter := k.Enter
+	enter.SetHelp("enter", "show in the transcript")
+	back := k.Back
+	back.SetHelp("esc", "close")
+	return []key.Binding{up, enter, back}
 }

@@ -366,6 +366,7 @@ func roomCmd(ctx context.Context, d time.Duration, svc *chat.Service, room strin
 
 type historyMsg struct {
 	room     string
+	info     *chat.RoomInfo // the room as it stands now, if read
 	page     *chat.Page
 	requests []chat.JoinRequest
 	members  []chat.Member
@@ -405,7 +406,11 @@ func historyCmd(ctx context.Context, d time.Duration, svc *chat.Service, room st
 		}
 		reqs, _ := svc.Requests(ctx, room)
 		mems, _ := svc.Members(ctx, room)
-		return historyMsg{room: room, page: page, requests: reqs, members: mems}
+		msg := historyMsg{room: room, page: page, requests: reqs, members: mems}
+		if info, err := svc.Room(ctx, room); err == nil {
+			msg.info = &info
+		}
+		return msg
 	}
 }
 
@@ -468,13 +473,24 @@ type sentMsg struct {
 
 // sendCmd sends one message, or queues it in the outbox if the cluster
 // does not answer within sendWait. Either way it is stored exactly once:
-// its id is chosen once and every write of it is create-only. Without an
+// its id is chosen when it is typed and every write of it is create-only. Without an
 // outbox, SendOrQueue is Send, which retries until ctx ends.
-func sendCmd(ctx context.Context, svc *chat.Service, room string, local int, text string) tea.Cmd {
+//
+// A reply is not queued: the cluster checks what it answers first, so it
+// waits for the cluster (up to d, the --timeout) and fails if it does not
+// answer.
+func sendCmd(ctx context.Context, d time.Duration, svc *chat.Service, o *outgoing) tea.Cmd {
+	room, local, id, text, replyTo := o.room, o.local, o.id, o.text, o.replyTo
 	return func() tea.Msg {
+		if replyTo != "" {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			m, err := svc.ReplyID(ctx, room, id, replyTo, text)
+			return sentMsg{room: room, local: local, msg: m, err: err}
+		}
 		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
-		m, err := svc.SendOrQueue(ctx, room, text, sendWait)
+		m, err := svc.SendOrQueueID(ctx, room, id, text, sendWait)
 		return sentMsg{room: room, local: local, msg: m, err: err}
 	}
 }

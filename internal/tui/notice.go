@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
 )
@@ -27,6 +28,14 @@ func noticeText(n chat.Notice) string {
 		return fmt.Sprintf("%s rotated the room key to epoch %d", n.By, n.Epoch)
 	case chat.NoticeClosed:
 		return fmt.Sprintf("%s closed the room", who)
+	case chat.NoticePolicy:
+		if n.Seconds == 0 {
+			return fmt.Sprintf("%s made messages stay (they no longer disappear)", n.By)
+		}
+		return fmt.Sprintf("%s made messages disappear %s after they are sent", n.By, lifetimeWords(time.Duration(n.Seconds)*time.Second))
 	}
 	return fmt.Sprintf("room changed (%s)", n.Kind)
 }
+
+// lifetimeWords says how long messages live the short way: "1h", "7d".
+func lifetimeWords(d time.Duration) string { return chat.FormatLifetime(d) }

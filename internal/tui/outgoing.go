@@ -12,12 +12,14 @@ import (
 
 // outgoing is a message typed by the user that is not in the room yet.
 type outgoing struct {
-	local int
-	room  string
-	text  string
-	id    string // once queued in the outbox
-	state sendState
-	typed time.Time // when it was typed (queued, for an earlier run's)
+	local   int
+	room    string
+	text    string
+	id      string // chosen when typed (chat.NewMessageID): its echo is known by it
+	replyTo string // a reply: the message it answers
+	quote   string // a reply: how the message it answers was shown
+	state   sendState
+	typed   time.Time // when it was typed (queued, for an earlier run's)
 }
 
 type sendState int
@@ -32,8 +34,17 @@ const (
 // enqueue shows a typed message as pending and sends it once the room's
 // earlier messages are out, so a room's messages keep their typing order.
 func (sh *shared) enqueue(room, text string) tea.Cmd {
+	return sh.enqueueReply(room, "", "", text)
+}
+
+// enqueueReply is enqueue for a reply to message replyTo, shown under
+// quote until it is in the room.
+func (sh *shared) enqueueReply(room, replyTo, quote, text string) tea.Cmd {
 	sh.nextLocal++
-	o := &outgoing{local: sh.nextLocal, room: room, text: text, state: sendWaiting, typed: time.Now()}
+	o := &outgoing{
+		local: sh.nextLocal, room: room, text: text, id: chat.NewMessageID(),
+		replyTo: replyTo, quote: quote, state: sendWaiting, typed: time.Now(),
+	}
 	sh.outgoing[room] = append(sh.outgoing[room], o)
 	return sh.sendNext(room)
 }
@@ -46,7 +57,7 @@ func (sh *shared) sendNext(room string) tea.Cmd {
 		if o.state == sendWaiting {
 			o.state = sendSending
 			sh.inflight[room] = o.local
-			return sendCmd(sh.ctx, sh.svc, room, o.local, o.text)
+			return sendCmd(sh.ctx, sh.timeout, sh.svc, o)
 		}
 	}
 	return nil
@@ -106,14 +117,11 @@ func (m *model) onQueued(msg queuedMsg) tea.Cmd {
 func (m *model) delivered(msg chat.Message) { m.resolveOutgoing(msg.Room, msg) }
 
 // resolveOutgoing replaces the pending copy of a message of mine with the
-// message itself, once it is in the room: matched by id once it has one,
-// or by text while it is being sent (the room's one message in flight).
+// message itself, once it is in the room, matched by the id chosen when
+// it was typed (two messages of the same text stay apart).
 func (m *model) resolveOutgoing(room string, msg chat.Message) {
 	outs := m.sh.outgoing[room]
 	i := slices.IndexFunc(outs, func(o *outgoing) bool { return o.id != "" && o.id == msg.ID })
-	if i < 0 {
-		i = slices.IndexFunc(outs, func(o *outgoing) bool { return o.state == sendSending && o.text == msg.Text })
-	}
 	if i >= 0 {
 		m.removeOutgoing(room, i)
 	}

@@ -386,6 +386,9 @@ func (r *roomsModel) row(i int, e listEntry) string {
 	if i == r.cursor {
 		return "  " + st.selected.Render(line)
 	}
+	if a := r.sh.activity[e.room.Name]; e.act == actRoom && a != nil && a.mentions > 0 {
+		return "  " + st.mention.Render(line)
+	}
 	return "  " + st.number.Render(num) + strings.TrimPrefix(line, num)
 }
 
@@ -402,13 +405,42 @@ func (r *roomsModel) activityText(room string) string {
 	case a.unread > 0:
 		s = padRight(fmt.Sprintf("%d unread", a.unread), 11)
 	}
+	// Mentions of me and direct messages stand apart from unread counts.
+	switch {
+	case a.mentions > 0:
+		s += padRight(fmt.Sprintf("@%d", a.mentions), 5)
+	case r.sh.muted[room]:
+		s += "muted"
+	default:
+		s += "     "
+	}
 	if !a.last.Time.IsZero() {
 		s += when(a.last.Time, time.Now())
 		if a.last.Sender != "" && a.last.Rejected == "" {
-			s += " " + sanitize(a.last.Sender) + ": " + sanitize(strings.ReplaceAll(a.last.Text, "\n", " "))
+			s += " " + sanitize(a.last.Sender) + ": " + sanitize(strings.ReplaceAll(preview(a.last), "\n", " "))
 		}
 	}
 	return s
+}
+
+// preview is what the list shows of a room's newest message.
+func preview(m chat.Message) string {
+	switch m.Kind {
+	case chat.KindTopic:
+		return "set the topic: " + m.Topic
+	case chat.KindEdit:
+		return "(edited) " + m.Text
+	case chat.KindDelete:
+		return "deleted a message"
+	case chat.KindReaction:
+		if m.Unreact {
+			return "took back " + m.Reaction
+		}
+		return "reacted " + m.Reaction
+	case chat.KindUnknown:
+		return "[a message of an unknown kind]"
+	}
+	return m.Text
 }
 
 func padRight(s string, w int) string {

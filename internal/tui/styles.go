@@ -33,6 +33,10 @@ type styles struct {
 	tab      lipgloss.Style
 	tabOn    lipgloss.Style
 	online   lipgloss.Style
+	mention  lipgloss.Style // a mention of me, a room with some
+	match    lipgloss.Style // words a search found
+	reaction lipgloss.Style
+	banner   lipgloss.Style // the rule while selecting, replying, editing
 
 	bar     lipgloss.Style
 	barOK   lipgloss.Style
@@ -76,6 +80,10 @@ func newStyles(noColor bool) *styles {
 		tab:      s().Faint(true),
 		tabOn:    bg(s().Bold(true), "231", "63"),
 		online:   c(s().Bold(true), "35"),
+		mention:  c(s().Bold(true), "213"),
+		match:    s().Reverse(true),
+		reaction: s().Faint(true),
+		banner:   c(s().Bold(true), "63"),
 		bar:      bg(s(), "252", "236"),
 		barOK:    bg(s(), "120", "236"),
 		barWarn:  bg(s().Bold(true), "226", "236"),

@@ -26,12 +26,19 @@ const (
 // last drawn (for width).
 type entry struct {
 	kind entryKind
-	msg  chat.Message
+	msg  chat.Message // as it came: a message or an event on one
 	text string
 	at   time.Time
 
+	// view is msg in its final state, hidden set for an event folded
+	// into the message it names (see fold.go).
+	view   chat.Message
+	hidden bool
+
 	width int
+	key   string // renderKey when lines were drawn
 	lines []string
+	top   int // index of its first line in the transcript, as laid out
 }
 
 // clock is the time column of the transcript.
@@ -60,7 +67,7 @@ func (c *conversation) render(e *entry, w int) []string {
 	ts := st.time.Render(clock(e.at)) + " "
 	switch e.kind {
 	case entryMessage:
-		return c.renderMessage(e.msg, w)
+		return c.renderMessage(e, w)
 	case entryNotice:
 		return hanging(ts+st.notice.Render("* "), 8, sanitize(e.text), st.notice, w)
 	case entryRequest:
@@ -80,27 +87,86 @@ func (c *conversation) render(e *entry, w int) []string {
 }
 
 // renderMessage draws "15:04 » alice: text": the time, a mark on my own
-// messages ("?" on rejected records), the sender in their colour, the text
-// wrapped under itself.
-func (c *conversation) renderMessage(m chat.Message, w int) []string {
+// messages ("?" on rejected records, "@" on those that mention me, "▶" on
+// the one selected), the sender in their colour, the text wrapped under
+// itself, in its final state: "(edited)", "message deleted", reaction
+// counts, and for a reply the line it answers above it.
+func (c *conversation) renderMessage(e *entry, w int) []string {
 	st := c.sh.st
+	m := e.view
+	if m.ID == "" && m.Sender == "" && m.Rejected == "" {
+		m = e.msg // not folded yet
+	}
 	sender := sanitize(m.Sender)
 	if sender == "" {
 		sender = "?"
 	}
+	ts := st.time.Render(clock(m.Time))
 	mark := "  "
 	switch {
 	case m.Rejected != "":
 		mark = st.err.Render("? ")
+	case e.msg.ID != "" && e.msg.ID == c.sel:
+		mark = st.selected.Render("▶") + " "
+		ts = st.selected.Render(clock(m.Time))
+	case m.Mentions(c.sh.me):
+		mark = st.mention.Render("@ ")
 	case m.Mine:
 		mark = st.me.Render("» ")
 	}
-	prefix := st.time.Render(clock(m.Time)) + " " + mark + st.sender(sender).Render(sender) + ": "
-	prefixW := 6 + 2 + lipgloss.Width(sender) + 2
 	if m.Rejected != "" {
-		return hanging(prefix, prefixW, "[rejected record: "+sanitize(m.Rejected)+"]", st.err, w)
+		prefix := ts + " " + mark + st.sender(sender).Render(sender) + ": "
+		return hanging(prefix, 6+2+lipgloss.Width(sender)+2, "[rejected record: "+sanitize(m.Rejected)+"]", st.err, w)
 	}
-	return hanging(prefix, prefixW, sanitize(m.Text), lipgloss.NewStyle(), w)
+	if m.Kind == chat.KindTopic {
+		text := sender + " set the topic: " + sanitize(m.Topic)
+		if m.Topic == "" {
+			text = sender + " cleared the topic"
+		}
+		return hanging(ts+" "+st.notice.Render("* "), 8, text, st.notice, w)
+	}
+	prefix := ts + " " + mark + st.sender(sender).Render(sender) + ": "
+	prefixW := 6 + 2 + lipgloss.Width(sender) + 2
+	var out []string
+	if m.Kind == chat.KindReply {
+		out = append(out, c.quoteLine(m.Quote, m.ReplyTo, w))
+	}
+	var body string
+	switch {
+	case m.Kind == chat.KindUnknown:
+		body = st.subtle.Render("[a message of a kind this version of Parley does not know]")
+	case m.Deleted:
+		body = st.pending.Render("message deleted")
+	default:
+		spans := mentionSpans(m.Text, c.sh.me)
+		hi := st.mention
+		if e.msg.ID == c.hiID {
+			spans, hi = c.hiQ.Spans(m.Text), st.match
+		}
+		body = styled(m.Text, spans, lipgloss.NewStyle(), hi)
+		if m.Edited {
+			body += st.subtle.Render(" (edited)")
+		}
+		if r := reactionsText(m.Reactions); r != "" {
+			body += "  " + st.reaction.Render(r)
+		}
+	}
+	return append(out, hanging(prefix, prefixW, body, lipgloss.NewStyle(), w)...)
+}
+
+// quoteLine is the line above a reply: "      ↪ alice: what it answers".
+func (c *conversation) quoteLine(q *chat.Quote, id string, w int) string {
+	st := c.sh.st
+	var text string
+	switch {
+	case q == nil:
+		text = "↪ an earlier message"
+	case q.Deleted:
+		text = "↪ " + sanitize(q.Sender) + ": message deleted"
+	default:
+		text = "↪ " + sanitize(q.Sender) + ": " + oneLine(q.Text, max(w-12-lipgloss.Width(q.Sender), 8))
+	}
+	return "      " + st.subtle.Render(ellipsis(text, max(w-6, 1)))
 }
 
 // renderOutgoing draws a message of mine that is not in the room yet.
@@ -117,7 +183,11 @@ func (c *conversation) renderOutgoing(o *outgoing, w int) []string {
 	}
 	prefix := st.time.Render(clock(o.typed)) + " " + st.me.Render("» ") + st.sender(c.sh.me).Render(c.sh.me) + ": "
 	prefixW := 6 + 2 + lipgloss.Width(c.sh.me) + 2
-	return hanging(prefix, prefixW, sanitize(o.text)+"  ("+state+")", st.pending, w)
+	var out []string
+	if o.replyTo != "" {
+		out = append(out, "      "+st.subtle.Render(ellipsis("↪ "+o.quote, max(w-6, 1))))
+	}
+	return append(out, hanging(prefix, prefixW, sanitize(o.text)+"  ("+state+")", st.pending, w)...)
 }
 
 // daySeparator announces the day of the messages below it.
@@ -147,8 +217,11 @@ func (c *conversation) outgoingKey() string {
 func (c *conversation) layout() {
 	w := c.transcriptWidth()
 	out := c.outgoingKey()
-	if !c.dirty && w == c.builtW && out == c.builtOut {
+	if !c.dirty && !c.refold && w == c.builtW && out == c.builtOut {
 		return
+	}
+	if c.refold {
+		c.fold()
 	}
 	before := len(c.lines)
 	lines := make([]string, 0, before+4)
@@ -166,14 +239,18 @@ func (c *conversation) layout() {
 	day := ""
 	for _, e := range c.entries {
 		if e.kind == entryMessage {
+			if e.hidden {
+				continue
+			}
 			if d := e.at.Local().Format(time.DateOnly); d != day {
 				lines = append(lines, c.daySeparator(e.at, w))
 				day = d
 			}
 		}
-		if e.width != w || e.lines == nil {
-			e.lines, e.width = c.render(e, w), w
+		if k := c.renderKey(e); e.width != w || e.lines == nil || e.key != k {
+			e.lines, e.width, e.key = c.render(e, w), w, k
 		}
+		e.top = len(lines)
 		lines = append(lines, e.lines...)
 	}
 	for _, o := range c.sh.outgoing[c.room.Name] {
@@ -184,6 +261,9 @@ func (c *conversation) layout() {
 	}
 	c.lines, c.dirty, c.builtW, c.builtOut, c.prepend = lines, false, w, out, false
 	c.scroll = min(c.scroll, max(len(c.lines)-c.transcriptHeight(), 0))
+	if c.reveal {
+		c.revealSelected()
+	}
 }
 
 func (c *conversation) View() string {
@@ -203,56 +283,31 @@ func (c *conversation) View() string {
 			view[i] = padRight(ellipsis(view[i], tw), tw) + st.rule.Render(" │ ") + panel[i]
 		}
 	}
+	if c.mode == modeResults {
+		view = c.resultsLines(th)
+	}
 	rule := strings.Repeat("─", max(c.width, 1))
-	if c.newBelow > 0 {
+	switch banner := c.banner(); {
+	case banner != "":
+		rule = ellipsis(banner, c.width)
+		rule += st.rule.Render(strings.Repeat("─", max(c.width-lipgloss.Width(rule), 0)))
+	case c.newBelow > 0:
 		rule = st.unread.Render(fmt.Sprintf("── %s below: ctrl+g ", plural(c.newBelow, "new message", "new messages")))
 		rule += st.rule.Render(strings.Repeat("─", max(c.width-lipgloss.Width(rule), 0)))
-	} else {
+	default:
 		rule = st.rule.Render(rule)
 	}
-	all := append([]string{c.tabs()}, view...)
+	all := []string{c.tabs()}
+	if h := c.header(); h != "" {
+		all = append(all, h)
+	}
+	all = append(all, view...)
 	input := c.input.View()
 	if c.confirm != nil {
 		input = st.warn.Render(sanitize(c.confirm.prompt))
 	}
 	all = append(all, rule, input)
 	return frame(all, c.width, c.height)
-}
-
-// tabs is the top line: my rooms by number, the current one highlighted,
-// others with their unread count.
-func (c *conversation) tabs() string {
-	st := c.sh.st
-	rooms, nums := c.memberRooms()
-	if !containsRoom(rooms, c.room.Name) {
-		rooms, nums = append(rooms, c.room), append(nums, -1)
-	}
-	var parts []string
-	for i, r := range rooms {
-		label := displayRoom(c.sh.me, r.Name)
-		if nums[i] >= 0 {
-			label = fmt.Sprintf("%d %s", nums[i], label)
-		}
-		if r.Name == c.room.Name {
-			parts = append(parts, st.tabOn.Render(" "+label+" "))
-			continue
-		}
-		tab := st.tab.Render(" " + label)
-		if a := c.sh.activity[r.Name]; a != nil && a.unread > 0 {
-			tab += st.unread.Render(fmt.Sprintf(" •%d", a.unread))
-		}
-		parts = append(parts, tab+" ")
-	}
-	return strings.Join(parts, " ")
-}
-
-func containsRoom(rooms []chat.RoomInfo, name string) bool {
-	for _, r := range rooms {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // panelLines draws the members panel: who is online, who asks to join.
