@@ -94,9 +94,9 @@ func (s *Service) FollowPresence(ctx context.Context) <-chan Presence {
 	return out
 }
 
-// WatchPresence delivers presence changes from fromRev until ctx ends.
-//
-// Deprecated: use FollowPresence, which handles compaction itself.
+// WatchPresence delivers presence changes from fromRev until ctx ends;
+// the caller re-reads Online after a compaction. FollowPresence does that
+// itself and is what new callers want.
 func (s *Service) WatchPresence(ctx context.Context, fromRev int64) (<-chan store.PresenceEvent, error) {
 	return s.st.WatchPresence(ctx, fromRev)
 }
