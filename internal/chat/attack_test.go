@@ -623,3 +623,24 @@ func mustID(t *testing.T, s string) crypto.MessageID {
 	}
 	return id
 }
+
+// flowSameBytesPutAgain: a message put again in place with the same bytes
+// (its mod revision changes) is the same, genuine message: revisions
+// decide nothing.
+func flowSameBytesPutAgain(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob := e.process(e.person("alice")), e.process(e.person("bob"))
+	groupOf(t, "r", alice, bob)
+	m := mustSend(t, alice, "r", "still mine")
+	raw := e.raw()
+	k := store.Prefix + "room/r/m/" + m.ID
+	v, _ := raw.Get(c, k)
+	raw.Put(c, k, string(v.Kvs[0].Value))
+	p, err := bob.History(c, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(p); len(got) != 1 || got[0] != "alice: still mine" {
+		t.Fatalf("history after the same bytes were put again = %q", got)
+	}
+}

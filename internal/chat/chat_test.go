@@ -59,6 +59,7 @@ var flows = []struct {
 	{"LastMemberAndDirectRooms", flowLastMemberAndDirectRooms},
 	{"LeaveFromNewHome", flowLeaveFromNewHome},
 	{"HugeNumberLive", flowHugeNumberLive},
+	{"SameBytesPutAgain", flowSameBytesPutAgain},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},
