@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
@@ -51,8 +52,14 @@ func (p *fileRoomPins) SaveRoom(room string, state []byte) error {
 // fileHeads keeps my chain head per room in the home, one small file per
 // room under chains/, read and written under an exclusive lock of the file
 // (and, within the process, a mutex): two processes sending as me take
-// turns, so no sequence number is used twice. Each room's file stays open
-// once used, so a send costs a lock, a read and a write of 54 bytes.
+// turns, so no sequence number is used twice.
+//
+// A process that sends keeps the file's lock while it goes on sending: it
+// takes the lock (and reads the head) at its first send, writes each new
+// head through, and lets the lock go once it has not sent for headIdle, or
+// has held it for headHold, so another process of the home waits at most
+// that long. A busy sender then pays one write of 54 bytes per message,
+// not a lock, a read and a write.
 type fileHeads struct {
 	dir string
 
@@ -60,9 +67,23 @@ type fileHeads struct {
 	rooms map[string]*headFile
 }
 
+// How long a sending process keeps a chain's file lock (see fileHeads).
+const (
+	headIdle = 20 * time.Millisecond
+	headHold = 250 * time.Millisecond
+)
+
 type headFile struct {
-	mu sync.Mutex // serialises this process's turns; the file lock, other processes'
-	f  *os.File
+	f *os.File
+
+	mu     sync.Mutex // guards the fields below; serialises this process's turns
+	locked bool       // this process holds the file lock
+	since  time.Time  // when it took it
+	cur    chat.ChainHead
+	ok     bool        // cur is a recorded head
+	last   time.Time   // the latest turn
+	timer  *time.Timer // lets the lock go once idle for headIdle
+	line   [64]byte    // the head's line, written in place
 }
 
 func newFileHeads(userDir string) *fileHeads {
@@ -95,24 +116,66 @@ func (h *fileHeads) Advance(room string, fn func(chat.ChainHead, bool) (chat.Cha
 	}
 	hf.mu.Lock()
 	defer hf.mu.Unlock()
-	if err := fsutil.Lock(hf.f); err != nil {
-		return fmt.Errorf("chain of %q: %w", room, err)
+	if hf.locked && time.Since(hf.since) > headHold {
+		hf.releaseLocked() // others' turn: take it again below
 	}
-	defer fsutil.Unlock(hf.f)
-	cur, ok, err := readHead(hf.f)
-	if err != nil {
-		return fmt.Errorf("chain of %q: %w", room, err)
+	if !hf.locked {
+		if err := fsutil.Lock(hf.f); err != nil {
+			return fmt.Errorf("chain of %q: %w", room, err)
+		}
+		cur, ok, err := readHead(hf.f)
+		if err != nil {
+			fsutil.Unlock(hf.f)
+			return fmt.Errorf("chain of %q: %w", room, err)
+		}
+		hf.locked, hf.since, hf.cur, hf.ok = true, time.Now(), cur, ok
+		hf.timer = time.AfterFunc(headIdle, hf.idle)
 	}
-	next, err := fn(cur, ok)
+	hf.last = time.Now()
+	next, err := fn(hf.cur, hf.ok)
 	if err != nil {
 		return err
 	}
 	// Fixed width, so a write never leaves a longer old line behind.
-	line := fmt.Sprintf("%020d %s\n", next.Seq, next.Last)
-	if _, err := hf.f.WriteAt([]byte(line), 0); err != nil {
+	b := hf.line[:0]
+	var num [20]byte
+	seq := strconv.AppendUint(num[:0], next.Seq, 10)
+	for range 20 - len(seq) {
+		b = append(b, '0')
+	}
+	b = append(append(append(b, seq...), ' '), next.Last.String()...)
+	b = append(b, '\n')
+	if _, err := hf.f.WriteAt(b, 0); err != nil {
+		hf.releaseLocked() // what the file holds is unknown: read it again
 		return fmt.Errorf("chain of %q: %w", room, err)
 	}
+	hf.cur, hf.ok = next, true
 	return nil
+}
+
+// idle runs on the timer: it lets the lock go once no turn came for
+// headIdle, else it looks again when that much has passed since the last.
+func (hf *headFile) idle() {
+	hf.mu.Lock()
+	defer hf.mu.Unlock()
+	if !hf.locked || hf.timer == nil {
+		return
+	}
+	if wait := headIdle - time.Since(hf.last); wait > 0 {
+		hf.timer.Reset(wait)
+		return
+	}
+	hf.releaseLocked()
+}
+
+// releaseLocked lets the file lock go; hf.mu is held.
+func (hf *headFile) releaseLocked() {
+	fsutil.Unlock(hf.f)
+	hf.locked = false
+	if hf.timer != nil {
+		hf.timer.Stop()
+		hf.timer = nil
+	}
 }
 
 // Head implements chat.ChainHeads.
