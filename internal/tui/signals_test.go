@@ -56,7 +56,24 @@ func TestTypingAndReadMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitText("── bob is typing… ")
-	hello, _ := findText(folded(t, bob, "general"), "hello")
+	// The screen shows alice's message as she typed it; bob reads it once
+	// it is stored.
+	var hello chat.Message
+	for deadline := time.Now().Add(waitLimit); ; {
+		m, ok := findText(folded(t, bob, "general"), "hello")
+		if ok {
+			hello = m
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob never read alice's hello")
+		}
+		select {
+		case msg := <-d.msgs:
+			d.send(msg)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if err := bob.StopTyping(testCtx(t), "general"); err != nil {
 		t.Fatal(err)
 	}
