@@ -621,8 +621,12 @@ func (s *Service) memberView(ctx context.Context, name string) (*roomView, error
 			}
 			return nil, fmt.Errorf("room %q: %w", name, ErrNotMember)
 		}
-		if !v.Retired || attempt >= 20 {
+		if !v.Retired {
 			return v, nil
+		}
+		if attempt >= 20 {
+			// Never hand back a key a departed member holds.
+			return nil, fmt.Errorf("room %q: the key retired by a departure could not be rotated: %w", name, store.ErrConflict)
 		}
 		body, opts, err := s.makeCommit(ctx, v, &plan{op: store.OpRotate})
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,23 +12,6 @@ import (
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/watchdog"
 )
-
-func (a *App) printMessage(w io.Writer, m chat.Message, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, a.markStale(messageJSON(m)))
-	}
-	ts := m.Time.Local().Format("2006-01-02 15:04:05")
-	if m.Rejected != "" {
-		sender := m.Sender
-		if sender == "" {
-			sender = "?"
-		}
-		_, err := fmt.Fprintf(w, "%s  [rejected record from %s: %s]\n", ts, sender, m.Rejected)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%s  %s: %s\n", ts, m.Sender, m.Text)
-	return err
-}
 
 // watch returns the context of an operation of many round trips, which
 // --timeout bounds one round trip at a time: it ends, as unavailable, once

@@ -133,7 +133,3 @@ func keyLinkAEAD(next RoomKey, room string, epoch uint32) (cipher.AEAD, []byte, 
 	nonce := sha256.Sum256(append([]byte("nonce\x00"), ad...))
 	return aead, nonce[:chacha20poly1305.NonceSizeX], ad
 }
-
-// Bytes returns a copy of the key's bytes, for the caller's own sealed
-// storage. Handle with care.
-func (k RoomKey) Bytes() []byte { return append([]byte(nil), k.k[:]...) }
