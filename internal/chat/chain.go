@@ -78,8 +78,11 @@ type epochRec struct {
 // member is one user's history in a room.
 type member struct {
 	Key     string   `json:"key"`     // identity fingerprint admitted
-	Devices []string `json:"devices"` // device ids holding wraps
-	Spans   []span   `json:"spans"`
+	Devices []string `json:"devices"` // device ids holding wraps, the identity's first
+	// Former maps a device dropped from the entry to the commit that
+	// dropped it: it spoke for the user under earlier commits only.
+	Former map[string]uint64 `json:"former,omitempty"`
+	Spans  []span            `json:"spans"`
 	// WrapN and WrapTag locate the user's newest wrap.
 	WrapN   uint64 `json:"wrap_n"`
 	WrapTag string `json:"wrap_tag"`
@@ -97,6 +100,8 @@ type span struct {
 	EndBy  string `json:"end_by,omitempty"`
 	Head   uint64 `json:"head,omitempty"`
 	HasEnd bool   `json:"has_head,omitempty"` // Head is known
+	// HeadDevice is the device whose chain Head counts ("" the identity's).
+	HeadDevice string `json:"head_device,omitempty"`
 }
 
 // commitNote describes one commit for notices.
@@ -174,6 +179,12 @@ func (st *roomState) clone() *roomState {
 	for u, m := range st.Members {
 		mc := *m
 		mc.Devices = slices.Clone(m.Devices)
+		if m.Former != nil {
+			mc.Former = make(map[string]uint64, len(m.Former))
+			for d, n := range m.Former {
+				mc.Former[d] = n
+			}
+		}
 		mc.Spans = slices.Clone(m.Spans)
 		c.Members[u] = &mc
 	}
@@ -255,9 +266,10 @@ var errChain = errors.New("membership commit rejected")
 // key could not be had: it does not count, but it is not shown invalid.
 var errUnverifiable = errors.New("membership commit cannot be verified")
 
-// keyOf returns the verified public identity of a user whose fingerprint
-// must be fp ("" accepts any, for the room's creator on commit 1).
-type keyOf func(user, fp string) (*crypto.PublicIdentity, error)
+// keyOf returns the verified key of device dev ("" for the identity key)
+// of a user whose identity's fingerprint must be fp ("" accepts any, for
+// the room's creator on commit 1).
+type keyOf func(user, fp, dev string) (*crypto.PublicIdentity, error)
 
 // apply verifies commit rec as the next link of st and changes st to the
 // state after it. A commit counts only if it extends the chain (number and
@@ -293,13 +305,22 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 		if c.Op != store.OpCreate || signer != st.Creator {
 			return fail("the first commit must be the creation, by %s", st.Creator)
 		}
+		if c.Device != "" && !slices.ContainsFunc(c.Users, func(e store.Entry) bool {
+			return e.User == signer && len(e.Devices) > 1 && slices.Contains(e.Devices[1:], c.Device)
+		}) {
+			return fail("signed by a device the creation does not list")
+		}
 	} else {
 		if !st.isMember(signer) {
 			return fail("signed by %s, who is not a member at commit %d", signer, st.N)
 		}
-		fp = st.Members[signer].Key
+		m := st.Members[signer]
+		fp = m.Key
+		if c.Device != "" && !slices.Contains(m.Devices[1:], c.Device) {
+			return fail("signed by device %s of %s, which the room does not list", c.Device, signer)
+		}
 	}
-	p, err := key(signer, fp)
+	p, err := key(signer, fp, c.Device)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			return err
@@ -321,9 +342,28 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 		}
 		seen[e.User] = true
 	}
+	// checkDevices checks the certificates of the devices of an entry
+	// that are not the identity's own.
+	checkDevices := func(e store.Entry, devs []string) error {
+		for _, d := range devs {
+			if _, err := key(e.User, e.Key, d); err != nil {
+				if errors.Is(err, store.ErrUnavailable) {
+					return err
+				}
+				return fmt.Errorf("device %s of %s: %w", d, e.User, err)
+			}
+		}
+		return nil
+	}
 	addUser := func(e store.Entry) error {
 		if e.Key == "" || len(e.Devices) == 0 {
 			return fmt.Errorf("%s is added without a key or device", e.User)
+		}
+		if err := checkDeviceList(e.Devices); err != nil {
+			return fmt.Errorf("%s: %v", e.User, err)
+		}
+		if err := checkDevices(e, e.Devices[1:]); err != nil {
+			return err
 		}
 		if nx.isMember(e.User) {
 			return fmt.Errorf("%s is already a member", e.User)
@@ -350,7 +390,7 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 		sp.To, sp.How, sp.EndBy = c.N, how, signer
 		for _, h := range c.Heads {
 			if h.User == u {
-				sp.Head, sp.HasEnd = h.Seq, true
+				sp.Head, sp.HasEnd, sp.HeadDevice = h.Seq, true, h.Device
 			}
 		}
 		m := nx.Members[u]
@@ -456,6 +496,65 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			return fail("messages cannot disappear after %d s", c.Disappear)
 		}
 		nx.Disappear, nx.DisappearSince = c.Disappear, c.N
+	case store.OpDevices:
+		if len(c.Users) == 0 {
+			return fail("changes nobody's devices")
+		}
+		for _, e := range c.Users {
+			m := nx.Members[e.User]
+			if !nx.isMember(e.User) {
+				return fail("changes the devices of %s, who is not a member", e.User)
+			}
+			if e.Key != m.Key {
+				return fail("changes the identity of %s", e.User)
+			}
+			if e.User != signer {
+				return fail("only %s changes their devices", e.User)
+			}
+			if err := checkDeviceList(e.Devices); err != nil {
+				return fail("%s: %v", e.User, err)
+			}
+			if e.Devices[0] != m.Devices[0] {
+				return fail("replaces the identity's device of %s", e.User)
+			}
+			var added, dropped []string
+			for _, d := range e.Devices {
+				if !slices.Contains(m.Devices, d) {
+					added = append(added, d)
+				}
+			}
+			for _, d := range m.Devices {
+				if !slices.Contains(e.Devices, d) {
+					dropped = append(dropped, d)
+				}
+			}
+			if len(added)+len(dropped) == 0 {
+				return fail("changes nothing of %s", e.User)
+			}
+			if err := checkDevices(e, added); err != nil {
+				if errors.Is(err, store.ErrUnavailable) {
+					return err
+				}
+				return fail("%v", err)
+			}
+			if len(dropped) > 0 {
+				newEpoch = true
+				if m.Former == nil {
+					m.Former = make(map[string]uint64)
+				}
+				for _, d := range dropped {
+					m.Former[d] = c.N
+				}
+			}
+			for _, d := range added {
+				delete(m.Former, d)
+			}
+			nx.addToSum(e.User, m.Key, m.Devices, -1)
+			m.Devices = slices.Clone(e.Devices)
+			nx.addToSum(e.User, m.Key, m.Devices, +1)
+			m.WrapN, m.WrapTag = c.N, c.WrapTag
+			wrapsFor += len(e.Devices)
+		}
 	case store.OpClose:
 		if st.Kind != store.RoomGroup || st.Count != 1 || !st.isMember(signer) {
 			return fail("only the last member closes a group room")

@@ -409,26 +409,27 @@ func (g *gapTracker) add(m Message) {
 	if m.Rejected != "" || m.Seq == 0 {
 		return
 	}
-	if g.seen[m.Sender] == nil {
-		g.seen[m.Sender] = map[uint64]bool{}
-		g.missing[m.Sender] = map[uint64]int{}
+	who := m.chain()
+	if g.seen[who] == nil {
+		g.seen[who] = map[uint64]bool{}
+		g.missing[who] = map[uint64]int{}
 	}
-	g.seen[m.Sender][m.Seq] = true
-	delete(g.missing[m.Sender], m.Seq)
-	last, known := g.max[m.Sender]
+	g.seen[who][m.Seq] = true
+	delete(g.missing[who], m.Seq)
+	last, known := g.max[who]
 	switch {
 	case known && m.Seq > last+maxLiveGap:
 		// Far ahead: said at once, not counted number by number (a
 		// member who numbers a message 2^40 must not stop the feed).
-		g.jumps = append(g.jumps, fmt.Sprintf("message #%d from %s skips %d numbers after #%d (messages withheld, or a forged number)", m.Seq, m.Sender, m.Seq-last-1, last))
+		g.jumps = append(g.jumps, fmt.Sprintf("message #%d from %s skips %d numbers after #%d (messages withheld, or a forged number)", m.Seq, who, m.Seq-last-1, last))
 	case known:
 		for n := last + 1; n < m.Seq; n++ {
-			if !g.seen[m.Sender][n] {
-				g.missing[m.Sender][n] = 0
+			if !g.seen[who][n] {
+				g.missing[who][n] = 0
 			}
 		}
 	}
-	g.max[m.Sender] = max(last, m.Seq)
+	g.max[who] = max(last, m.Seq)
 }
 
 // maxLiveGap is the largest gap in a sender's numbers the live feed counts

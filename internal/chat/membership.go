@@ -42,7 +42,15 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 		// A new request replaces the denied one (its digest differs).
 		_ = s.st.DeleteRequest(ctx, name, me)
 	}
-	req := store.Request{User: me, Key: s.me.Public().Fingerprint(), Created: s.now().UTC()}
+	req := store.Request{User: me, Key: s.root.Fingerprint(), Created: s.now().UTC(), Device: s.signingDevice()}
+	if s.linked {
+		// The room's key is wrapped to every device I have.
+		devs, err := s.deviceSet(ctx, me)
+		if err != nil {
+			return fmt.Errorf("join %q: %w", name, err)
+		}
+		req.Devices = devs
+	}
 	err = s.st.PutRequest(ctx, s.me, name, req)
 	if errors.Is(err, store.ErrExists) {
 		return nil // filed meanwhile (a retry, or another of my processes)
@@ -198,8 +206,7 @@ func (s *Service) ApproveUsers(ctx context.Context, room string, users []string)
 			if req == nil {
 				return nil, fmt.Errorf("%s: %w", u, ErrNoRequest)
 			}
-			p.add = append(p.add, store.Entry{User: u, Key: req.pub.Fingerprint(), Devices: []string{deviceID(req.pub)}, Request: req.rec.Digest()})
-			p.pubs = append(p.pubs, req.pub)
+			p.add = append(p.add, store.Entry{User: u, Key: req.pub.Fingerprint(), Devices: req.devices, Request: req.rec.Digest()})
 			p.requests = append(p.requests, req.rec)
 		}
 		attempted = true
@@ -296,7 +303,7 @@ func (s *Service) Leave(ctx context.Context, room string, opts LeaveOptions) err
 				return nil, err
 			}
 		}
-		return &plan{op: store.OpLeave, end: []string{me}, heads: []store.Head{{User: me, Seq: head.Seq}}}, nil
+		return &plan{op: store.OpLeave, end: []string{me}, heads: []store.Head{{User: me, Seq: head.Seq, Device: s.signingDevice()}}}, nil
 	})
 	return err
 }
@@ -400,8 +407,8 @@ func (s *Service) SetDisappear(ctx context.Context, room string, d time.Duration
 type plan struct {
 	disappear int64 // OpPolicy
 	op        string
-	add       []store.Entry // users admitted, with their identities in pubs
-	pubs      []*crypto.PublicIdentity
+	add       []store.Entry // users admitted
+	devices   []store.Entry // members whose devices change (OpDevices)
 	deny      []store.Entry
 	end       []string // users leaving or removed
 	heads     []store.Head
@@ -469,6 +476,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 		Room: v.Name, N: v.N + 1, Prev: v.Digest, Op: p.op,
 		Epoch: v.Epoch, KeyCheck: cur.KeyCheck, Retired: v.Retired,
 		Heads: p.heads, Time: s.now().UTC(), Disappear: p.disappear,
+		Device: s.signingDevice(),
 	}
 	opts := store.CommitOptions{Requests: p.requests}
 	for _, e := range p.add {
@@ -486,6 +494,20 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 		c.Users = append(c.Users, e)
 	}
 	c.Users = append(c.Users, p.deny...)
+	devices := make(map[string][]string, len(p.devices))
+	rotate := false
+	for _, e := range p.devices {
+		m := v.Members[e.User]
+		after.addToSum(e.User, m.Key, m.Devices, -1)
+		after.addToSum(e.User, e.Key, e.Devices, +1)
+		c.Users = append(c.Users, e)
+		devices[e.User] = e.Devices
+		for _, d := range m.Devices {
+			if !slices.Contains(e.Devices, d) {
+				rotate = true
+			}
+		}
+	}
 	ending := make(map[string]bool, len(p.end))
 	for _, u := range p.end {
 		m := v.Members[u]
@@ -499,22 +521,34 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 	switch p.op {
 	case store.OpLeave:
 		c.Retired = true
-	case store.OpAdd:
-		// The newcomers get the current key.
+	case store.OpAdd, store.OpDevices:
+		if rotate {
+			break
+		}
+		// The newcomers (or every device of a member whose devices
+		// change) get the current key.
 		k, err := s.epochKey(ctx, v, v.Epoch)
 		if err != nil {
 			return c, opts, err
 		}
 		c.WrapTag = newTag()
-		for i, e := range p.add {
-			w, err := wrapTo(p.pubs[i], v.Name, c.N, c.WrapTag, e.User, k)
-			if err != nil {
-				return c, opts, err
+		for _, e := range append(slices.Clone(p.add), p.devices...) {
+			for _, d := range e.Devices {
+				pub, err := s.deviceKey(ctx, e.User, e.Key, d, false)
+				if err != nil {
+					return c, opts, fmt.Errorf("cannot wrap the key for %s: %w", e.User, err)
+				}
+				w, err := wrapTo(pub, v.Name, c.N, c.WrapTag, e.User, d, k)
+				if err != nil {
+					return c, opts, err
+				}
+				opts.Wraps = append(opts.Wraps, w)
 			}
-			opts.Wraps = append(opts.Wraps, w)
 		}
 		c.Wraps = len(opts.Wraps)
-	case store.OpRemove, store.OpRotate:
+	}
+	switch {
+	case p.op == store.OpRemove, p.op == store.OpRotate, rotate:
 		prev, err := s.epochKey(ctx, v, v.Epoch)
 		if err != nil {
 			return c, opts, err
@@ -533,7 +567,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 				roster = append(roster, u)
 			}
 		}
-		if opts.Wraps, err = s.wrapAll(ctx, v, roster, c.N, c.WrapTag, k); err != nil {
+		if opts.Wraps, err = s.wrapAll(ctx, v, roster, devices, c.N, c.WrapTag, k); err != nil {
 			return c, opts, err
 		}
 		c.Wraps = len(opts.Wraps)
@@ -542,30 +576,43 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 	return c, opts, nil
 }
 
-// wrapAll wraps key k to every device of every user in roster, on every
-// core. A member whose stored key is not the one the room admitted stops
-// the rotation with an error naming them: a rotation never leaves a member
-// out silently.
-func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, n uint64, tag string, k crypto.RoomKey) ([]store.WrapPut, error) {
+// wrapAll wraps key k to every device of every user in roster (devices
+// overrides the roster's devices of some users), on every core. A member
+// whose stored key is not the one the room admitted stops the rotation
+// with an error naming them: a rotation never leaves a member out
+// silently.
+func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, devices map[string][]string, n uint64, tag string, k crypto.RoomKey) ([]store.WrapPut, error) {
 	if _, _, err := s.lookupUsers(ctx, roster); err != nil {
 		return nil, err
 	}
-	pubs := make([]*crypto.PublicIdentity, len(roster))
-	for i, u := range roster {
-		p, err := s.userKey(ctx, u, v.Members[u].Key)
-		if err != nil {
-			return nil, fmt.Errorf("cannot wrap the new key for %s: %w", u, err)
-		}
-		pubs[i] = p
+	type target struct {
+		user, dev string
+		pub       *crypto.PublicIdentity
 	}
-	out := make([]store.WrapPut, len(roster))
-	errs := make([]error, len(roster))
-	workers := max(1, min(8, len(roster)/32))
+	targets := make([]target, 0, len(roster))
+	for _, u := range roster {
+		m := v.Members[u]
+		ds := m.Devices
+		if o, ok := devices[u]; ok {
+			ds = o
+		}
+		for _, d := range ds {
+			p, err := s.deviceKey(ctx, u, m.Key, d, true)
+			if err != nil {
+				return nil, fmt.Errorf("cannot wrap the new key for %s: %w", u, err)
+			}
+			targets = append(targets, target{u, d, p})
+		}
+	}
+	out := make([]store.WrapPut, len(targets))
+	errs := make([]error, len(targets))
+	workers := max(1, min(8, len(targets)/32))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(roster); i += workers {
-				out[i], errs[i] = wrapTo(pubs[i], v.Name, n, tag, roster[i], k)
+			for i := w; i < len(targets); i += workers {
+				t := targets[i]
+				out[i], errs[i] = wrapTo(t.pub, v.Name, n, tag, t.user, t.dev, k)
 			}
 		})
 	}
@@ -573,8 +620,8 @@ func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, n u
 	return out, errors.Join(errs...)
 }
 
-func wrapTo(p *crypto.PublicIdentity, room string, n uint64, tag, user string, k crypto.RoomKey) (store.WrapPut, error) {
-	dev := deviceID(p)
+// wrapTo wraps k to the device dev of user, whose key is p.
+func wrapTo(p *crypto.PublicIdentity, room string, n uint64, tag, user, dev string, k crypto.RoomKey) (store.WrapPut, error) {
 	sealed, err := crypto.WrapKeys(p, wrapInfo(room, n, tag, user, dev), []crypto.RoomKey{k})
 	if err != nil {
 		return store.WrapPut{}, fmt.Errorf("wrap the room key for %s: %w", user, err)

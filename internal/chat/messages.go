@@ -20,6 +20,9 @@ type Message struct {
 	Room     string    `json:"room"`
 	ID       string    `json:"id"`
 	Sender   string    `json:"sender"`
+	// Device is the sender's device that signed it, if not their
+	// identity's own.
+	Device string `json:"device,omitempty"`
 	Text     string    `json:"text,omitempty"`
 	Time     time.Time `json:"time"`
 	Revision int64     `json:"revision"`
@@ -326,7 +329,7 @@ func newestByOrder(msgs []Message, limit int) []Message {
 func stripText(ms []Message) []Message {
 	out := make([]Message, len(ms))
 	for i, m := range ms {
-		out[i] = Message{ID: m.ID, Sender: m.Sender, Revision: m.Revision, Seq: m.Seq, Rejected: m.Rejected, Time: m.Time, prev: m.prev, seen: m.seen, future: m.future}
+		out[i] = Message{ID: m.ID, Sender: m.Sender, Device: m.Device, Revision: m.Revision, Seq: m.Seq, Rejected: m.Rejected, Time: m.Time, prev: m.prev, seen: m.seen, future: m.future}
 	}
 	return out
 }
@@ -356,6 +359,10 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 		}
 	}
 	users, badUsers, err := s.lookupUsers(ctx, senders)
+	if err != nil {
+		return nil, err
+	}
+	devKeys, err := s.senderDevices(ctx, v, senders, users)
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +398,12 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 			for i := start; i < end; i++ {
 				j := i - start
 				state[j], slot[j], known[j] = sigUnknown, -1, false
+				env := envs[i]
+				if env != nil && devKeys[env.Sender] != nil {
+					// Which device signed is found by verifying in
+					// verifyOne; the cache does not say.
+					continue
+				}
 				if s.verified != nil {
 					digests[j] = envelopeDigest(v.Name, raws[i].ID, raws[i].Value)
 					if s.verified.Seen(v.Name, digests[j]) {
@@ -398,7 +411,6 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 						continue
 					}
 				}
-				env := envs[i]
 				if env == nil {
 					continue
 				}
@@ -421,7 +433,7 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 						state[j] = sigBad
 					}
 				}
-				out[i] = s.verifyOne(v, keys, keyErrs, users, badUsers, raws[i], envs[i], state[j])
+				out[i] = s.verifyOne(v, keys, keyErrs, users, devKeys, badUsers, raws[i], envs[i], state[j])
 				if s.verified != nil && !known[j] && out[i].signed {
 					mine = append(mine, digests[j])
 				}
@@ -451,6 +463,40 @@ func (s *Service) verifyAll(ctx context.Context, v *roomView, raws []store.RawMe
 			wg.Go(func() { work(lo, hi) })
 		}
 		wg.Wait()
+	}
+	return out, nil
+}
+
+// senderDevices returns the keys of the devices other than the identity's
+// own of those senders who have any in the room (current or dropped).
+func (s *Service) senderDevices(ctx context.Context, v *roomView, senders []string, users map[string]*crypto.PublicIdentity) (map[string][]devKey, error) {
+	var out map[string][]devKey
+	for _, u := range senders {
+		m, p := v.Members[u], users[u]
+		if m == nil || p == nil || m.Key != p.Fingerprint() || (len(m.Devices) < 2 && len(m.Former) == 0) {
+			continue
+		}
+		ds := slices.Clone(m.Devices[1:])
+		for d := range m.Former {
+			if !slices.Contains(ds, d) {
+				ds = append(ds, d)
+			}
+		}
+		slices.Sort(ds)
+		for _, d := range ds {
+			dp, err := s.deviceKey(ctx, u, m.Key, d, false)
+			if err != nil {
+				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+					return nil, err
+				}
+				s.log.Warn("a device's certificate does not verify", "user", u, "device", d, "err", err)
+				continue
+			}
+			if out == nil {
+				out = make(map[string][]devKey)
+			}
+			out[u] = append(out[u], devKey{d, dp})
+		}
 	}
 	return out, nil
 }
@@ -517,7 +563,7 @@ const maxIDSkew = time.Minute
 // or been removed since, it is not numbered past the last message their
 // departure recorded. sig says whether the signature was already checked;
 // every other check always runs.
-func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs map[uint32]error, users map[string]*crypto.PublicIdentity, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, sig sigState) Message {
+func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs map[uint32]error, users map[string]*crypto.PublicIdentity, devKeys map[string][]devKey, badUsers map[string]error, raw store.RawMessage, env *crypto.Envelope, sig sigState) Message {
 	m := Message{Room: v.Name, ID: raw.ID, Revision: raw.CreateRevision}
 	reject := func(format string, args ...any) Message {
 		m.Rejected = fmt.Sprintf(format, args...)
@@ -549,7 +595,17 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 	case sigBad:
 		return reject("signature of %s does not verify (forged, tampered or moved)", env.Sender)
 	case sigUnknown:
-		if err := env.Verify(v.Name, id, p); err != nil {
+		err := env.Verify(v.Name, id, p)
+		if err != nil {
+			// Signed by another of the sender's devices?
+			for _, dk := range devKeys[env.Sender] {
+				if env.Verify(v.Name, id, dk.pub) == nil {
+					err, m.Device = nil, dk.id
+					break
+				}
+			}
+		}
+		if err != nil {
 			return reject("signature of %s does not verify (forged, tampered or moved): %v", env.Sender, err)
 		}
 	}
@@ -574,10 +630,16 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 	if sp == nil {
 		return reject("%s was not a member at commit %d", env.Sender, c)
 	}
-	if mem := v.Members[env.Sender]; mem.Key != p.Fingerprint() {
+	mem := v.Members[env.Sender]
+	if mem.Key != p.Fingerprint() {
 		return reject("signed with a key of %s that the room did not admit", env.Sender)
 	}
-	if sp.To != 0 && sp.HasEnd && env.Seq > sp.Head {
+	if m.Device != "" && !slices.Contains(mem.Devices, m.Device) {
+		if n, ok := mem.Former[m.Device]; !ok || c >= n {
+			return reject("sent from device %s of %s, which the room no longer lists (revoked)", m.Device, env.Sender)
+		}
+	}
+	if sp.To != 0 && sp.HasEnd && sp.HeadDevice == m.Device && env.Seq > sp.Head {
 		if sp.How == "removed" {
 			return reject("sent by %s after being removed", env.Sender)
 		}

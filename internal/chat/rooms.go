@@ -297,6 +297,7 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 	c := store.Commit{
 		Room: name, N: 1, Op: store.OpCreate, Epoch: 1,
 		KeyCheck: crypto.KeyCheck(name, 1, key), WrapTag: newTag(), Time: now,
+		Device: s.signingDevice(),
 	}
 	st := &roomState{RosterSum: make([]byte, 32)}
 	var opts store.CommitOptions
@@ -311,19 +312,29 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 		if err := s.pin(m, p); err != nil {
 			return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
 		}
-		e := store.Entry{User: m, Key: p.Fingerprint(), Devices: []string{deviceID(p)}}
-		c.Users = append(c.Users, e)
-		st.addToSum(e.User, e.Key, e.Devices, +1)
-		st.Count++
-		w, err := wrapTo(p, name, 1, c.WrapTag, m, key)
+		devs, err := s.deviceSet(ctx, m)
 		if err != nil {
 			return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
 		}
-		opts.Wraps = append(opts.Wraps, w)
+		e := store.Entry{User: m, Key: p.Fingerprint(), Devices: devs}
+		c.Users = append(c.Users, e)
+		st.addToSum(e.User, e.Key, e.Devices, +1)
+		st.Count++
+		for _, d := range devs {
+			dp, err := s.deviceKey(ctx, m, e.Key, d, false)
+			if err != nil {
+				return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
+			}
+			w, err := wrapTo(dp, name, 1, c.WrapTag, m, d, key)
+			if err != nil {
+				return RoomInfo{}, fmt.Errorf("create %q: %w", name, err)
+			}
+			opts.Wraps = append(opts.Wraps, w)
+		}
 		opts.Joined = append(opts.Joined, m)
 	}
 	c.Wraps, c.Count, c.Roster = len(opts.Wraps), st.Count, st.rosterDigest()
-	opts.Room = &store.Room{Name: name, Kind: kind, Creator: me, Members: peers, Created: now}
+	opts.Room = &store.Room{Name: name, Kind: kind, Creator: me, Members: peers, Created: now, Device: s.signingDevice()}
 	for attempt := 0; ; attempt++ {
 		_, err = s.st.PutCommit(ctx, s.me, name, c, opts)
 		if !errors.Is(err, store.ErrUnavailable) {

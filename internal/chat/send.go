@@ -312,13 +312,16 @@ func (s *Service) recoverHead(ctx context.Context, v *roomView) (ChainHead, erro
 type seenState struct {
 	rev   int64
 	last  crypto.MessageID
-	heads map[string]uint64
+	heads map[chainID]uint64
 }
+
+// chainID names one device's chain of messages in a room.
+type chainID struct{ user, dev string }
 
 func (s *Service) seenFor(room string) *seenState {
 	ss := s.seen[room]
 	if ss == nil {
-		ss = &seenState{heads: make(map[string]uint64)}
+		ss = &seenState{heads: make(map[chainID]uint64)}
 		s.seen[room] = ss
 	}
 	return ss
@@ -338,7 +341,8 @@ func (s *Service) saw(room string, msgs []Message) {
 				ss.rev, ss.last = m.Revision, id
 			}
 		}
-		ss.heads[m.Sender] = max(ss.heads[m.Sender], m.Seq)
+		k := chainID{m.Sender, m.Device}
+		ss.heads[k] = max(ss.heads[k], m.Seq)
 	}
 }
 
@@ -365,12 +369,19 @@ func (s *Service) seenLast(room string) [16]byte {
 func (s *Service) knownHead(room, u string) []store.Head {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var out []store.Head
 	if ss := s.seen[room]; ss != nil {
-		if n, ok := ss.heads[u]; ok {
+		// The identity's own chain, else the device's seen last.
+		if n, ok := ss.heads[chainID{u, ""}]; ok {
 			return []store.Head{{User: u, Seq: n}}
 		}
+		for k, n := range ss.heads {
+			if k.user == u {
+				out = []store.Head{{User: u, Seq: n, Device: k.dev}}
+			}
+		}
 	}
-	return nil
+	return out
 }
 
 func checkText(text string) error {

@@ -46,17 +46,27 @@ type seqRange struct {
 // seqLink is what the back-link check needs of a message.
 type seqLink struct{ id, prev crypto.MessageID }
 
+// chain names the chain of numbers a message belongs to: each device of a
+// sender numbers its own messages.
+func (m *Message) chain() string {
+	if m.Device == "" {
+		return m.Sender
+	}
+	return m.Sender + " (device " + m.Device + ")"
+}
+
 func newSeqChecker() *seqChecker { return &seqChecker{per: make(map[string]*senderSeqs)} }
 
 func (c *seqChecker) add(m Message) {
 	if m.Rejected != "" || m.Seq == 0 {
 		return
 	}
-	sq := c.per[m.Sender]
+	who := m.chain()
+	sq := c.per[who]
 	if sq == nil {
 		sq = &senderSeqs{min: m.Seq, max: m.Seq, dups: map[uint64]int{}, open: map[uint64]seqLink{}, broken: map[uint64]bool{}}
-		c.per[m.Sender] = sq
-		c.order = append(c.order, m.Sender)
+		c.per[who] = sq
+		c.order = append(c.order, who)
 	}
 	n := m.Seq
 	if sq.has(n) {

@@ -98,14 +98,23 @@ type Options struct {
 	// cluster before, so Login may proceed while the cluster is
 	// unavailable (messages then go to the outbox).
 	Claimed bool
+	// Linked, if set, says the identity given to Login is a linked
+	// device's own keys, certified by the user's identity Linked holds.
+	Linked *LinkedDevice
 }
 
 // Service is one logged-in user's view of the chat. It is safe for
 // concurrent use. Create it with Login.
 type Service struct {
-	st   *store.Client // immutable after construction
-	me   *crypto.Identity
-	log  *slog.Logger
+	st *store.Client // immutable after construction
+	// me holds this device's keys: it signs and opens wraps. root is the
+	// user's identity (me's public half on the identity's own device), dev
+	// this device's id.
+	me     *crypto.Identity
+	root   *crypto.PublicIdentity
+	dev    string
+	linked bool
+	log    *slog.Logger
 	pins Pins
 	now  func() time.Time
 
@@ -120,6 +129,7 @@ type Service struct {
 
 	mu     sync.Mutex                        // guards the fields below
 	users  map[string]*crypto.PublicIdentity // verified public identities
+	devs   map[string]*crypto.PublicIdentity // verified device keys, by user/device/identity fingerprint
 	rings  map[string]*keyRing               // room keys per room
 	views  map[string]*roomView              // newest verified state per room
 	seen   map[string]*seenState             // what I saw last per room
@@ -137,6 +147,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		pins:     opts.Pins,
 		now:      opts.Now,
 		users:    make(map[string]*crypto.PublicIdentity),
+		devs:     make(map[string]*crypto.PublicIdentity),
 		rings:    make(map[string]*keyRing),
 		views:    make(map[string]*roomView),
 		seen:     make(map[string]*seenState),
@@ -172,6 +183,13 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		return nil, err
 	}
 	pub := me.Public()
+	s.root, s.dev = pub, deviceID(pub)
+	if opts.Linked != nil {
+		if err := s.loginLinked(ctx, opts.Linked, opts.Claimed); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	u := store.User{Name: me.Name(), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: s.now().UTC()}
 	cctx := ctx
 	if opts.Claimed {
@@ -200,11 +218,37 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	return s, nil
 }
 
+// loginLinked logs in a linked device: its certificate must be the
+// identity's for its keys, and the user's record in etcd that identity.
+func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool) error {
+	me := s.me.Name()
+	if l.Identity == nil || l.Identity.Name() != me {
+		return fmt.Errorf("log in as %q: this device's link names another user", me)
+	}
+	if err := checkLinkedCert(l.Identity, s.me, l.Cert); err != nil {
+		return fmt.Errorf("log in as %q: this device's certificate: %w", me, err)
+	}
+	s.root, s.linked = l.Identity, true
+	rec, err := s.st.User(ctx, me)
+	switch {
+	case err == nil:
+		other, perr := crypto.NewPublicIdentity(rec.Body.Name, rec.Body.SigningKey, rec.Body.KEMKey)
+		if perr != nil || rec.Verify(other) != nil || !other.Equal(l.Identity) {
+			return fmt.Errorf("log in as %q: %w: the key stored for %s is not the identity this device was linked to", me, ErrNameTaken, me)
+		}
+	case errors.Is(err, store.ErrUnavailable) && claimed:
+	default:
+		return fmt.Errorf("log in as %q: %w", me, err)
+	}
+	s.users[me] = l.Identity
+	return s.pin(me, l.Identity)
+}
+
 // Me returns the logged-in user's name.
 func (s *Service) Me() string { return s.me.Name() }
 
 // Fingerprint returns the logged-in user's key fingerprint.
-func (s *Service) Fingerprint() string { return s.me.Public().Fingerprint() }
+func (s *Service) Fingerprint() string { return s.root.Fingerprint() }
 
 // Store returns the store the service uses.
 func (s *Service) Store() *store.Client { return s.st }

@@ -3,11 +3,10 @@ package chat
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -58,8 +57,42 @@ type JoinRequest struct {
 	Time     time.Time `json:"time"`
 	Revision int64     `json:"revision"`
 
-	rec *store.Signed[store.Request]
-	pub *crypto.PublicIdentity
+	rec     *store.Signed[store.Request]
+	pub     *crypto.PublicIdentity // the requester's identity
+	devices []string               // the devices to wrap the key to
+}
+
+// requestKeys verifies a join request: signed by a device of its author's
+// identity (the one it names), listing that identity's device first.
+func (s *Service) requestKeys(ctx context.Context, r *store.Signed[store.Request]) (*crypto.PublicIdentity, []string, error) {
+	u, b := r.Body.User, r.Body
+	p, err := s.userKeyPin(ctx, u, b.Key, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := s.deviceKey(ctx, u, b.Key, b.Device, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.Verify(signer); err != nil {
+		return nil, nil, err
+	}
+	devs := b.Devices
+	if len(devs) == 0 {
+		devs = []string{deviceID(p)}
+	}
+	if err := checkDeviceList(devs); err != nil {
+		return nil, nil, fmt.Errorf("join request of %s: %v", u, err)
+	}
+	if devs[0] != deviceID(p) || (b.Device != "" && !slices.Contains(devs, b.Device)) {
+		return nil, nil, fmt.Errorf("join request of %s: its devices do not start with the identity's, or leave out the one that signed it", u)
+	}
+	for _, d := range devs[1:] {
+		if _, err := s.deviceKey(ctx, u, b.Key, d, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, slices.Clone(devs), nil
 }
 
 func (v *roomView) hasRequest(u string) *JoinRequest {
@@ -69,12 +102,6 @@ func (v *roomView) hasRequest(u string) *JoinRequest {
 		}
 	}
 	return nil
-}
-
-// deviceID names a device by its key-encapsulation key: 16 hex digits.
-func deviceID(p *crypto.PublicIdentity) string {
-	h := sha256.Sum256(append([]byte("parley/v2/device\x00"), p.KEMKey()...))
-	return hex.EncodeToString(h[:8])
 }
 
 // loadView brings a room's verified state up to date with etcd and caches
@@ -114,7 +141,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		return nil, fmt.Errorf("%w: %q", ErrNoRoom, room)
 	}
 	if base == nil {
-		creator, err := s.userKey(ctx, read.Room.Body.Creator, "")
+		creator, err := s.deviceKey(ctx, read.Room.Body.Creator, "", read.Room.Body.Device, false)
 		if err != nil {
 			return nil, fmt.Errorf("room %q: record rejected: %w", room, err)
 		}
@@ -197,15 +224,12 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		if d := work.Denied[u]; d != nil && bytes.Equal(d, r.Digest()) {
 			continue // denied; etcd put it back
 		}
-		p, err := s.userKeyPin(ctx, u, r.Body.Key, false)
-		if err == nil {
-			err = r.Verify(p)
-		}
+		p, devs, err := s.requestKeys(ctx, r)
 		if err != nil {
 			reject("join request of "+u, r.ModRevision, err)
 			continue
 		}
-		v.requests = append(v.requests, JoinRequest{Room: room, User: u, Time: r.Body.Created, Revision: r.ModRevision, rec: r, pub: p})
+		v.requests = append(v.requests, JoinRequest{Room: room, User: u, Time: r.Body.Created, Revision: r.ModRevision, rec: r, pub: p, devices: devs})
 	}
 
 	if work.N > pin {
@@ -288,8 +312,8 @@ func (s *Service) prefetchSigners(ctx context.Context, st *roomState, commits []
 // keyFunc returns the keyOf that apply uses: a user's verified identity,
 // which must have fingerprint fp if fp is given.
 func (s *Service) keyFunc(ctx context.Context) keyOf {
-	return func(user, fp string) (*crypto.PublicIdentity, error) {
-		return s.userKey(ctx, user, fp)
+	return func(user, fp, dev string) (*crypto.PublicIdentity, error) {
+		return s.deviceKey(ctx, user, fp, dev, true)
 	}
 }
 
@@ -389,7 +413,7 @@ func (s *Service) epochKey(ctx context.Context, v *roomView, e uint32) (crypto.R
 	}
 	k, ok := ring.keys[top]
 	if !ok {
-		dev := deviceID(s.me.Public())
+		dev := s.dev
 		sealed, err := s.st.Wrap(ctx, v.Name, m.WrapN, m.WrapTag, me, dev)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {

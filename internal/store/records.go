@@ -64,6 +64,9 @@ type Room struct {
 	Creator string    `json:"creator"`
 	Members []string  `json:"members,omitempty"` // direct rooms: the two users
 	Created time.Time `json:"created"`
+	// Device is the creator's device that signed the record (empty: the
+	// creator's identity key).
+	Device string `json:"device,omitempty"`
 }
 
 // Commit operations.
@@ -76,6 +79,9 @@ const (
 	OpRotate = "rotate" // a new epoch key for the same roster
 	OpClose  = "close"  // the last member leaves and the room ends
 	OpPolicy = "policy" // a room setting changes (Disappear)
+	// OpDevices changes the devices of members (the keys are rewrapped to
+	// all their devices; a removed device rotates the key).
+	OpDevices = "devices"
 )
 
 // Commit is one link of a room's membership chain, signed by a member of
@@ -111,6 +117,9 @@ type Commit struct {
 	// from this commit on live (0: for good).
 	Disappear int64     `json:"disappear,omitempty"`
 	Time      time.Time `json:"time"`
+	// Device is the signer's device that signed the commit; empty for the
+	// signer's identity key.
+	Device string `json:"device,omitempty"`
 }
 
 // Entry names one user a commit is about.
@@ -124,10 +133,12 @@ type Entry struct {
 	Request []byte `json:"request,omitempty"`
 }
 
-// Head is a departing user's last message sequence number.
+// Head is a departing user's last message sequence number, from one of
+// their devices (empty: the identity's own).
 type Head struct {
-	User string `json:"user"`
-	Seq  uint64 `json:"seq"`
+	User   string `json:"user"`
+	Seq    uint64 `json:"seq"`
+	Device string `json:"device,omitempty"`
 }
 
 // Request is a user's request to join a group room, signed by that user.
@@ -135,6 +146,11 @@ type Request struct {
 	User    string    `json:"user"`
 	Key     string    `json:"key"` // fingerprint of the requester's identity
 	Created time.Time `json:"created"`
+	// Device is the requester's device that signed the request (empty:
+	// the identity key); Devices are all the devices the requester asks
+	// the room's key to be wrapped to (empty: the signing one).
+	Device  string   `json:"device,omitempty"`
+	Devices []string `json:"devices,omitempty"`
 }
 
 // Signed is a record as read from etcd, with what is needed to verify it.
@@ -278,6 +294,9 @@ func decodeRoom(key, name string, value []byte, cr, mr int64) (*Signed[Room], er
 	default:
 		return nil, fmt.Errorf("%w at %s: unknown room kind %q", ErrBadRecord, key, b.Kind)
 	}
+	if b.Device != "" && !validTag(b.Device) {
+		return nil, fmt.Errorf("%w at %s: bad device id", ErrBadRecord, key)
+	}
 	return r, nil
 }
 
@@ -291,7 +310,7 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		return nil, err
 	}
 	switch b.Op {
-	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose, OpPolicy:
+	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose, OpPolicy, OpDevices:
 	default:
 		return nil, fmt.Errorf("%w at %s: unknown operation %q", ErrBadRecord, key, b.Op)
 	}
@@ -312,6 +331,12 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		if err := checkUser(h.User); err != nil {
 			return nil, fmt.Errorf("%w at %s: %v", ErrBadRecord, key, err)
 		}
+		if h.Device != "" && !validTag(h.Device) {
+			return nil, fmt.Errorf("%w at %s: bad device id", ErrBadRecord, key)
+		}
+	}
+	if b.Device != "" && !validTag(b.Device) {
+		return nil, fmt.Errorf("%w at %s: bad device id", ErrBadRecord, key)
 	}
 	return r, nil
 }
@@ -324,8 +349,19 @@ func decodeRequest(key, user string, value []byte, cr, mr int64) (*Signed[Reques
 	if err := errors.Join(same(key, "user", r.Body.User, user), same(key, "signer", r.Signer, user)); err != nil {
 		return nil, err
 	}
+	if len(r.Body.Devices) > MaxDevices {
+		return nil, fmt.Errorf("%w at %s: %d devices", ErrBadRecord, key, len(r.Body.Devices))
+	}
+	for _, d := range append([]string{r.Body.Device}, r.Body.Devices...) {
+		if d != "" && !validTag(d) {
+			return nil, fmt.Errorf("%w at %s: bad device id", ErrBadRecord, key)
+		}
+	}
 	return r, nil
 }
+
+// MaxDevices is the most devices a user has in a room.
+const MaxDevices = 8
 
 // Digest identifies a record's exact bytes: SHA-256 of lp(label) || key ||
 // 0x00 || value, with label "parley/v2/digest/<kind>". A commit names its
