@@ -412,8 +412,16 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			if e.User != want[i] {
 				return fail("creation must admit %v", want)
 			}
-			if e.User == signer && e.Key != p.Fingerprint() {
-				return fail("the creator's entry names another key")
+			if e.User == signer {
+				idp := p
+				if c.Device != "" {
+					if idp, err = key(signer, "", ""); err != nil {
+						return fail("%v", err)
+					}
+				}
+				if e.Key != idp.Fingerprint() {
+					return fail("the creator's entry names another key")
+				}
 			}
 			if err := addUser(e); err != nil {
 				return fail("%v", err)

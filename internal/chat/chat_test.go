@@ -60,6 +60,10 @@ var flows = []struct {
 	{"LeaveFromNewHome", flowLeaveFromNewHome},
 	{"HugeNumberLive", flowHugeNumberLive},
 	{"SameBytesPutAgain", flowSameBytesPutAgain},
+	// Devices (device_test.go).
+	{"DeviceLinkSendRevoke", flowDeviceLinkSendRevoke},
+	{"DeviceLinkTampered", flowDeviceLinkTampered},
+	{"DeviceForgedRefused", flowDeviceForgedRefused},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

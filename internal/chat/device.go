@@ -23,11 +23,12 @@ import (
 
 // Device errors.
 var (
-	ErrNoLink        = errors.New("no device is waiting with this code (it expired after 10 minutes, was used, or was typed wrong)")
-	ErrLinkTampered  = errors.New("the link records in etcd do not match the code: another device or identity was put there")
-	ErrNoDevice      = errors.New("no such device")
-	ErrTooManyDevice = errors.New("too many devices")
-	ErrLinkedDevice  = errors.New("this device does not hold the identity key: approve and revoke devices on the device where the identity was created or imported")
+	ErrNoLink          = errors.New("no device is waiting with this code (it expired after 10 minutes, was used, or was typed wrong)")
+	ErrLinkTampered    = errors.New("the link records in etcd do not match the code: another device or identity was put there")
+	ErrNoDevice        = errors.New("no such device")
+	ErrTooManyDevice   = errors.New("too many devices")
+	ErrDeviceNotListed = errors.New("this device is not among the room's devices of its user: it was revoked (or, just linked, the room has not been told yet)")
+	ErrLinkedDevice    = errors.New("this device does not hold the identity key: approve and revoke devices on the device where the identity was created or imported")
 )
 
 // LinkTTL is how long a link code waits to be approved.

@@ -43,12 +43,12 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 		_ = s.st.DeleteRequest(ctx, name, me)
 	}
 	req := store.Request{User: me, Key: s.root.Fingerprint(), Created: s.now().UTC(), Device: s.signingDevice()}
-	if s.linked {
-		// The room's key is wrapped to every device I have.
-		devs, err := s.deviceSet(ctx, me)
-		if err != nil {
-			return fmt.Errorf("join %q: %w", name, err)
-		}
+	// The room's key is to be wrapped to every device I have.
+	devs, err := s.deviceSet(ctx, me)
+	if err != nil {
+		return fmt.Errorf("join %q: %w", name, err)
+	}
+	if len(devs) > 1 {
 		req.Devices = devs
 	}
 	err = s.st.PutRequest(ctx, s.me, name, req)
@@ -667,6 +667,9 @@ func (s *Service) memberView(ctx context.Context, name string) (*roomView, error
 				return nil, fmt.Errorf("room %q: %w (your join request is pending)", name, ErrNotMember)
 			}
 			return nil, fmt.Errorf("room %q: %w", name, ErrNotMember)
+		}
+		if !slices.Contains(v.Members[s.me.Name()].Devices, s.dev) {
+			return nil, fmt.Errorf("room %q: %w", name, ErrDeviceNotListed)
 		}
 		if !v.Retired {
 			return v, nil

@@ -17,12 +17,12 @@ import (
 // Message is one message as a reader sees it: verified and decrypted, or
 // rejected with the reason.
 type Message struct {
-	Room     string    `json:"room"`
-	ID       string    `json:"id"`
-	Sender   string    `json:"sender"`
+	Room   string `json:"room"`
+	ID     string `json:"id"`
+	Sender string `json:"sender"`
 	// Device is the sender's device that signed it, if not their
 	// identity's own.
-	Device string `json:"device,omitempty"`
+	Device   string    `json:"device,omitempty"`
 	Text     string    `json:"text,omitempty"`
 	Time     time.Time `json:"time"`
 	Revision int64     `json:"revision"`
@@ -655,6 +655,9 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 		how := "after you left"
 		if my := lastSpan(v.roomState, s.me.Name()); my != nil && my.How == "removed" {
 			how = "after you were removed"
+		}
+		if errors.Is(keyErrs[e], ErrDeviceNotListed) {
+			how = "after this device was revoked"
 		}
 		return reject("sent %s (no key for epoch %d)", how, e)
 	}

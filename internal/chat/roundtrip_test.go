@@ -61,8 +61,9 @@ func TestRoundTrips(t *testing.T) {
 	count(alice, "first send", 3, send)
 	count(alice, "send", 1, send)
 	count(alice, "send", 1, send)
-	// A newcomer: room state + users, then the create-only request.
-	count(bob, "join request", 3, func() error { return bob.s.RequestJoin(c, "r") })
+	// A newcomer: room state + users, my devices (the key is wrapped to
+	// each), then the create-only request.
+	count(bob, "join request", 4, func() error { return bob.s.RequestJoin(c, "r") })
 	// Approve: room state + users, the transaction, then a refresh.
 	count(alice, "approval", 4, func() error { return alice.s.Approve(c, "r", "bob") })
 }

@@ -115,8 +115,8 @@ type Service struct {
 	dev    string
 	linked bool
 	log    *slog.Logger
-	pins Pins
-	now  func() time.Time
+	pins   Pins
+	now    func() time.Time
 
 	verified     VerifiedCache // nil: verify everything every time
 	readMarks    ReadMarks     // nil: unread counts start afresh

@@ -401,6 +401,16 @@ func (s *Service) epochKey(ctx context.Context, v *roomView, e uint32) (crypto.R
 	if m == nil {
 		return zero, fmt.Errorf("room %q: %w", v.Name, ErrNotMember)
 	}
+	if !slices.Contains(m.Devices, s.dev) {
+		// Dropped (revoked): the keys of epochs from then on were never
+		// wrapped to this device.
+		if n, ok := m.Former[s.dev]; ok && e < v.epochAt(n) {
+			if k, ok := s.ring(v.Name).cached(e); ok {
+				return k, nil
+			}
+		}
+		return zero, fmt.Errorf("room %q: epoch %d: %w (%w)", v.Name, e, errNoKey, ErrDeviceNotListed)
+	}
 	top := v.epochAt(m.WrapN)
 	if e > top {
 		return zero, fmt.Errorf("room %q: epoch %d: %w", v.Name, e, errNoKey)
@@ -444,6 +454,13 @@ func (s *Service) epochKey(ctx context.Context, v *roomView, e uint32) (crypto.R
 		k = prev
 	}
 	return k, nil
+}
+
+func (r *keyRing) cached(e uint32) (crypto.RoomKey, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.keys[e]
+	return k, ok
 }
 
 func (s *Service) ring(room string) *keyRing {

@@ -114,12 +114,20 @@ func (c *Client) PutDevice(ctx context.Context, s Signer, d Device) error {
 	if len(d.Label) > maxDeviceLabel {
 		return fmt.Errorf("device label is %d bytes, at most %d", len(d.Label), maxDeviceLabel)
 	}
-	k := deviceKey(d.User, d.ID)
-	v, err := seal(KindDevice, k, d, s)
+	v, err := EncodeDevice(s, d)
 	if err != nil {
 		return err
 	}
-	return c.putOnce(ctx, k, v, "store device "+d.ID)
+	return c.putOnce(ctx, deviceKey(d.User, d.ID), v, "store device "+d.ID)
+}
+
+// EncodeDevice returns the certificate record of d, signed by s, as
+// PutDevice stores it.
+func EncodeDevice(s Signer, d Device) ([]byte, error) {
+	if err := checkDevice(d.User, d.ID); err != nil {
+		return nil, err
+	}
+	return seal(KindDevice, deviceKey(d.User, d.ID), d, s)
 }
 
 // PutRevocation stores a device's revocation, create-only.

@@ -1,0 +1,342 @@
+package chat_test
+
+// A user's second device: linked with a one-time code, listed in every
+// room its user is in, sending as its user, and revoked.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/store"
+)
+
+// linkDevice links a new device of the identity logged in as owner and
+// returns the device logged in, with a home of its own.
+func linkDevice(t *testing.T, e *env, owner *chat.Service, label string) (*chat.Service, *crypto.Identity) {
+	t.Helper()
+	c := ctx(t)
+	dev, err := crypto.NewIdentity(owner.Me())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := chat.StartLink(c, e.st, dev, label, time.Now())
+	if err != nil {
+		t.Fatalf("StartLink = %v", err)
+	}
+	got := make(chan *chat.LinkedDevice, 1)
+	failed := make(chan error, 1)
+	go func() {
+		l, err := pl.Wait(c)
+		if err != nil {
+			failed <- err
+			return
+		}
+		got <- l
+	}()
+	// The code travels by hand: a parse of its printed form.
+	code, err := crypto.ParseLinkCode(pl.Code.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := owner.ApproveLink(c, code); err != nil {
+		t.Fatalf("ApproveLink = %v", err)
+	}
+	var linked *chat.LinkedDevice
+	select {
+	case linked = <-got:
+	case err := <-failed:
+		t.Fatalf("Wait = %v", err)
+	case <-c.Done():
+		t.Fatal("the new device never learned it was approved")
+	}
+	h := newHome()
+	s, err := chat.Login(c, e.st, dev, chat.Options{Linked: linked, RoomPins: h, Heads: h})
+	if err != nil {
+		t.Fatalf("Login(linked device) = %v", err)
+	}
+	return s, dev
+}
+
+// flowDeviceLinkSendRevoke: a linked device reads the whole history of the
+// rooms its user is in, sends as its user (shown as theirs, from that
+// device), changes membership; once revoked it reads nothing sent after.
+func flowDeviceLinkSendRevoke(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	groupOf(t, "general", alice, bob)
+	mustSend(t, alice, "general", "before the laptop")
+	mustSend(t, bob, "general", "bob before the laptop")
+
+	laptop, dev := linkDevice(t, e, alice, "laptop")
+	if !laptop.Linked() || laptop.Fingerprint() != alice.Fingerprint() || laptop.Device() == alice.Device() {
+		t.Fatalf("linked device: linked %v, fingerprint %s (alice %s), device %s (alice %s)", laptop.Linked(), laptop.Fingerprint(), alice.Fingerprint(), laptop.Device(), alice.Device())
+	}
+	devs, err := bob.Devices(c, "alice")
+	if err != nil || len(devs) != 2 || !devs[0].Identity || devs[1].ID != laptop.Device() || devs[1].Label != "laptop" {
+		t.Fatalf("bob sees alice's devices %+v, %v", devs, err)
+	}
+	for _, text := range []string{"before the laptop", "bob before the laptop"} {
+		if !canRead(t, laptop, "general", text) {
+			t.Fatalf("the laptop cannot read %q from before it was linked", text)
+		}
+	}
+
+	// Sent from the laptop: alice's, from that device, on every side.
+	sent := mustSend(t, laptop, "general", "from the laptop")
+	mustSend(t, alice, "general", "from the identity's device")
+	mustSend(t, laptop, "general", "laptop again")
+	for _, reader := range []*chat.Service{alice, bob, laptop} {
+		p, err := reader.History(c, "general", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, m := range p.Messages {
+			if m.ID == sent.ID {
+				found = m.Rejected == "" && m.Sender == "alice" && m.Device == laptop.Device() && m.Text == "from the laptop"
+			}
+		}
+		if !found {
+			t.Errorf("%s does not see alice's laptop message as hers: %v", reader.Me(), texts(p))
+		}
+		if len(p.Warnings) != 0 {
+			t.Errorf("%s warns of %v: each device numbers its own messages", reader.Me(), p.Warnings)
+		}
+	}
+
+	// The laptop changes membership (its commits are signed by it) and
+	// makes rooms that list every device of alice.
+	carol := e.login("carol")
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := laptop.Approve(c, "general", "carol"); err != nil {
+		t.Fatalf("approval from the laptop = %v", err)
+	}
+	if !canRead(t, carol, "general", "from the laptop") {
+		t.Fatal("carol, approved by the laptop, cannot read")
+	}
+	if _, err := laptop.CreateRoom(c, "laptop-made"); err != nil {
+		t.Fatalf("create from the laptop = %v", err)
+	}
+	mustSend(t, alice, "laptop-made", "the identity reads the laptop's room")
+	if !canRead(t, laptop, "laptop-made", "the identity reads the laptop's room") {
+		t.Fatal("the laptop cannot read its own room")
+	}
+	// A room made later by someone else lists the laptop too.
+	info, err := bob.DirectRoom(c, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm := info.Name
+	mustSend(t, bob, dm, "hi alice")
+	if !canRead(t, laptop, dm, "hi alice") {
+		t.Fatal("the laptop cannot read a direct room made after it was linked")
+	}
+
+	// Only the identity's device approves and revokes devices.
+	if _, err := laptop.RevokeDevice(c, alice.Device()); !errors.Is(err, chat.ErrLinkedDevice) {
+		t.Fatalf("revoke from the laptop = %v, want ErrLinkedDevice", err)
+	}
+	rooms, err := alice.RevokeDevice(c, laptop.Device())
+	if err != nil {
+		t.Fatalf("RevokeDevice = %v", err)
+	}
+	if want := []string{"general", "laptop-made", dm}; !sameSet(rooms, want) {
+		t.Errorf("revocation changed rooms %v, want %v", rooms, want)
+	}
+	mustSend(t, bob, "general", "after the revocation")
+	if canRead(t, laptop, "general", "after the revocation") {
+		t.Fatal("the revoked laptop reads what follows its revocation")
+	}
+	// Not even a new process of it, with its keys, reads it.
+	again, err := chat.Login(c, e.st, dev, chat.Options{Linked: linkedOf(t, e, alice, dev)})
+	if err == nil && canRead(t, again, "general", "after the revocation") {
+		t.Fatal("a new process of the revoked laptop reads what follows")
+	}
+	if _, err := laptop.Send(c, "general", "still here?"); !errors.Is(err, chat.ErrDeviceNotListed) {
+		t.Fatalf("send from the revoked laptop = %v, want ErrDeviceNotListed", err)
+	}
+	// What it sent before stays alice's.
+	p, err := bob.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.Messages {
+		if m.ID == sent.ID && (m.Rejected != "" || m.Sender != "alice") {
+			t.Fatalf("the laptop's message from before the revocation is now %+v", m)
+		}
+	}
+	devs, _ = alice.Devices(c, "alice")
+	if len(devs) != 2 || devs[1].Revoked.IsZero() {
+		t.Fatalf("alice's devices after the revocation: %+v", devs)
+	}
+}
+
+// linkedOf rebuilds what a device keeps of its link, from etcd.
+func linkedOf(t *testing.T, e *env, owner *chat.Service, dev *crypto.Identity) *chat.LinkedDevice {
+	t.Helper()
+	id, err := owner.User(ctx(t), owner.Me())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.st.Device(ctx(t), owner.Me(), chat.DeviceID(dev.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &chat.LinkedDevice{Identity: id, Cert: rec.Value()}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// flowDeviceLinkTampered: whoever can write etcd cannot swap the new
+// device's keys in its link request, nor hand the new device another
+// identity in the answer: the code, never stored, authenticates both.
+func flowDeviceLinkTampered(t *testing.T, e *env) {
+	c := ctx(t)
+	alice := e.login("alice")
+	raw := e.raw()
+
+	// A request whose keys were swapped for the attacker's.
+	dev, _ := crypto.NewIdentity("alice")
+	pl, err := chat.StartLink(c, e.st, dev, "phone", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := store.Prefix + "links/alice/" + pl.Code.ID()
+	resp, err := raw.Get(c, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("link request at %s: %v", key, err)
+	}
+	var req map[string]any
+	json.Unmarshal(resp.Kvs[0].Value, &req)
+	mallory, _ := crypto.NewIdentity("alice")
+	req["signing_key"] = mallory.Public().SigningKey()
+	req["kem_key"] = mallory.Public().KEMKey()
+	b, _ := json.Marshal(req)
+	if _, err := raw.Put(c, key, string(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := alice.ApproveLink(c, pl.Code); !errors.Is(err, chat.ErrLinkTampered) {
+		t.Fatalf("approving a swapped request = %v, want ErrLinkTampered", err)
+	}
+	devs, _ := alice.Devices(c, "alice")
+	if len(devs) != 1 {
+		t.Fatalf("a swapped request added a device: %+v", devs)
+	}
+	// A wrong code finds nothing.
+	if _, _, err := alice.ApproveLink(c, crypto.NewLinkCode()); !errors.Is(err, chat.ErrNoLink) {
+		t.Fatalf("approving an unknown code = %v, want ErrNoLink", err)
+	}
+
+	// An answer planted by the attacker, with an identity of their own
+	// certifying the new device.
+	dev2, _ := crypto.NewIdentity("alice")
+	pl2, err := chat.StartLink(c, e.st, dev2, "tablet", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := map[string]any{"signing_key": mallory.Public().SigningKey(), "kem_key": mallory.Public().KEMKey(), "cert": []byte("{}"), "mac": make([]byte, 32)}
+	b, _ = json.Marshal(fake)
+	if _, err := raw.Put(c, store.Prefix+"links/alice/"+pl2.Code.ID()+".ok", string(b)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(c, 10*time.Second)
+	defer cancel()
+	if _, err := pl2.Wait(wctx); !errors.Is(err, chat.ErrLinkTampered) {
+		t.Fatalf("Wait on a planted answer = %v, want ErrLinkTampered", err)
+	}
+}
+
+// flowDeviceForgedRefused: a device only alice's identity certified, in a
+// roster change only alice signed, speaks for alice. Bob, a member holding
+// the room's key, tries both halves.
+func flowDeviceForgedRefused(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	groupOf(t, "general", alice, bob)
+	laptop, _ := linkDevice(t, e, alice, "laptop")
+	mustSend(t, laptop, "general", "genuine")
+
+	// (1) Bob rewrites alice's devices, dropping her laptop: refused,
+	// the laptop goes on.
+	if err := chat.CommitDevicesOf(c, bob, "general", "alice", []string{alice.Device()}); err != nil && !errors.Is(err, chat.ErrTampered) {
+		t.Logf("bob's commit: %v", err)
+	}
+	mustSend(t, laptop, "general", "still listed")
+	if !canRead(t, bob, "general", "still listed") {
+		t.Fatal("bob dropped alice's laptop from the room")
+	}
+
+	// (2) A certificate for keys bob holds, signed by a key that is not
+	// alice's identity, listed by a commit alice's own client signs:
+	// refused, and bob's message sealed with those keys is not alice's.
+	mallory, _ := crypto.NewIdentity("alice")
+	mdev := chat.DeviceID(mallory.Public())
+	forged, err := store.EncodeDevice(mallory, store.Device{User: "alice", ID: mdev, SigningKey: mallory.Public().SigningKey(), KEMKey: mallory.Public().KEMKey(), Created: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.raw().Put(c, store.Prefix+"devices/alice/"+mdev, string(forged)); err != nil {
+		t.Fatal(err)
+	}
+	list := []string{alice.Device(), laptop.Device(), mdev}
+	slices.Sort(list[1:])
+	if err := chat.CommitDevicesOf(c, alice, "general", "alice", list); err == nil {
+		t.Log("the forged listing was stored (and must not count)")
+	}
+	n, digest, k, err := chat.CurrentKey(c, bob, "general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := crypto.NewMessageID(time.Now())
+	env, err := crypto.SealMessage(mallory, k, "general", mid, crypto.Header{Commit: n, CommitDigest: digest, Sender: "alice", Seq: 1, Time: time.Now().UnixMilli()}, chat.TextPayload("forged as alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.raw().Put(c, store.Prefix+"room/general/m/"+mid.String(), string(env)); err != nil {
+		t.Fatal(err)
+	}
+	carol := e.login("carol") // a reader who saw nothing before
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Approve(c, "general", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, reader := range []*chat.Service{alice, bob, carol} {
+		p, err := reader.History(c, "general", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Messages {
+			if m.ID == mid.String() && m.Rejected == "" {
+				t.Fatalf("%s accepts bob's message as alice's, from device %q: %+v", reader.Me(), m.Device, m)
+			}
+		}
+		devs, err := reader.Devices(c, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if d.ID == mdev {
+				t.Fatalf("%s lists the forged device of alice", reader.Me())
+			}
+		}
+	}
+	mustSend(t, laptop, "general", "after the forgeries")
+	if !canRead(t, carol, "general", "after the forgeries") {
+		t.Fatal("the room is stuck after the forgeries")
+	}
+}
