@@ -48,6 +48,7 @@ var flows = []struct {
 	{"HistoryCutShortFails", flowHistoryCutShortFails},
 	{"HugeSequenceNumber", flowHugeSequenceNumber},
 	{"StreamForwardNewMember", flowStreamForwardNewMember},
+	{"OpenRoom", flowOpenRoom},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},
