@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // flowOpenRoom: OpenRoom reads, in one call, what a conversation opens
@@ -19,7 +20,7 @@ func flowOpenRoom(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := &memMarks{}
+	marks := &testkit.ReadMarks{}
 	bob, err := chat.Login(c, e.st, bobID, chat.Options{ReadMarks: marks})
 	if err != nil {
 		t.Fatal(err)

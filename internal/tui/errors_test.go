@@ -7,6 +7,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // A conversation that cannot be read says so: the room opens with the
@@ -14,8 +16,8 @@ import (
 func TestOpenRoomErrorShown(t *testing.T) {
 	t.Parallel()
 	eps := startEtcd(t)
-	p := newProxy(t, eps[0])
-	d := newDriver(t, newSession(openStore(t, []string{p.endpoint()})), Options{User: "alice", Timeout: 2 * time.Second})
+	p := testkit.NewProxy(t, eps[0])
+	d := newDriver(t, newSession(openStore(t, []string{p.Endpoint()})), Options{User: "alice", Timeout: 2 * time.Second})
 	d.waitText("New identity alice")
 	d.enter()
 	d.waitFor("the room list", func() bool { return d.m.screen == screenRooms && d.m.rooms.loaded })
@@ -24,7 +26,7 @@ func TestOpenRoomErrorShown(t *testing.T) {
 	}
 	d.waitFor("general listed", func() bool { return d.m.isMember("general") })
 
-	p.setCut(true)
+	p.SetDown(true)
 	showRoom(t, d, "general")
 	d.waitText("cannot read the history:")
 	if d.m.conv.pageRev != 0 || len(d.m.conv.members) != 0 {
