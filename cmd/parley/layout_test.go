@@ -35,8 +35,8 @@ func listPackages(t *testing.T) []pkgInfo {
 	return pkgs
 }
 
-// TestLayout keeps each heavy dependency with its one owner and every
-// package documented.
+// TestLayout keeps each heavy dependency with its one owner, the test kit
+// out of every build but the tests', and every package documented.
 func TestLayout(t *testing.T) {
 	const mod = "github.com/parley-chat/parley/internal/"
 	forbidden := map[string][]string{
@@ -47,6 +47,7 @@ func TestLayout(t *testing.T) {
 		mod + "names":    {"go.etcd.io/etcd", mod},
 		mod + "termtext": {"go.etcd.io/etcd", "charm.land/", mod},
 		mod + "fsutil":   {"go.etcd.io/etcd", "charm.land/", mod},
+		mod + "testkit":  {"go.etcd.io/etcd", "charm.land/", mod},
 	}
 	owners := map[string][]string{
 		"go.etcd.io/etcd/client/v3":       {mod + "store", mod + "node"},
@@ -64,6 +65,11 @@ func TestLayout(t *testing.T) {
 						t.Errorf("%s depends on %s", p.ImportPath, d)
 					}
 				}
+			}
+		}
+		for _, d := range p.Imports {
+			if d == mod+"testkit" {
+				t.Errorf("%s imports %s, which is for tests only", p.ImportPath, d)
 			}
 		}
 		for dep, who := range owners {

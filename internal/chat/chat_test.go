@@ -14,6 +14,7 @@ import (
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
+	"github.com/parley-chat/parley/internal/testkit"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -48,6 +49,7 @@ var flows = []struct {
 	{"HistoryCutShortFails", flowHistoryCutShortFails},
 	{"HugeSequenceNumber", flowHugeSequenceNumber},
 	{"StreamForwardNewMember", flowStreamForwardNewMember},
+	{"OpenRoom", flowOpenRoom},
 	// Room protocol v2 regressions (attack_test.go).
 	{"RemovalTamperRefused", flowRemovalTamperRefused},
 	{"DepartedHasNoAuthority", flowDepartedHasNoAuthority},
@@ -632,45 +634,6 @@ func flowSubscribeAfterCompaction(t *testing.T, e *env) {
 	}
 }
 
-type memOutbox struct {
-	mu      sync.Mutex
-	m       map[string][]byte
-	last    map[string][]byte // last version of every entry ever put
-	lists   int               // calls of List
-	listErr error             // List fails with it, if set
-}
-
-func (o *memOutbox) Put(id string, b []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.m[id] = slices.Clone(b)
-	if o.last == nil {
-		o.last = map[string][]byte{}
-	}
-	o.last[id] = slices.Clone(b)
-	return nil
-}
-func (o *memOutbox) Delete(id string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.m, id)
-	return nil
-}
-func (o *memOutbox) List() (map[string][]byte, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.lists++
-	if o.listErr != nil {
-		return nil, o.listErr
-	}
-	out := make(map[string][]byte, len(o.m))
-	for k, v := range o.m {
-		out[k] = slices.Clone(v)
-	}
-	return out, nil
-}
-func (o *memOutbox) TryLock() (func(), bool, error) { return func() {}, true, nil }
-
 // flowOutboxExactlyOnce queues messages while the cluster is unreachable,
 // then delivers them from a restarted client, twice over (as after a crash
 // between the write and the outbox cleanup): each arrives exactly once, in
@@ -678,7 +641,7 @@ func (o *memOutbox) TryLock() (func(), bool, error) { return func() {}, true, ni
 func flowOutboxExactlyOnce(t *testing.T, e *env) {
 	c := ctx(t)
 	id, _ := crypto.NewIdentity("alice")
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	online, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
 	if err != nil {
 		t.Fatal(err)
@@ -732,11 +695,7 @@ func flowOutboxExactlyOnce(t *testing.T, e *env) {
 	// A crash after the writes but before the outbox was cleaned: the
 	// entries come back, with their fixed envelopes, and are delivered
 	// again without duplicates.
-	ob.mu.Lock()
-	for id, b := range ob.last {
-		ob.m[id] = b
-	}
-	ob.mu.Unlock()
+	ob.Restore()
 	again, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
 	if err != nil {
 		t.Fatal(err)
@@ -822,12 +781,12 @@ func flowVerifiedCache(t *testing.T, e *env) {
 	}
 }
 
-// loginThroughProxy logs a new "alice" in through a replyDropper in front
+// loginThroughProxy logs a new "alice" in through a testkit.Proxy in front
 // of the env's first member, for the length of the test.
-func loginThroughProxy(t *testing.T, e *env, opts chat.Options) (*replyDropper, *crypto.Identity, *chat.Service) {
+func loginThroughProxy(t *testing.T, e *env, opts chat.Options) (*testkit.Proxy, *crypto.Identity, *chat.Service) {
 	t.Helper()
-	proxy := newReplyDropper(t, e.eps[0])
-	st, err := store.Open(store.Config{Endpoints: []string{proxy.endpoint()}})
+	proxy := testkit.NewProxy(t, e.eps[0])
+	st, err := store.Open(store.Config{Endpoints: []string{proxy.Endpoint()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -848,12 +807,12 @@ func loginThroughProxy(t *testing.T, e *env, opts chat.Options) (*replyDropper, 
 // not make it appear twice.
 func flowLostAckQueuedOnce(t *testing.T, e *env) {
 	c := ctx(t)
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	proxy, id, alice := loginThroughProxy(t, e, chat.Options{Outbox: ob})
 	alice.CreateRoom(c, "r")
 	mustSend(t, alice, "r", "first")
 
-	proxy.drop.Store(true)
+	proxy.DropReplies(true)
 	m, err := alice.SendOrQueue(c, "r", "lost ack", 500*time.Millisecond)
 	if err != nil || !m.Pending {
 		t.Fatalf("SendOrQueue with lost replies = %+v, %v; want pending", m, err)
@@ -889,7 +848,7 @@ func flowSlowCluster(t *testing.T, e *env) {
 	mustSend(t, alice, "far", "near")
 
 	delay := store.MinWriteAttempt + 200*time.Millisecond
-	proxy.delay.Store(int64(delay))
+	proxy.SetDelay(delay)
 	for i := range 3 {
 		sctx, cancel := context.WithTimeout(c, 20*time.Second)
 		start := time.Now()
@@ -902,7 +861,7 @@ func flowSlowCluster(t *testing.T, e *env) {
 			t.Fatalf("send %d took %v, less than the delay %v: the proxy did not hold the reply", i, took, delay)
 		}
 	}
-	proxy.delay.Store(0)
+	proxy.SetDelay(0)
 
 	reader, err := chat.Login(c, e.st, id, chat.Options{})
 	if err != nil {
@@ -953,7 +912,7 @@ func flowUnreadSince(t *testing.T, e *env) {
 		t.Fatalf("bob's summary after a flood = %d unread, more %v, %v; want %d and more", sum.Unread, sum.UnreadMore, err, chat.UnreadScan)
 	}
 
-	marks := &memMarks{}
+	marks := &testkit.ReadMarks{}
 	carol, err := crypto.NewIdentity("carol")
 	if err != nil {
 		t.Fatal(err)
@@ -977,27 +936,6 @@ func flowUnreadSince(t *testing.T, e *env) {
 	if got := bob.ReadMark("news"); got != 0 {
 		t.Fatalf("a service without ReadMarks reports %d", got)
 	}
-}
-
-type memMarks struct {
-	mu sync.Mutex
-	m  map[string]int64
-}
-
-func (r *memMarks) ReadMark(room string) int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[room]
-}
-
-func (r *memMarks) SetReadMark(room string, rev int64) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = make(map[string]int64)
-	}
-	r.m[room] = max(r.m[room], rev)
-	return nil
 }
 
 // flowWatchRooms: the rooms watch signals once in place, then when a room

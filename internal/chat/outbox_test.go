@@ -12,6 +12,7 @@ import (
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // offlineLogin logs id in through a store that reaches no cluster, as a
@@ -70,7 +71,7 @@ func TestRunOutboxDeliversWhatAnotherProcessQueued(t *testing.T) {
 	e := newEnv(t, storetest.StartEmbedded(t))
 	c := ctx(t)
 	id, _ := crypto.NewIdentity("alice")
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	online, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestRunOutboxDeliversWhatAnotherProcessQueued(t *testing.T) {
 func TestSendOrQueueListsTheOutboxOnce(t *testing.T) {
 	c := ctx(t)
 	id, _ := crypto.NewIdentity("alice")
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	offline := offlineLogin(t, id, ob)
 	var want []string
 	for i := range 30 {
@@ -115,9 +116,7 @@ func TestSendOrQueueListsTheOutboxOnce(t *testing.T) {
 			t.Fatalf("SendOrQueue %d offline = %+v, %v; want pending", i, m, err)
 		}
 	}
-	ob.mu.Lock()
-	lists := ob.lists
-	ob.mu.Unlock()
+	lists := ob.Lists()
 	if lists > 1 {
 		t.Fatalf("30 messages queued with %d listings of the outbox, want at most 1", lists)
 	}
@@ -140,7 +139,7 @@ func TestSendOrQueueUnreadableOutboxIsNotEmpty(t *testing.T) {
 	e := newEnv(t, storetest.StartEmbedded(t))
 	c := ctx(t)
 	id, _ := crypto.NewIdentity("alice")
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	alice, err := chat.Login(c, e.st, id, chat.Options{Outbox: ob})
 	if err != nil {
 		t.Fatal(err)
@@ -148,9 +147,7 @@ func TestSendOrQueueUnreadableOutboxIsNotEmpty(t *testing.T) {
 	if _, err := alice.CreateRoom(c, "r"); err != nil {
 		t.Fatal(err)
 	}
-	ob.mu.Lock()
-	ob.listErr = errors.New("outbox: input/output error")
-	ob.mu.Unlock()
+	ob.FailList(errors.New("outbox: input/output error"))
 	if m, err := alice.SendOrQueue(c, "r", "jumps the queue", time.Second); err == nil || !strings.Contains(err.Error(), "input/output error") {
 		t.Fatalf("SendOrQueue with an unreadable outbox = %+v, %v; want its error", m, err)
 	}
@@ -168,7 +165,7 @@ func TestSendOrQueueUnreadableOutboxIsNotEmpty(t *testing.T) {
 func TestOutboxDrainsWhenTheClusterIsBack(t *testing.T) {
 	e := newEnv(t, storetest.StartEmbedded(t))
 	c := ctx(t)
-	ob := &memOutbox{m: map[string][]byte{}}
+	ob := &testkit.Outbox{}
 	proxy, _, alice := loginThroughProxy(t, e, chat.Options{Outbox: ob})
 	if _, err := alice.CreateRoom(c, "r"); err != nil {
 		t.Fatal(err)
@@ -176,7 +173,7 @@ func TestOutboxDrainsWhenTheClusterIsBack(t *testing.T) {
 	mustSend(t, alice, "r", "before")
 	delivered := runOutbox(t, alice)
 
-	proxy.setDown(true)
+	proxy.SetDown(true)
 	var queued []string
 	for _, text := range []string{"down 1", "down 2", "down 3"} {
 		m, err := alice.SendOrQueue(c, "r", text, 300*time.Millisecond)
@@ -188,7 +185,7 @@ func TestOutboxDrainsWhenTheClusterIsBack(t *testing.T) {
 	if n, down, err := alice.OutboxStatus(); n != 3 || !down || err != nil {
 		t.Fatalf("OutboxStatus = %d, %v, %v; want 3 waiting, down", n, down, err)
 	}
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	var got []string
 	for _, m := range waitDelivered(t, delivered, 3, 30*time.Second) {
 		got = append(got, m.ID)

@@ -245,9 +245,6 @@ func cutAt(arg string) (string, bool) {
 	return "", false
 }
 
-// Resolve returns the room name a command-line room argument stands for.
-func (s *Service) Resolve(arg string) (string, error) { return s.resolve(arg) }
-
 // CreateRoom creates a group room with me as its creator and only member.
 func (s *Service) CreateRoom(ctx context.Context, room string) (RoomInfo, error) {
 	name, err := names.Room(room)
@@ -369,6 +366,12 @@ func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.members(v), nil
+}
+
+// members lists the current members of v, each marked verified if I
+// compared the key the room admitted for them.
+func (s *Service) members(v *roomView) []Member {
 	roster := v.roster()
 	out := make([]Member, 0, len(roster))
 	for _, m := range roster {
@@ -377,7 +380,7 @@ func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
 		out = append(out, Member{Name: m, Creator: m == v.Creator, Me: m == s.me.Name(), Since: sp.Since, AddedBy: sp.By,
 			Fingerprint: fp, Verified: s.isVerified(m, fp)})
 	}
-	return out, nil
+	return out
 }
 
 // WatchRooms signals, until ctx ends, whenever the list of rooms may have

@@ -73,24 +73,37 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 	if err != nil || len(msgs) == 0 {
 		return sum, err
 	}
-	sum.Last = msgs[len(msgs)-1] // in revision order
-	if seen > 0 {
-		older := false
-		for _, m := range msgs {
-			switch {
-			case m.Revision <= seen:
-				older = true
-			case !m.Mine && m.Rejected == "" && (m.Kind == KindText || m.Kind == KindReply):
-				// Edits, deletions, reactions and topics are not news.
-				sum.Unread++
-				if m.Mentions(s.me.Name()) {
-					sum.Mentions++
-				}
+	return summarize(name, msgs, seen, page.More, s.me.Name()), nil
+}
+
+// summarize is the summary of a room whose newest messages are msgs (in
+// revision order), more reporting that older ones exist: the newest
+// message, and the messages from others after revision seen (0: count
+// none) among msgs.
+func summarize(room string, msgs []Message, seen int64, more bool, me string) RoomSummary {
+	sum := RoomSummary{Room: room}
+	if len(msgs) == 0 {
+		return sum
+	}
+	sum.Last = msgs[len(msgs)-1]
+	if seen <= 0 {
+		return sum
+	}
+	older := false
+	for _, m := range msgs {
+		switch {
+		case m.Revision <= seen:
+			older = true
+		case !m.Mine && m.Rejected == "" && (m.Kind == KindText || m.Kind == KindReply):
+			// Edits, deletions, reactions and topics are not news.
+			sum.Unread++
+			if m.Mentions(me) {
+				sum.Mentions++
 			}
 		}
-		sum.UnreadMore = !older && page.More
 	}
-	return sum, nil
+	sum.UnreadMore = !older && more
+	return sum
 }
 
 // ReadMark returns the revision of the newest message of room I have seen,

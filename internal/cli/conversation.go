@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -46,20 +47,17 @@ marked "(edited)"; the earlier text stays in the room's log (see read
 			if err != nil {
 				return err
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			m, err := s.Edit(ctx, argv[0], id, strings.Join(argv[2:], " "))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), messageJSON(m))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "edited %s\n", id)
-			return nil
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				m, err := s.Edit(ctx, argv[0], id, strings.Join(argv[2:], " "))
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), messageJSON(m))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "edited %s\n", id)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the edit as JSON")
@@ -82,20 +80,17 @@ drops its text.`,
 			if err != nil {
 				return err
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			m, err := s.Delete(ctx, argv[0], id)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), messageJSON(m))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", id)
-			return nil
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				m, err := s.Delete(ctx, argv[0], id)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), messageJSON(m))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", id)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the deletion as JSON")
@@ -120,24 +115,21 @@ joined parts), not a word.`,
 			if err := chat.CheckReaction(argv[2]); err != nil {
 				return usageError{err: err, hint: "give a single emoji, such as 👍"}
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			m, err := s.React(ctx, argv[0], id, argv[2])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), messageJSON(m))
-			}
-			if m.Unreact {
-				fmt.Fprintf(cmd.OutOrStdout(), "took back %s on %s\n", m.Reaction, id)
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "reacted %s to %s\n", m.Reaction, id)
-			}
-			return nil
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				m, err := s.React(ctx, argv[0], id, argv[2])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), messageJSON(m))
+				}
+				if m.Unreact {
+					fmt.Fprintf(cmd.OutOrStdout(), "took back %s on %s\n", m.Reaction, id)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "reacted %s to %s\n", m.Reaction, id)
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the reaction as JSON")
@@ -174,43 +166,40 @@ TEXT show the topic and who set it. --clear removes the topic.`, chat.MaxTopicBy
 					return usagef("empty topic: to remove the topic, use --clear")
 				}
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if !set {
-				m, found, err := s.Topic(ctx, argv[0])
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				w := cmd.OutOrStdout()
+				if !set {
+					m, found, err := s.Topic(ctx, argv[0])
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						if !found {
+							return printJSON(w, map[string]any{"room": argv[0], "topic": ""})
+						}
+						return printJSON(w, messageJSON(m))
+					}
+					if !found || m.Topic == "" {
+						fmt.Fprintf(w, "%s has no topic\n", argv[0])
+						return nil
+					}
+					fmt.Fprintf(w, "%s (set by %s on %s)\n", m.Topic, m.Sender, m.Time.Local().Format(stampLayout))
+					return nil
+				}
+				m, err := s.SetTopic(ctx, argv[0], text)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					if !found {
-						return printJSON(w, map[string]any{"room": argv[0], "topic": ""})
-					}
 					return printJSON(w, messageJSON(m))
 				}
-				if !found || m.Topic == "" {
-					fmt.Fprintf(w, "%s has no topic\n", argv[0])
-					return nil
+				if text == "" {
+					fmt.Fprintf(w, "cleared the topic of %s\n", argv[0])
+				} else {
+					fmt.Fprintf(w, "topic of %s: %s\n", argv[0], text)
 				}
-				fmt.Fprintf(w, "%s (set by %s on %s)\n", m.Topic, m.Sender, m.Time.Local().Format(stampLayout))
 				return nil
-			}
-			m, err := s.SetTopic(ctx, argv[0], text)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(w, messageJSON(m))
-			}
-			if text == "" {
-				fmt.Fprintf(w, "cleared the topic of %s\n", argv[0])
-			} else {
-				fmt.Fprintf(w, "topic of %s: %s\n", argv[0], text)
-			}
-			return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -237,43 +226,40 @@ func (a *App) roomShowCmd() *cobra.Command {
 		Example: "  parley room show general",
 		Args:    args(1, "a room"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			r, err := s.Room(ctx, argv[0])
-			if err != nil {
-				return err
-			}
-			var topic string
-			if r.Member {
-				m, found, err := s.Topic(ctx, argv[0])
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				r, err := s.Room(ctx, argv[0])
 				if err != nil {
 					return err
 				}
-				if found {
-					topic = m.Topic
+				var topic string
+				if r.Member {
+					m, found, err := s.Topic(ctx, argv[0])
+					if err != nil {
+						return err
+					}
+					if found {
+						topic = m.Topic
+					}
 				}
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				o := map[string]any{"room": r.Name, "kind": r.Kind, "member": r.Member, "members": r.Members, "disappear_seconds": r.DisappearSeconds}
+				w := cmd.OutOrStdout()
+				if asJSON {
+					o := map[string]any{"room": r.Name, "kind": r.Kind, "member": r.Member, "members": r.Members, "disappear_seconds": r.DisappearSeconds}
+					if topic != "" {
+						o["topic"] = topic
+					}
+					return printJSON(w, o)
+				}
+				fmt.Fprintln(w, describeRoom(r))
 				if topic != "" {
-					o["topic"] = topic
+					fmt.Fprintf(w, "topic: %s\n", topic)
 				}
-				return printJSON(w, o)
-			}
-			fmt.Fprintln(w, describeRoom(r))
-			if topic != "" {
-				fmt.Fprintf(w, "topic: %s\n", topic)
-			}
-			if r.DisappearSeconds > 0 {
-				fmt.Fprintf(w, "messages disappear after %s\n", formatLifetime(time.Duration(r.DisappearSeconds)*time.Second))
-			} else {
-				fmt.Fprintln(w, "messages stay")
-			}
-			return nil
+				if r.DisappearSeconds > 0 {
+					fmt.Fprintf(w, "messages disappear after %s\n", formatLifetime(time.Duration(r.DisappearSeconds)*time.Second))
+				} else {
+					fmt.Fprintln(w, "messages stay")
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -302,20 +288,17 @@ keep the lifetime they were sent with.`,
 			if err != nil {
 				return err
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			if err := s.SetDisappear(ctx, argv[0], d); err != nil {
-				return err
-			}
-			if d == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "messages sent to %s from now on stay\n", argv[0])
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "messages sent to %s from now on disappear after %s\n", argv[0], formatLifetime(d))
-			}
-			return nil
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				if err := s.SetDisappear(ctx, argv[0], d); err != nil {
+					return err
+				}
+				if d == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "messages sent to %s from now on stay\n", argv[0])
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "messages sent to %s from now on disappear after %s\n", argv[0], formatLifetime(d))
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&disappear, "disappear", "", "how long messages sent from now on live (30m, 1h, 7d; 0: for good)")

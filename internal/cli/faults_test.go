@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/cli"
 	"github.com/parley-chat/parley/internal/store/storetest"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // mustRun runs parley and fails the test unless it exits 0.
@@ -41,11 +42,11 @@ func TestSlowClusterIsNotUnavailable(t *testing.T) {
 	mustRun(t, ctx, env, "--user", "alice", "create", "r")
 	mustRun(t, ctx, env, "--user", "alice", "send", "r", "hello")
 
-	proxy := newFaultProxy(t, eps[0])
-	slow := withEnv(env, "PARLEY_ENDPOINTS", proxy.endpoint())
+	proxy := testkit.NewProxy(t, eps[0])
+	slow := withEnv(env, "PARLEY_ENDPOINTS", proxy.Endpoint())
 	// Each reply takes longer than the whole timeout; the probe after the
 	// failure has seconds.
-	proxy.delay.Store(int64(400 * time.Millisecond))
+	proxy.SetDelay(400 * time.Millisecond)
 	code, stderr := run(t, ctx, slow, nil, "--timeout", "300ms", "--user", "alice", "read", "r")
 	if code != cli.ExitSlow || !strings.Contains(stderr, "slow or overloaded") || !strings.Contains(stderr, "try a longer --timeout") {
 		t.Fatalf("read on a slow cluster: exit %d, stderr:\n%s\nwant exit %d and a slow cluster's hint", code, stderr, cli.ExitSlow)
@@ -54,7 +55,7 @@ func TestSlowClusterIsNotUnavailable(t *testing.T) {
 		t.Fatalf("a slow cluster reported as unavailable:\n%s", stderr)
 	}
 
-	proxy.setDown(true)
+	proxy.SetDown(true)
 	code, stderr = run(t, ctx, slow, nil, "--timeout", "300ms", "--user", "alice", "read", "r")
 	if code != cli.ExitUnavailable || !strings.Contains(stderr, "etcd cluster unavailable") || !strings.Contains(stderr, "quorum") {
 		t.Fatalf("read on an unreachable cluster: exit %d, stderr:\n%s\nwant exit %d", code, stderr, cli.ExitUnavailable)

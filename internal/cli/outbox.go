@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/fsutil"
 )
@@ -154,4 +156,60 @@ func (a *App) flushOutbox(ctx context.Context, s *chat.Service) {
 	case waiting > 1:
 		a.note("parley: %d messages wait in the outbox for the cluster; the next send delivers them (parley outbox lists them)", waiting)
 	}
+}
+
+func (a *App) outboxCmd() *cobra.Command {
+	var asJSON, deliver bool
+	c := &cobra.Command{
+		Use:   "outbox",
+		Short: "List messages queued while the cluster was unavailable",
+		Long: `Messages sent while the cluster has no quorum wait in an outbox in your
+home and are delivered, each exactly once and in order, as soon as the
+cluster answers, by a parley that sends: the next send (before its own
+message), a running send -, read --follow or chat. outbox --deliver
+delivers them now; each message gets --timeout, however many wait.`,
+		Example: `  parley outbox
+  parley outbox --deliver`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if deliver {
+				// A slow cluster takes a long outbox: each message gets
+				// the timeout, the drain as a whole is not bounded.
+				a.deliverWait = a.cfg.Timeout
+			}
+			return a.withService(cmd, func(_ context.Context, s *chat.Service) error {
+				if deliver {
+					done, err := s.DeliverOutbox(cmd.Context())
+					for _, m := range done {
+						a.note("parley: delivered %s to %s", m.ID, m.Room)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				pending, err := s.Pending()
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				for _, m := range pending {
+					if asJSON {
+						if err := printJSON(w, messageJSON(m)); err != nil {
+							return err
+						}
+						continue
+					}
+					status := "pending"
+					if m.Rejected != "" {
+						status = "failed: " + m.Rejected
+					}
+					fmt.Fprintf(w, "%s  %s  %s: %s (%s)\n", m.Time.Local().Format("2006-01-02 15:04:05"), m.Room, m.Sender, m.Text, status)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per message")
+	c.Flags().BoolVar(&deliver, "deliver", false, "try to deliver the queued messages now")
+	return c
 }

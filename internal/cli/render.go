@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -372,4 +373,22 @@ func (t *transcript) flushChunk() error {
 		}
 	}
 	return nil
+}
+
+// messageJSON is a message as --json prints it.
+func messageJSON(m chat.Message) map[string]any {
+	o := map[string]any{
+		"room": m.Room, "id": m.ID, "sender": m.Sender, "time": m.Time.Format(time.RFC3339Nano),
+		"revision": m.Revision, "epoch": m.Epoch, "seq": m.Seq,
+	}
+	if m.Pending {
+		o["pending"] = true
+	}
+	if m.Rejected != "" {
+		o["rejected"] = m.Rejected
+	} else {
+		o["text"] = m.Text
+	}
+	kindJSON(o, m)
+	return o
 }

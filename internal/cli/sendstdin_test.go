@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/cli"
 	"github.com/parley-chat/parley/internal/store/storetest"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, which tells when
@@ -201,20 +202,20 @@ func TestSendStdinDeliversItsOwnQueue(t *testing.T) {
 	mustRun(t, ctx, env, "--user", "alice", "create", "logs")
 	mustRun(t, ctx, env, "--user", "alice", "send", "logs", "before")
 
-	proxy := newFaultProxy(t, eps[0])
-	proxy.setDown(true)
+	proxy := testkit.NewProxy(t, eps[0])
+	proxy.SetDown(true)
 	pr, pw := io.Pipe()
 	defer pr.Close()
 	stderr := newSyncBuffer()
 	done := make(chan int, 1)
 	go func() {
-		done <- runWith(ctx, withEnv(env, "PARLEY_ENDPOINTS", proxy.endpoint()), pr, nil, stderr,
+		done <- runWith(ctx, withEnv(env, "PARLEY_ENDPOINTS", proxy.Endpoint()), pr, nil, stderr,
 			"--timeout", "2s", "--user", "alice", "send", "logs", "-")
 	}()
 	fmt.Fprintln(pw, "down 1")
 	stderr.waitFor(t, "queued", 20*time.Second)
 	fmt.Fprintln(pw, "down 2")
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(stderr.String(), "delivered queued message") < 2 {
 		if time.Now().After(deadline) {
@@ -269,10 +270,10 @@ func TestOutboxDeliverOnASlowCluster(t *testing.T) {
 		t.Fatalf("%d messages queued, want %d:\n%s", n, len(want), stderr)
 	}
 
-	proxy := newFaultProxy(t, eps[0])
-	proxy.delay.Store(int64(200 * time.Millisecond))
+	proxy := testkit.NewProxy(t, eps[0])
+	proxy.SetDelay(200 * time.Millisecond)
 	start := time.Now()
-	code, errs := run(t, ctx, withEnv(env, "PARLEY_ENDPOINTS", proxy.endpoint()), nil, "--timeout", "3s", "--user", "alice", "outbox", "--deliver")
+	code, errs := run(t, ctx, withEnv(env, "PARLEY_ENDPOINTS", proxy.Endpoint()), nil, "--timeout", "3s", "--user", "alice", "outbox", "--deliver")
 	took := time.Since(start)
 	if code != 0 {
 		t.Fatalf("outbox --deliver on a slow cluster: exit %d after %v:\n%s", code, took, errs)

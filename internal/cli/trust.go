@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -28,72 +29,69 @@ USER again.`,
   parley trust bob --accept`,
 		Args: args(1, "a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			user, err := a.otherUser(s, argv[0])
-			if err != nil {
-				return err
-			}
-			k, err := s.KeyChange(ctx, user)
-			if err != nil {
-				return err
-			}
-			accepted := false
-			if accept && k.Changed() {
-				if err := s.AcceptKey(ctx, user, k.Stored); err != nil {
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				user, err := a.otherUser(s, argv[0])
+				if err != nil {
 					return err
 				}
-				accepted = true
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				return printJSON(w, struct {
-					chat.KeyChange
-					Changed  bool `json:"changed"`
-					Accepted bool `json:"accepted"`
-				}{k, k.Changed(), accepted})
-			}
-			switch {
-			case k.Pinned == "":
-				fmt.Fprintf(w, "This home has pinned no key for %s yet. etcd holds %s.\n", k.User, k.Stored)
-				fmt.Fprintf(w, "It is pinned from the first room commit that admits it; compare it with %s first with: parley verify %s\n", k.User, k.User)
-				return nil
-			case !k.Changed():
-				state := "not verified"
-				if k.WasVerified {
-					state = "verified"
+				k, err := s.KeyChange(ctx, user)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "The key of %s has not changed: %s (%s).\n", k.User, k.Pinned, state)
+				accepted := false
+				if accept && k.Changed() {
+					if err := s.AcceptKey(ctx, user, k.Stored); err != nil {
+						return err
+					}
+					accepted = true
+				}
+				w := cmd.OutOrStdout()
+				if asJSON {
+					return printJSON(w, struct {
+						chat.KeyChange
+						Changed  bool `json:"changed"`
+						Accepted bool `json:"accepted"`
+					}{k, k.Changed(), accepted})
+				}
+				switch {
+				case k.Pinned == "":
+					fmt.Fprintf(w, "This home has pinned no key for %s yet. etcd holds %s.\n", k.User, k.Stored)
+					fmt.Fprintf(w, "It is pinned from the first room commit that admits it; compare it with %s first with: parley verify %s\n", k.User, k.User)
+					return nil
+				case !k.Changed():
+					state := "not verified"
+					if k.WasVerified {
+						state = "verified"
+					}
+					fmt.Fprintf(w, "The key of %s has not changed: %s (%s).\n", k.User, k.Pinned, state)
+					return nil
+				}
+				was := ""
+				if k.WasVerified {
+					was = "  (was verified)"
+				}
+				fmt.Fprintf(w, "The key stored for %s in etcd is not the one this home pinned.\n\n", k.User)
+				fmt.Fprintf(w, "  pinned   %s%s\n  in etcd  %s\n\n", k.Pinned, was, k.Stored)
+				if k.PinnedCode != "" {
+					fmt.Fprintf(w, "Safety code with the pinned key:\n")
+					printCode(w, k.PinnedCode)
+				}
+				fmt.Fprintf(w, "Safety code with the key in etcd:\n")
+				printCode(w, k.StoredCode)
+				fmt.Fprintln(w)
+				if !accepted {
+					fmt.Fprintf(w, "Either %s replaced their keys or someone with write access to etcd did.\n", k.User)
+					fmt.Fprintf(w, "Ask %s, over a channel you trust, to run: parley verify %s\n", k.User, s.Me())
+					fmt.Fprintf(w, "If %s sees the code with the key in etcd, accept it with: parley trust %s --accept\n", k.User, k.User)
+					return nil
+				}
+				fmt.Fprintf(w, "Accepted: %s is now pinned for %s.\n", k.Stored, k.User)
+				if k.WasVerified {
+					fmt.Fprintf(w, "%s is no longer marked verified: compare the new code and mark again with: parley verify %s --mark\n", k.User, k.User)
+				}
+				fmt.Fprintf(w, "Rooms that admitted the old key keep it: there a member removes %s and approves %s again.\n", k.User, k.User)
 				return nil
-			}
-			was := ""
-			if k.WasVerified {
-				was = "  (was verified)"
-			}
-			fmt.Fprintf(w, "The key stored for %s in etcd is not the one this home pinned.\n\n", k.User)
-			fmt.Fprintf(w, "  pinned   %s%s\n  in etcd  %s\n\n", k.Pinned, was, k.Stored)
-			if k.PinnedCode != "" {
-				fmt.Fprintf(w, "Safety code with the pinned key:\n")
-				printCode(w, k.PinnedCode)
-			}
-			fmt.Fprintf(w, "Safety code with the key in etcd:\n")
-			printCode(w, k.StoredCode)
-			fmt.Fprintln(w)
-			if !accepted {
-				fmt.Fprintf(w, "Either %s replaced their keys or someone with write access to etcd did.\n", k.User)
-				fmt.Fprintf(w, "Ask %s, over a channel you trust, to run: parley verify %s\n", k.User, s.Me())
-				fmt.Fprintf(w, "If %s sees the code with the key in etcd, accept it with: parley trust %s --accept\n", k.User, k.User)
-				return nil
-			}
-			fmt.Fprintf(w, "Accepted: %s is now pinned for %s.\n", k.Stored, k.User)
-			if k.WasVerified {
-				fmt.Fprintf(w, "%s is no longer marked verified: compare the new code and mark again with: parley verify %s --mark\n", k.User, k.User)
-			}
-			fmt.Fprintf(w, "Rooms that admitted the old key keep it: there a member removes %s and approves %s again.\n", k.User, k.User)
-			return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&accept, "accept", false, "accept the key etcd holds now in place of the pinned one")

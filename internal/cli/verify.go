@@ -34,60 +34,57 @@ is for the key compared: if USER's key changes, the mark goes.`,
 			if mark && unmark {
 				return usagef("--mark and --unmark exclude each other")
 			}
-			ctx, s, cancel, err := a.session(cmd)
-			defer cancel()
-			if err != nil {
-				return err
-			}
-			user, err := a.otherUser(s, argv[0])
-			if err != nil {
-				return err
-			}
-			sf, err := s.Safety(ctx, user)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			switch {
-			case unmark:
-				if err := s.Unverify(user); err != nil {
-					return err
-				}
-				sf.Verified = false
-			case mark:
-				if err := s.MarkVerified(ctx, user, sf.Fingerprint); err != nil {
-					return err
-				}
-				sf.Verified, sf.Pinned = true, true
-			}
-			if asJSON {
-				return printJSON(w, sf)
-			}
-			printSafety(w, sf)
-			switch {
-			case mark:
-				fmt.Fprintf(w, "\n%s is marked verified.\n", sf.User)
-			case unmark:
-				fmt.Fprintf(w, "\n%s is no longer marked verified.\n", sf.User)
-			case sf.Verified:
-				fmt.Fprintf(w, "\n%s is marked verified with this key.\n", sf.User)
-			case a.env.StdinIsTerminal:
-				yes, err := a.confirm(fmt.Sprintf("Does %s see the same code? Mark %s verified [y/N]: ", sf.User, sf.User))
+			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				user, err := a.otherUser(s, argv[0])
 				if err != nil {
 					return err
 				}
-				if !yes {
-					fmt.Fprintf(w, "%s is not marked verified.\n", sf.User)
-					return nil
-				}
-				if err := s.MarkVerified(ctx, user, sf.Fingerprint); err != nil {
+				sf, err := s.Safety(ctx, user)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s is marked verified.\n", sf.User)
-			default:
-				fmt.Fprintf(w, "\nIf %s sees the same code, mark %s verified with: parley verify %s --mark\n", sf.User, sf.User, sf.User)
-			}
-			return nil
+				w := cmd.OutOrStdout()
+				switch {
+				case unmark:
+					if err := s.Unverify(user); err != nil {
+						return err
+					}
+					sf.Verified = false
+				case mark:
+					if err := s.MarkVerified(ctx, user, sf.Fingerprint); err != nil {
+						return err
+					}
+					sf.Verified, sf.Pinned = true, true
+				}
+				if asJSON {
+					return printJSON(w, sf)
+				}
+				printSafety(w, sf)
+				switch {
+				case mark:
+					fmt.Fprintf(w, "\n%s is marked verified.\n", sf.User)
+				case unmark:
+					fmt.Fprintf(w, "\n%s is no longer marked verified.\n", sf.User)
+				case sf.Verified:
+					fmt.Fprintf(w, "\n%s is marked verified with this key.\n", sf.User)
+				case a.env.StdinIsTerminal:
+					yes, err := a.confirm(fmt.Sprintf("Does %s see the same code? Mark %s verified [y/N]: ", sf.User, sf.User))
+					if err != nil {
+						return err
+					}
+					if !yes {
+						fmt.Fprintf(w, "%s is not marked verified.\n", sf.User)
+						return nil
+					}
+					if err := s.MarkVerified(ctx, user, sf.Fingerprint); err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "%s is marked verified.\n", sf.User)
+				default:
+					fmt.Fprintf(w, "\nIf %s sees the same code, mark %s verified with: parley verify %s --mark\n", sf.User, sf.User, sf.User)
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&mark, "mark", false, "mark USER verified: you compared the code and it matched")

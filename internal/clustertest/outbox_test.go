@@ -4,47 +4,14 @@ package clustertest
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
+	"github.com/parley-chat/parley/internal/testkit"
 )
-
-// memOutbox is an outbox in memory, for a client that lives as long as
-// the test.
-type memOutbox struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (o *memOutbox) Put(id string, b []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.m[id] = b
-	return nil
-}
-
-func (o *memOutbox) Delete(id string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.m, id)
-	return nil
-}
-
-func (o *memOutbox) List() (map[string][]byte, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make(map[string][]byte, len(o.m))
-	for k, v := range o.m {
-		out[k] = v
-	}
-	return out, nil
-}
-
-func (o *memOutbox) TryLock() (func(), bool, error) { return func() {}, true, nil }
 
 // TestOutboxLateCommit sends through the leader just after three of five
 // followers died: the leader still takes the write into its log but
@@ -66,7 +33,7 @@ func TestOutboxLateCommit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	svc, err := chat.Login(ctx, st, id, chat.Options{Outbox: &memOutbox{m: map[string][]byte{}}})
+	svc, err := chat.Login(ctx, st, id, chat.Options{Outbox: &testkit.Outbox{}})
 	if err != nil {
 		t.Fatal(err)
 	}

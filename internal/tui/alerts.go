@@ -207,10 +207,16 @@ func (c *conversation) muteCommand(mute bool, arg string) tea.Cmd {
 // resolveRoom reads a room named in a command: "@bob" for my direct room
 // with bob.
 func (c *conversation) resolveRoom(arg string) (string, error) {
-	if c.sh.svc == nil {
-		return names.AnyRoom(arg)
+	if len(arg) > 1 && arg[0] == '@' && c.sh.me != "" {
+		if _, _, pair := names.DirectPair(arg); !pair {
+			peer, err := names.User(arg[1:])
+			if err != nil {
+				return "", err
+			}
+			return names.Direct(c.sh.me, peer)
+		}
 	}
-	return c.sh.svc.Resolve(arg)
+	return names.AnyRoom(arg)
 }
 
 // topicCommand is /topic (show), /topic TEXT (set) and /topic --clear.

@@ -155,10 +155,11 @@ type model struct {
 	conv    *conversation
 	bar     *statusBar
 
-	feeds   map[string]*feed
-	feedGen int
-	listing bool // a listing of the rooms is under way
-	relist  bool // list the rooms again when it returns
+	feeds      map[string]*feed
+	feedGen    int
+	listing    bool // a listing of the rooms is under way
+	markFailed bool // a read mark could not be saved (said once)
+	relist     bool // list the rooms again when it returns
 
 	stopPresence   func()
 	presenceGen    int // the current presence watch
@@ -243,8 +244,16 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.loggedIn(msg.svc)
 
 	case presenceOnMsg:
-		if msg.err == nil {
-			m.stopPresence = msg.stop
+		if msg.err != nil {
+			return m.showError(fmt.Errorf("cannot show you online: %w", msg.err))
+		}
+		m.stopPresence = msg.stop
+		return nil
+	case readMarkMsg:
+		// Said once: a home that cannot save one cannot save the next.
+		if !m.markFailed {
+			m.markFailed = true
+			return m.showError(msg.err)
 		}
 		return nil
 	case onlineMsg:
@@ -338,9 +347,14 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			cmd := m.conv.Update(msg)
 			if h, ok := msg.(historyMsg); ok && h.err == nil {
 				var newest int64
-				for _, msg := range h.page.Messages {
+				for _, msg := range h.scr.Page.Messages {
 					newest = max(newest, msg.Revision)
 				}
+				a := m.sh.act(h.room)
+				if last := h.scr.Summary.Last; last.Revision > a.last.Revision {
+					a.last = last
+				}
+				a.summarized = true
 				cmd = tea.Batch(cmd, m.markRead(h.room, newest), m.shareRead(h.room, newest))
 			}
 			return cmd
@@ -516,6 +530,13 @@ func (m *model) onRooms(msg roomsMsg) tea.Cmd {
 // onSummaries shows the newest message of rooms and their unread counts
 // since the read mark of an earlier session; counted live from here on.
 func (m *model) onSummaries(msg summariesMsg) tea.Cmd {
+	if msg.err != nil {
+		what := "the newest message of 1 room"
+		if msg.failed > 1 {
+			what = fmt.Sprintf("the newest messages of %d rooms", msg.failed)
+		}
+		m.rooms.setError(fmt.Errorf("cannot read %s: %w", what, msg.err))
+	}
 	for name, s := range msg.summaries {
 		a := m.sh.act(name)
 		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
@@ -532,6 +553,10 @@ func (m *model) onSummaries(msg summariesMsg) tea.Cmd {
 	return nextListingCmd(msg.ch)
 }
 
+// readMarkMsg reports a read mark that could not be saved: the next
+// session counts as unread what this one showed.
+type readMarkMsg struct{ err error }
+
 // markRead saves, in the background, that the messages of room up to
 // revision rev have been shown, so the next session counts unread ones
 // from there.
@@ -543,7 +568,9 @@ func (m *model) markRead(room string, rev int64) tea.Cmd {
 	a.marked = rev
 	svc := m.sh.svc
 	return func() tea.Msg {
-		svc.MarkRead(room, rev) // best effort: unread counts are a hint
+		if err := svc.MarkRead(room, rev); err != nil {
+			return readMarkMsg{err: err}
+		}
 		return nil
 	}
 }

@@ -139,9 +139,9 @@ func (c *conversation) Update(msg tea.Msg) tea.Cmd {
 		return c.onOlder(msg)
 	case membersMsg:
 		if msg.err != nil {
-			if msg.show {
-				c.addError(msg.err)
-			}
+			// Shown also when it was a refresh after a membership
+			// change: the members line may be out of date.
+			c.addError(fmt.Errorf("cannot read the members: %w", msg.err))
 			return nil
 		}
 		c.setRoster(msg.members, msg.requests)
@@ -265,11 +265,9 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 	if msg.err != nil {
 		c.addError(fmt.Errorf("cannot read the history: %w", msg.err))
 	} else {
-		p := msg.page
+		p := msg.scr.Page
 		c.pageRev, c.cursor, c.more = p.Revision, p.Cursor, p.More
-		if msg.info != nil {
-			c.room.DisappearSeconds = msg.info.DisappearSeconds
-		}
+		c.room.DisappearSeconds = msg.scr.Room.DisappearSeconds
 		for _, r := range p.Rejected {
 			c.entries = append(c.entries, &entry{kind: entryWarning, text: fmt.Sprintf("rejected %s: %s", r.What, r.Reason), at: time.Now()})
 		}
@@ -279,8 +277,8 @@ func (c *conversation) onHistory(msg historyMsg) tea.Cmd {
 		for _, w := range p.Warnings {
 			c.addWarning(w)
 		}
-		c.setRoster(msg.members, msg.requests)
-		for _, r := range msg.requests {
+		c.setRoster(msg.scr.Members, msg.scr.Requests)
+		for _, r := range msg.scr.Requests {
 			c.addRequest(r.User, r.Time)
 		}
 	}

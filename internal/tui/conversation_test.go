@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // openRoom creates room as the driver's user and opens it from the list.
@@ -315,9 +316,9 @@ func TestConversationSwitchRooms(t *testing.T) {
 func TestConversationOfflineSendsOnce(t *testing.T) {
 	t.Parallel()
 	eps := startEtcd(t)
-	p := newProxy(t, eps[0])
-	sess := newSession(openStore(t, []string{p.endpoint()}))
-	sess.outbox = func() chat.Outbox { return newMemOutbox() }
+	p := testkit.NewProxy(t, eps[0])
+	sess := newSession(openStore(t, []string{p.Endpoint()}))
+	sess.outbox = func() chat.Outbox { return &testkit.Outbox{Exclusive: true} }
 	d := newDriver(t, sess, Options{User: "alice"})
 	d.waitText("New identity alice")
 	d.enter()
@@ -326,13 +327,13 @@ func TestConversationOfflineSendsOnce(t *testing.T) {
 	d.line("while online")
 	d.waitFor("the first message sent", func() bool { return len(d.m.sh.outgoing) == 0 })
 
-	p.setCut(true)
+	p.SetDown(true)
 	d.line("while offline")
 	d.waitText("» alice: while offline  (sending…)", "1 sending")
 	d.waitText("» alice: while offline  (queued: sent once the cluster is back)", "1 queued")
 	d.waitText("offline: 0/1 endpoints reachable")
 
-	p.setCut(false)
+	p.SetDown(false)
 	d.waitText("connected to 127.0.0.1")
 	d.waitFor("the queued message delivered", func() bool { return len(d.m.sh.outgoing) == 0 })
 	d.waitText("» alice: while offline")

@@ -156,12 +156,10 @@ type topicMsg struct {
 
 // topicCmd finds the room's topic further back than the pages loaded.
 func topicCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, searchTimeout)
-		defer cancel()
+	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
 		t, found, err := svc.Topic(ctx, room)
 		return topicMsg{room: room, topic: t, found: found, err: err}
-	}
+	})
 }
 
 // lookUpTopic asks for the topic once if the pages loaded hold none and
@@ -178,7 +176,11 @@ func (c *conversation) lookUpTopic() tea.Cmd {
 }
 
 func (c *conversation) onTopic(msg topicMsg) {
-	if msg.err == nil && msg.found {
+	if msg.err != nil {
+		c.addError(fmt.Errorf("cannot find the topic: %w", msg.err))
+		return
+	}
+	if msg.found {
 		t := msg.topic
 		c.foundTopic, c.dirty = &t, true
 	}

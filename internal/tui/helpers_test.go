@@ -3,8 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -48,28 +46,6 @@ type fakeSession struct {
 
 	mu   sync.Mutex
 	keys map[string]*fakeKeystore
-}
-
-// memMarks keeps read marks in memory, across the sessions of one test.
-type memMarks struct {
-	mu sync.Mutex
-	m  map[string]int64
-}
-
-func (r *memMarks) ReadMark(room string) int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[room]
-}
-
-func (r *memMarks) SetReadMark(room string, rev int64) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = make(map[string]int64)
-	}
-	r.m[room] = max(r.m[room], rev)
-	return nil
 }
 
 type fakeKeystore struct {
@@ -279,128 +255,6 @@ func loggedIn(t *testing.T, st *store.Client, user string) *driver {
 	d.enter()
 	d.waitFor("the room list", func() bool { return d.m.screen == screenRooms && d.m.rooms.loaded })
 	return d
-}
-
-// proxy forwards TCP connections to an etcd endpoint until it is cut:
-// the cluster then looks unreachable to clients that use it.
-type proxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]bool
-}
-
-func newProxy(t *testing.T, endpoint string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, ln: ln, target: strings.TrimPrefix(endpoint, "http://"), conns: make(map[net.Conn]bool)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		p.setCut(true)
-	})
-	return p
-}
-
-func (p *proxy) endpoint() string { return "http://" + p.ln.Addr().String() }
-
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		return false
-	}
-	p.conns[c] = true
-	return true
-}
-
-func (p *proxy) serve(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c) || !p.track(up) {
-		c.Close()
-		up.Close()
-		return
-	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-// setCut cuts every connection and refuses new ones (true), or lets them
-// through again (false).
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
-// memOutbox is an outbox in memory.
-type memOutbox struct {
-	mu     sync.Mutex
-	m      map[string][]byte
-	locked bool
-}
-
-func newMemOutbox() *memOutbox { return &memOutbox{m: make(map[string][]byte)} }
-
-func (o *memOutbox) Put(id string, data []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.m[id] = append([]byte(nil), data...)
-	return nil
-}
-
-func (o *memOutbox) Delete(id string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.m, id)
-	return nil
-}
-
-func (o *memOutbox) List() (map[string][]byte, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make(map[string][]byte, len(o.m))
-	for k, v := range o.m {
-		out[k] = v
-	}
-	return out, nil
-}
-
-func (o *memOutbox) TryLock() (func(), bool, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.locked {
-		return nil, false, nil
-	}
-	o.locked = true
-	return func() { o.mu.Lock(); o.locked = false; o.mu.Unlock() }, true, nil
 }
 
 // startEtcd starts an etcd member for the test.

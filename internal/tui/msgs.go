@@ -14,6 +14,16 @@ import (
 // Every call into chat runs in one of the commands below, never in Init,
 // Update or View; its outcome, error included, comes back as a message.
 
+// call is the command of one request to the cluster: fn runs with ctx
+// bounded by d, and its message comes back to Update.
+func call(ctx context.Context, d time.Duration, fn func(context.Context) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return fn(ctx)
+	}
+}
+
 const (
 	// defaultTimeout bounds one request to the cluster unless
 	// Options.Timeout says otherwise.
@@ -56,13 +66,11 @@ func keystoreCmd(s Session, user string) tea.Cmd {
 // loginCmd logs in, bounded by timeout; ctx is cancelled when the user
 // goes back meanwhile.
 func loginCmd(ctx context.Context, s Session, user string, pass []byte, attempt int, timeout time.Duration) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
+	return call(ctx, timeout, func(ctx context.Context) tea.Msg {
 		svc, err := s.Login(ctx, user, pass)
 		clear(pass)
 		return loginMsg{user: user, attempt: attempt, svc: svc, err: err}
-	}
+	})
 }
 
 // Presence.
@@ -95,12 +103,10 @@ func goOnlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
 }
 
 func onlineCmd(ctx context.Context, d time.Duration, svc *chat.Service) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		on, rev, err := svc.Online(ctx)
 		return onlineMsg{online: on, rev: rev, err: err}
-	}
+	})
 }
 
 // watchPresenceCmd starts the presence watch and waits for its first batch.
@@ -130,11 +136,9 @@ type clusterMsg struct{ status []chat.EndpointStatus }
 type clusterTickMsg struct{}
 
 func clusterCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		defer cancel()
+	return call(ctx, probeTimeout, func(ctx context.Context) tea.Msg {
 		return clusterMsg{status: svc.ClusterStatus(ctx)}
-	}
+	})
 }
 
 func clusterTick() tea.Cmd {
@@ -162,8 +166,12 @@ type roomsMsg struct {
 
 // summariesMsg brings, for the rooms of mine the listing had no summary of,
 // the newest message and how many from others came since my read mark.
+// failed counts the rooms whose summary could not be read, err says why
+// for the first of them.
 type summariesMsg struct {
 	summaries map[string]chat.RoomSummary
+	failed    int
+	err       error
 	ch        <-chan tea.Msg
 }
 
@@ -193,17 +201,22 @@ func roomsCmd(ctx context.Context, d time.Duration, svc *chat.Service, known map
 		if !deliver(ctx, ch, roomsMsg{rooms: rooms, rejected: rejected, err: err, ch: ch}) || err != nil {
 			return nil
 		}
-		sums := make(map[string]chat.RoomSummary)
+		msg := summariesMsg{summaries: make(map[string]chat.RoomSummary), ch: ch}
 		for _, r := range rooms {
 			if !r.Member || known[r.Name] {
 				continue
 			}
-			if s, err := svc.Summary(ctx, r.Name, svc.ReadMark(r.Name)); err == nil {
-				sums[r.Name] = s
+			s, err := svc.Summary(ctx, r.Name, svc.ReadMark(r.Name))
+			if err != nil {
+				if msg.failed++; msg.err == nil {
+					msg.err = fmt.Errorf("%s: %w", r.Name, wd.Err(err))
+				}
+			} else {
+				msg.summaries[r.Name] = s
 			}
 			wd.Touch()
 		}
-		deliver(ctx, ch, summariesMsg{summaries: sums, ch: ch})
+		deliver(ctx, ch, msg)
 		return nil
 	}
 }
@@ -283,29 +296,23 @@ type quitMsg struct{}
 func emit(m tea.Msg) tea.Cmd { return func() tea.Msg { return m } }
 
 func createCmd(ctx context.Context, d time.Duration, svc *chat.Service, name string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.CreateRoom(ctx, name)
 		return openMsg{room: r, err: err}
-	}
+	})
 }
 
 func directCmd(ctx context.Context, d time.Duration, svc *chat.Service, user string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.DirectRoom(ctx, user)
 		return openMsg{room: r, err: err}
-	}
+	})
 }
 
 // joinCmd asks to join room (a no-op if the request is pending already)
 // and returns the room as it stands then.
 func joinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.Room(ctx, room)
 		if err != nil || r.Member || r.Kind == chat.Direct {
 			return openMsg{room: r, err: err}
@@ -315,7 +322,7 @@ func joinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room strin
 		}
 		r, err = svc.Room(ctx, r.Name)
 		return openMsg{room: r, err: err}
-	}
+	})
 }
 
 // Waiting for approval.
@@ -346,31 +353,26 @@ func waitApprovalCmd(ctx context.Context, svc *chat.Service, room string) tea.Cm
 }
 
 func cancelJoinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		return cancelJoinMsg{room: room, err: svc.CancelJoin(ctx, room)}
-	}
+	})
 }
 
 func roomCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.Room(ctx, room)
 		return roomMsg{room: r, err: err}
-	}
+	})
 }
 
 // Conversation.
 
+// historyMsg brings what a conversation opens with; scr is empty if err
+// is set.
 type historyMsg struct {
-	room     string
-	info     *chat.RoomInfo // the room as it stands now, if read
-	page     *chat.Page
-	requests []chat.JoinRequest
-	members  []chat.Member
-	err      error
+	room string
+	scr  chat.RoomScreen
+	err  error
 }
 
 type olderMsg struct {
@@ -394,56 +396,39 @@ type resultMsg struct {
 	err  error
 }
 
-// historyCmd reads what a conversation opens with: the newest page of
-// messages, the pending join requests and the members.
+// historyCmd reads what a conversation opens with: the room, the newest
+// page of messages, the members and the pending join requests.
 func historyCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		page, err := svc.History(ctx, room, pageSize)
-		if err != nil {
-			return historyMsg{room: room, err: err}
-		}
-		reqs, _ := svc.Requests(ctx, room)
-		mems, _ := svc.Members(ctx, room)
-		msg := historyMsg{room: room, page: page, requests: reqs, members: mems}
-		if info, err := svc.Room(ctx, room); err == nil {
-			msg.info = &info
-		}
-		return msg
-	}
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
+		scr, err := svc.OpenRoom(ctx, room, pageSize)
+		return historyMsg{room: room, scr: scr, err: err}
+	})
 }
 
 func olderCmd(ctx context.Context, d time.Duration, svc *chat.Service, room, cursor string, rev int64) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		page, err := svc.Older(ctx, room, cursor, rev, pageSize)
 		return olderMsg{room: room, page: page, err: err}
-	}
+	})
 }
 
 // membersCmd reads a room's members and pending join requests.
 func membersCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, show bool) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		ms, err := svc.Members(ctx, room)
 		if err != nil {
 			return membersMsg{room: room, show: show, err: err}
 		}
 		reqs, err := svc.Requests(ctx, room)
 		return membersMsg{room: room, members: ms, requests: reqs, show: show, err: err}
-	}
+	})
 }
 
 // actionCmd runs one membership command of a conversation.
 func actionCmd(ctx context.Context, d time.Duration, room string, fn func(context.Context) error) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		return resultMsg{room: room, err: fn(ctx)}
-	}
+	})
 }
 
 type leftMsg struct {
@@ -452,11 +437,9 @@ type leftMsg struct {
 }
 
 func leaveCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, del bool) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		return leftMsg{room: room, err: svc.Leave(ctx, room, chat.LeaveOptions{Delete: del})}
-	}
+	})
 }
 
 // sendWait is how long a message waits for the cluster before it goes to
@@ -481,18 +464,16 @@ type sentMsg struct {
 // answer.
 func sendCmd(ctx context.Context, d time.Duration, svc *chat.Service, o *outgoing) tea.Cmd {
 	room, local, id, text, replyTo := o.room, o.local, o.id, o.text, o.replyTo
-	return func() tea.Msg {
-		if replyTo != "" {
-			ctx, cancel := context.WithTimeout(ctx, d)
-			defer cancel()
+	if replyTo != "" {
+		return call(ctx, d, func(ctx context.Context) tea.Msg {
 			m, err := svc.ReplyID(ctx, room, id, replyTo, text)
 			return sentMsg{room: room, local: local, msg: m, err: err}
-		}
-		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		defer cancel()
+		})
+	}
+	return call(ctx, sendTimeout, func(ctx context.Context) tea.Msg {
 		m, err := svc.SendOrQueueID(ctx, room, id, text, sendWait)
 		return sentMsg{room: room, local: local, msg: m, err: err}
-	}
+	})
 }
 
 // deliveredMsg reports a message of the outbox delivered by RunOutbox.

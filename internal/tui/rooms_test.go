@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/testkit"
 )
 
 func TestRoomsHeadline(t *testing.T) {
@@ -137,7 +138,7 @@ func TestRoomListUnreadSinceLastSession(t *testing.T) {
 	st := openStore(t, startEtcd(t))
 	ctx := testCtx(t)
 	sess := newSession(st)
-	marks := &memMarks{}
+	marks := &testkit.ReadMarks{}
 	sess.marks = marks
 	alice, err := sess.Login(ctx, "alice", []byte{})
 	if err != nil {

@@ -32,12 +32,10 @@ type searchMsg struct {
 }
 
 func searchCmd(ctx context.Context, svc *chat.Service, room string, q chat.Query) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, searchTimeout)
-		defer cancel()
+	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
 		res, err := svc.Search(ctx, room, q)
 		return searchMsg{room: room, query: q, res: res, err: err}
-	}
+	})
 }
 
 func (c *conversation) startSearch(words string) tea.Cmd {
@@ -194,10 +192,8 @@ func isRuneStart(b byte) bool { return b&0xc0 != 0x80 }
 
 // olderCmdLimit is olderCmd for up to limit messages (0: all older ones).
 func olderCmdLimit(ctx context.Context, svc *chat.Service, room, cursor string, rev int64, limit int) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, searchTimeout)
-		defer cancel()
+	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
 		page, err := svc.Older(ctx, room, cursor, rev, limit)
 		return olderMsg{room: room, page: page, err: err}
-	}
+	})
 }

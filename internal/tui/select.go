@@ -346,12 +346,10 @@ type actedMsg struct {
 }
 
 func actCmd(ctx context.Context, d time.Duration, room, what string, fn func(context.Context) (chat.Message, error)) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		m, err := fn(ctx)
 		return actedMsg{room: room, what: what, msg: m, err: err}
-	}
+	})
 }
 
 // onActed shows what an action wrote: the event joins the transcript at

@@ -54,12 +54,10 @@ func nextSignals(room string, ch <-chan chat.Signals) tea.Msg {
 // signalCmd shares a signal in the background; a failure only means the
 // others do not see it.
 func signalCmd(ctx context.Context, fn func(context.Context) error) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		defer cancel()
+	return call(ctx, probeTimeout, func(ctx context.Context) tea.Msg {
 		fn(ctx) //nolint:errcheck // a hint: best effort
 		return nil
-	}
+	})
 }
 
 // startSignals follows the room's signals for as long as the

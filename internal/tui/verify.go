@@ -24,12 +24,10 @@ type verifyMsg struct {
 }
 
 func verifyCmd(ctx context.Context, d time.Duration, svc *chat.Service, room, user string) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		sf, err := svc.Safety(ctx, user)
 		return verifyMsg{room: room, safety: sf, err: err}
-	}
+	})
 }
 
 // onVerify shows the code as an info block, or why there is none.
