@@ -439,3 +439,12 @@ func (s *Service) SyncDevices(ctx context.Context) ([]string, error) {
 	}
 	return changed, errors.Join(errs...)
 }
+
+// ResumeLink returns the pending link of device under code, started
+// before (by StartLink, in an earlier run).
+func ResumeLink(st *store.Client, device *crypto.Identity, code crypto.LinkCode) *PendingLink {
+	return &PendingLink{Code: code, st: st, device: device}
+}
+
+// DeviceIDOf returns the id of the device whose keys are p.
+func DeviceIDOf(p *crypto.PublicIdentity) string { return deviceID(p) }

@@ -22,7 +22,7 @@ func SendRaw(ctx context.Context, s *Service, room string, body []byte) (Message
 }
 
 // DeviceID is deviceID, for tests.
-var DeviceID = deviceID
+var DeviceID = DeviceIDOf
 
 // CommitDevicesOf commits, as s, that user's devices in room are devs,
 // with none of the checks of SyncDevices: tests use it to play a member

@@ -657,7 +657,7 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 			how = "after you were removed"
 		}
 		if errors.Is(keyErrs[e], ErrDeviceNotListed) {
-			how = "after this device was revoked"
+			return reject("not readable here: this device was revoked (it holds no key for epoch %d)", e)
 		}
 		return reject("sent %s (no key for epoch %d)", how, e)
 	}

@@ -212,6 +212,10 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	if err != nil {
 		return nil, err
 	}
+	linked, err := a.linkedDevice(u)
+	if err != nil {
+		return nil, err
+	}
 	claimed := filepath.Join(a.userDir(u), "claimed")
 	_, statErr := os.Stat(claimed)
 	outboxWait := a.deliverWait
@@ -227,6 +231,7 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		Heads:      newFileHeads(a.userDir(u)),
 		ReadMarks:  openReadMarks(a.userDir(u)),
 		Claimed:    statErr == nil,
+		Linked:     linked,
 	})
 	if errors.Is(err, chat.ErrNameTaken) {
 		// A keystore made just now for a name that other keys hold is
@@ -296,6 +301,9 @@ func (a *App) identity(u string, pass []byte) (id *crypto.Identity, created bool
 		return nil, false, err
 	default:
 		return nil, false, fmt.Errorf("read keystore: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(a.userDir(u), linkDir, "link.json")); err == nil {
+		return nil, false, fmt.Errorf("this home is a device of %s waiting for its link to be approved: finish with parley --user %s device link", u, u)
 	}
 	id, err = crypto.NewIdentity(u)
 	if err != nil {

@@ -115,7 +115,7 @@ directory; with --endpoints it uses an existing etcd cluster (etcd >= 3.4).`,
 		a.whoamiCmd(), a.roomsCmd(), a.createCmd(), a.joinCmd(), a.requestsCmd(),
 		a.approveCmd(), a.denyCmd(), a.dmCmd(), a.sendCmd(), a.readCmd(),
 		a.membersCmd(), a.leaveCmd(), a.removeCmd(), a.outboxCmd(), a.benchCmd(), a.benchReadCmd(), a.nodeCmd(), a.clusterCmd(),
-		a.verifyCmd(), a.trustCmd(), a.usersCmd(), a.identityCmd(),
+		a.verifyCmd(), a.trustCmd(), a.usersCmd(), a.identityCmd(), a.deviceCmd(),
 		a.hostCmd(), a.inviteCmd(), a.joinClusterCmd(),
 		a.editCmd(), a.deleteCmd(), a.reactCmd(), a.topicCmd(), a.roomCmd(), a.searchCmd(),
 	)

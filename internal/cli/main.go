@@ -182,6 +182,14 @@ func classify(err error) (code int, hint string) {
 		return ExitRefused, ""
 	case errors.Is(err, chat.ErrKeyChanged):
 		return ExitRefused, keyChangedHint(err)
+	case errors.Is(err, chat.ErrNoLink):
+		return ExitRefused, "run parley device link on the new machine for a new code, and type it as it shows it"
+	case errors.Is(err, chat.ErrLinkTampered):
+		return ExitIdentityFailed, "someone with write access to etcd interfered with the link; link again, and compare the identity fingerprint with parley whoami on both devices"
+	case errors.Is(err, chat.ErrLinkedDevice), errors.Is(err, chat.ErrTooManyDevice):
+		return ExitRefused, ""
+	case errors.Is(err, chat.ErrDeviceNotListed):
+		return ExitRefused, "if this device was revoked, link it again from a new home (parley device link); if it was just linked, try again in a moment"
 	}
 	return ExitError, ""
 }
