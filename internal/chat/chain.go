@@ -516,7 +516,10 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			if e.Key != m.Key {
 				return fail("changes the identity of %s", e.User)
 			}
-			if e.User != signer {
+			// The user changes their devices; another member only adds
+			// one the user asked for (a device recovered with the
+			// user's recovery code, certified by it).
+			if e.User != signer && len(e.Request) == 0 {
 				return fail("only %s changes their devices", e.User)
 			}
 			if err := checkDeviceList(e.Devices); err != nil {
@@ -538,6 +541,16 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			}
 			if len(added)+len(dropped) == 0 {
 				return fail("changes nothing of %s", e.User)
+			}
+			if e.User != signer {
+				if len(dropped) > 0 {
+					return fail("drops devices of %s, which only they do", e.User)
+				}
+				for _, d := range added {
+					if _, ok := m.Former[d]; ok {
+						return fail("lists again device %s of %s, which they dropped", d, e.User)
+					}
+				}
 			}
 			if err := checkDevices(e, added); err != nil {
 				if errors.Is(err, store.ErrUnavailable) {

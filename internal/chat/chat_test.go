@@ -66,6 +66,7 @@ var flows = []struct {
 	{"DeviceLinkSendRevoke", flowDeviceLinkSendRevoke},
 	{"DeviceLinkTampered", flowDeviceLinkTampered},
 	{"DeviceForgedRefused", flowDeviceForgedRefused},
+	{"DeviceRecovery", flowDeviceRecovery},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

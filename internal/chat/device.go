@@ -7,6 +7,7 @@ package chat
 // chain lists it, and reads only the epochs whose keys were wrapped to it.
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,6 +46,9 @@ func deviceID(p *crypto.PublicIdentity) string {
 // linked, and the certificate of this device's keys.
 type LinkedDevice struct {
 	Identity *crypto.PublicIdentity
+	// Recovery is the identity's recovery key, if the certificate was
+	// made with it (a device recovered when every device was lost).
+	Recovery []byte
 	Cert     []byte // the certificate record, as stored in etcd
 }
 
@@ -58,6 +62,8 @@ type Device struct {
 	Revoked  time.Time `json:"revoked,omitzero"`
 	// This marks the device this service runs on.
 	This bool `json:"this,omitempty"`
+	// Recovered marks a device certified with the recovery code.
+	Recovered bool `json:"recovered,omitempty"`
 }
 
 // devKey is one device's verified key.
@@ -109,7 +115,7 @@ func (s *Service) deviceKey(ctx context.Context, user, fp, dev string, pin bool)
 		}
 		return nil, err
 	}
-	if p, err = verifyDeviceCert(id, rec); err != nil {
+	if p, err = verifyDeviceCert(id, s.recoveryKey(user), rec); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -119,20 +125,59 @@ func (s *Service) deviceKey(ctx context.Context, user, fp, dev string, pin bool)
 }
 
 // verifyDeviceCert checks that rec certifies a device of the identity id
-// and returns the device's key.
-func verifyDeviceCert(id *crypto.PublicIdentity, rec *store.Signed[store.Device]) (*crypto.PublicIdentity, error) {
+// (signed by it, or by its recovery key, if it has one) and returns the
+// device's key.
+func verifyDeviceCert(id *crypto.PublicIdentity, recovery []byte, rec *store.Signed[store.Device]) (*crypto.PublicIdentity, error) {
 	b := rec.Body
 	p, err := crypto.NewPublicIdentity(b.User, b.SigningKey, b.KEMKey)
 	if err != nil {
 		return nil, fmt.Errorf("certificate of device %s of %s: %w", b.ID, b.User, err)
 	}
-	if deviceID(p) != b.ID || b.Via != "" {
+	if deviceID(p) != b.ID || p.Equal(id) {
 		return nil, fmt.Errorf("certificate of device %s of %s: %w: it names another device", b.ID, b.User, store.ErrBadRecord)
 	}
-	if err := rec.Verify(id); err != nil {
+	var v store.Verifier = id
+	if b.Via == "recovery" {
+		if recovery == nil {
+			return nil, fmt.Errorf("certificate of device %s of %s: made with a recovery code, but %s's record names none", b.ID, b.User, b.User)
+		}
+		k, err := crypto.NewSigningKey(b.User, recovery)
+		if err != nil {
+			return nil, err
+		}
+		v = k
+	}
+	if err := rec.Verify(v); err != nil {
 		return nil, fmt.Errorf("certificate of device %s of %s is not signed by their identity: %w", b.ID, b.User, err)
 	}
 	return p, nil
+}
+
+// recoveryBindingLabel signs a recovery key's binding to an identity.
+const recoveryBindingLabel = "parley/v2/recovery-binding"
+
+// recoveryBinding is what the recovery key signs at registration: the
+// identity's keys.
+func recoveryBinding(id *crypto.PublicIdentity) []byte {
+	b := append([]byte{}, id.SigningKey()...)
+	return append(b, id.KEMKey()...)
+}
+
+// recoveryBound reports whether the user record u names a recovery key
+// that signed the identity id.
+func recoveryBound(id *crypto.PublicIdentity, u store.User) bool {
+	if len(u.Recovery) == 0 {
+		return false
+	}
+	k, err := crypto.NewSigningKey(id.Name(), u.Recovery)
+	return err == nil && k.Verify(recoveryBindingLabel, recoveryBinding(id), u.RecoverySig)
+}
+
+// recoveryKey returns user's verified recovery key, or nil.
+func (s *Service) recoveryKey(user string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recov[user]
 }
 
 // identityDevice returns the id of the identity's own device of the user
@@ -169,11 +214,11 @@ func (s *Service) Devices(ctx context.Context, user string) ([]Device, error) {
 	own := identityDevice(id)
 	out := []Device{{ID: own, Identity: true, Label: "identity", This: user == s.me.Name() && s.dev == own}}
 	for dev, rec := range ud.Certs {
-		if _, err := verifyDeviceCert(id, rec); err != nil {
+		if _, err := verifyDeviceCert(id, s.recoveryKey(user), rec); err != nil {
 			s.log.Warn("rejected a device certificate", "user", user, "device", dev, "err", err)
 			continue
 		}
-		d := Device{ID: dev, Label: rec.Body.Label, Created: rec.Body.Created, This: user == s.me.Name() && s.dev == dev}
+		d := Device{ID: dev, Label: rec.Body.Label, Created: rec.Body.Created, This: user == s.me.Name() && s.dev == dev, Recovered: rec.Body.Via == "recovery"}
 		if r := ud.Revoked[dev]; r != nil && r.Verify(id) == nil {
 			d.Revoked = r.Body.Time
 		}
@@ -281,7 +326,7 @@ func (l *PendingLink) Wait(ctx context.Context) (*LinkedDevice, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link a device of %s: %w: %v", user, ErrLinkTampered, err)
 	}
-	if err := checkLinkedCert(id, l.device, a.Cert); err != nil {
+	if err := checkLinkedCert(id, nil, l.device, a.Cert); err != nil {
 		return nil, fmt.Errorf("link a device of %s: %w: %v", user, ErrLinkTampered, err)
 	}
 	_ = l.st.DeleteLink(ctx, user, l.Code.ID())
@@ -293,15 +338,16 @@ func (l *PendingLink) Cancel(ctx context.Context) error {
 	return l.st.DeleteLink(ctx, l.device.Name(), l.Code.ID())
 }
 
-// checkLinkedCert checks that cert certifies device's keys under id.
-func checkLinkedCert(id *crypto.PublicIdentity, device *crypto.Identity, cert []byte) error {
+// checkLinkedCert checks that cert certifies device's keys under id (or
+// its recovery key).
+func checkLinkedCert(id *crypto.PublicIdentity, recovery []byte, device *crypto.Identity, cert []byte) error {
 	pub := device.Public()
 	dev := deviceID(pub)
 	rec, err := store.DecodeDevice(device.Name(), dev, cert)
 	if err != nil {
 		return err
 	}
-	p, err := verifyDeviceCert(id, rec)
+	p, err := verifyDeviceCert(id, recovery, rec)
 	if err != nil {
 		return err
 	}
@@ -352,7 +398,7 @@ func (s *Service) ApproveLink(ctx context.Context, code crypto.LinkCode) (Device
 	if err != nil {
 		return Device{}, nil, err
 	}
-	if _, err := verifyDeviceCert(s.root, rec); err != nil {
+	if _, err := verifyDeviceCert(s.root, nil, rec); err != nil {
 		return Device{}, nil, err
 	}
 	rooms, err := s.SyncDevices(ctx)
@@ -448,3 +494,100 @@ func ResumeLink(st *store.Client, device *crypto.Identity, code crypto.LinkCode)
 
 // DeviceIDOf returns the id of the device whose keys are p.
 func DeviceIDOf(p *crypto.PublicIdentity) string { return deviceID(p) }
+
+// ErrBadRecovery means a recovery code is not the one the user's record
+// names, or the record was not made with it.
+var ErrBadRecovery = errors.New("this recovery code is not the user's (or the user's record in etcd was replaced)")
+
+// RecoverDevice makes device, a new identity made for this machine, a
+// device of its user with the user's recovery code, for when every device
+// is lost: the code's key certifies the device. The user's record must
+// name the code's key and carry its signature of the identity, so a
+// record planted in etcd cannot pass another identity off with the code.
+// It returns what the device keeps; once logged in with it, the device
+// asks each room to list it (RequestDevice) and a member approves.
+func RecoverDevice(ctx context.Context, st *store.Client, device *crypto.Identity, code crypto.RecoveryCode, label string, now time.Time) (*LinkedDevice, error) {
+	user := device.Name()
+	rec, err := st.User(ctx, user)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("recover %s: %w", user, ErrNoUser)
+		}
+		return nil, err
+	}
+	id, err := crypto.NewPublicIdentity(user, rec.Body.SigningKey, rec.Body.KEMKey)
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: the user record: %w", user, err)
+	}
+	if err := rec.Verify(id); err != nil {
+		return nil, fmt.Errorf("recover %s: the user record: %w", user, err)
+	}
+	rk, err := code.RecoveryIdentity(user)
+	if err != nil {
+		return nil, err
+	}
+	if !recoveryBound(id, rec.Body) || !bytes.Equal(rec.Body.Recovery, rk.Public().SigningKey()) {
+		return nil, fmt.Errorf("recover %s: %w", user, ErrBadRecovery)
+	}
+	pub := device.Public()
+	d := store.Device{User: user, ID: deviceID(pub), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Label: label, Via: "recovery", Created: now.UTC()}
+	if err := st.PutDevice(ctx, rk, d); err != nil {
+		return nil, err
+	}
+	cert, err := st.Device(ctx, user, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	l := &LinkedDevice{Identity: id, Recovery: rec.Body.Recovery, Cert: cert.Value()}
+	if err := checkLinkedCert(id, l.Recovery, device, l.Cert); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// RequestDevice asks every room I am a member of, but whose roster does
+// not list this device, to list it: a member approves it as they approve
+// a join (a device recovered with the recovery code has no other device of
+// mine to do it). It returns the rooms asked.
+func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
+	me := s.me.Name()
+	hints, err := s.st.MyRooms(ctx, me)
+	if err != nil {
+		return nil, err
+	}
+	var asked []string
+	var errs []error
+	for room, h := range hints {
+		if h != "member" && h != "request" {
+			continue
+		}
+		v, err := s.loadView(ctx, room)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m := v.Members[me]
+		if !v.isMember(me) || v.Closed || slices.Contains(m.Devices, s.dev) {
+			continue
+		}
+		if r := v.hasRequest(me); r != nil {
+			asked = append(asked, room)
+			continue
+		}
+		devs := append(slices.Clone(m.Devices), s.dev)
+		slices.Sort(devs[1:])
+		if len(devs) > store.MaxDevices {
+			errs = append(errs, fmt.Errorf("room %q: %w", room, ErrTooManyDevice))
+			continue
+		}
+		req := store.Request{User: me, Key: m.Key, Created: s.now().UTC(), Device: s.dev, Devices: devs}
+		if err := s.st.PutRequest(ctx, s.me, room, req); err != nil && !errors.Is(err, store.ErrExists) {
+			errs = append(errs, err)
+			continue
+		}
+		asked = append(asked, room)
+	}
+	slices.Sort(asked)
+	return asked, errors.Join(errs...)
+}
+

@@ -340,3 +340,106 @@ func flowDeviceForgedRefused(t *testing.T, e *env) {
 		t.Fatal("the room is stuck after the forgeries")
 	}
 }
+
+// flowDeviceRecovery: with every device lost, the recovery code made at
+// registration certifies a new device; each room lists it once a member
+// approves, and it reads the whole history and sends as its user. A wrong
+// code, or a user record that names the code's key beside other identity
+// keys, recovers nothing.
+func flowDeviceRecovery(t *testing.T, e *env) {
+	c := ctx(t)
+	code := crypto.NewRecoveryCode()
+	rk, err := code.RecoveryIdentity("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceID, _ := crypto.NewIdentity("alice")
+	alice, err := chat.Login(c, e.st, aliceID, chat.Options{Recovery: rk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := e.login("bob")
+	groupOf(t, "general", alice, bob)
+	mustSend(t, alice, "general", "before the loss")
+	info, err := bob.DirectRoom(c, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, alice, info.Name, "a direct word before the loss")
+	// alice loses every device: aliceID is gone from here on.
+
+	dev, _ := crypto.NewIdentity("alice")
+	if _, err := chat.RecoverDevice(c, e.st, dev, crypto.NewRecoveryCode(), "new phone", time.Now()); !errors.Is(err, chat.ErrBadRecovery) {
+		t.Fatalf("RecoverDevice with a wrong code = %v, want ErrBadRecovery", err)
+	}
+	l, err := chat.RecoverDevice(c, e.st, dev, code, "new phone", time.Now())
+	if err != nil {
+		t.Fatalf("RecoverDevice = %v", err)
+	}
+	h := newHome()
+	phone, err := chat.Login(c, e.st, dev, chat.Options{Linked: l, RoomPins: h, Heads: h})
+	if err != nil {
+		t.Fatalf("Login(recovered device) = %v", err)
+	}
+	if _, err := phone.Send(c, "general", "too early"); !errors.Is(err, chat.ErrDeviceNotListed) {
+		t.Fatalf("send before any room lists the device = %v, want ErrDeviceNotListed", err)
+	}
+	asked, err := phone.RequestDevice(c)
+	if err != nil || !sameSet(asked, []string{"general", info.Name}) {
+		t.Fatalf("RequestDevice = %v, %v", asked, err)
+	}
+	reqs, err := bob.Requests(c, "general")
+	if err != nil || len(reqs) != 1 || reqs[0].User != "alice" || !reqs[0].NewDevice {
+		t.Fatalf("bob sees requests %+v, %v", reqs, err)
+	}
+	for _, room := range asked {
+		if err := bob.Approve(c, room, "alice"); err != nil {
+			t.Fatalf("bob approves alice's new device in %s: %v", room, err)
+		}
+	}
+	if !canRead(t, phone, "general", "before the loss") || !canRead(t, phone, info.Name, "a direct word before the loss") {
+		t.Fatal("the recovered device cannot read the history")
+	}
+	sent := mustSend(t, phone, "general", "back, from a new phone")
+	p, err := bob.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := false
+	for _, m := range p.Messages {
+		ok = ok || (m.ID == sent.ID && m.Rejected == "" && m.Sender == "alice" && m.Device == phone.Device())
+	}
+	if !ok {
+		t.Fatalf("bob does not see the recovered device's message as alice's: %v", texts(p))
+	}
+	devs, err := bob.Devices(c, "alice")
+	if err != nil || len(devs) != 2 || !devs[1].Recovered {
+		t.Fatalf("alice's devices: %+v, %v", devs, err)
+	}
+
+	// carol's record is replaced by one with other identity keys that
+	// names carol's recovery key: her code recovers nothing into it.
+	ccode := crypto.NewRecoveryCode()
+	crk, _ := ccode.RecoveryIdentity("carol")
+	carolID, _ := crypto.NewIdentity("carol")
+	if _, err := chat.Login(c, e.st, carolID, chat.Options{Recovery: crk}); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := e.st.User(c, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := e.raw()
+	if _, err := raw.Delete(c, store.Prefix+"users/carol"); err != nil {
+		t.Fatal(err)
+	}
+	mallory, _ := crypto.NewIdentity("carol")
+	fake := store.User{Name: "carol", SigningKey: mallory.Public().SigningKey(), KEMKey: mallory.Public().KEMKey(), Created: time.Now().UTC(), Recovery: orig.Body.Recovery, RecoverySig: orig.Body.RecoverySig}
+	if _, err := e.st.CreateUser(c, mallory, fake); err != nil {
+		t.Fatal(err)
+	}
+	cdev, _ := crypto.NewIdentity("carol")
+	if _, err := chat.RecoverDevice(c, e.st, cdev, ccode, "", time.Now()); !errors.Is(err, chat.ErrBadRecovery) {
+		t.Fatalf("RecoverDevice into a planted record = %v, want ErrBadRecovery", err)
+	}
+}

@@ -190,10 +190,21 @@ func (s *Service) ApproveUsers(ctx context.Context, room string, users []string)
 	me := s.me.Name()
 	attempted := false
 	return s.commit(ctx, name, "approve "+joinNames(us), func(v *roomView) (*plan, error) {
+		p := &plan{op: store.OpAdd}
+		if len(us) == 1 && v.isMember(us[0]) {
+			// A member's new device, recovered with their recovery code.
+			if req := v.hasRequest(us[0]); req != nil && req.NewDevice {
+				p.op = store.OpDevices
+				p.devices = []store.Entry{{User: us[0], Key: v.Members[us[0]].Key, Devices: req.devices, Request: req.rec.Digest()}}
+				p.requests = []*store.Signed[store.Request]{req.rec}
+				p.relist = us
+				attempted = true
+				return p, nil
+			}
+		}
 		if v.Kind == store.RoomDirect {
 			return nil, ErrDirectRoom
 		}
-		p := &plan{op: store.OpAdd}
 		for _, u := range us {
 			if v.isMember(u) {
 				by := v.current(u).By
@@ -409,6 +420,7 @@ type plan struct {
 	op        string
 	add       []store.Entry // users admitted
 	devices   []store.Entry // members whose devices change (OpDevices)
+	relist    []string      // members whose room-list hint a device request changed
 	deny      []store.Entry
 	end       []string // users leaving or removed
 	heads     []store.Head
@@ -482,6 +494,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 	for _, e := range p.add {
 		opts.Joined = append(opts.Joined, e.User)
 	}
+	opts.Joined = append(opts.Joined, p.relist...)
 	for _, e := range p.deny {
 		opts.Gone = append(opts.Gone, e.User)
 	}

@@ -101,6 +101,11 @@ type Options struct {
 	// Linked, if set, says the identity given to Login is a linked
 	// device's own keys, certified by the user's identity Linked holds.
 	Linked *LinkedDevice
+	// Recovery, when Login registers the user, is the identity derived
+	// from the user's new recovery code (crypto.RecoveryCode): the user's
+	// record names its public key, bound to the identity by its
+	// signature. It is not kept.
+	Recovery *crypto.Identity
 }
 
 // Service is one logged-in user's view of the chat. It is safe for
@@ -130,6 +135,7 @@ type Service struct {
 	mu     sync.Mutex                        // guards the fields below
 	users  map[string]*crypto.PublicIdentity // verified public identities
 	devs   map[string]*crypto.PublicIdentity // verified device keys, by user/device/identity fingerprint
+	recov  map[string][]byte                 // verified recovery keys, by user
 	rings  map[string]*keyRing               // room keys per room
 	views  map[string]*roomView              // newest verified state per room
 	seen   map[string]*seenState             // what I saw last per room
@@ -148,6 +154,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		now:      opts.Now,
 		users:    make(map[string]*crypto.PublicIdentity),
 		devs:     make(map[string]*crypto.PublicIdentity),
+		recov:    make(map[string][]byte),
 		rings:    make(map[string]*keyRing),
 		views:    make(map[string]*roomView),
 		seen:     make(map[string]*seenState),
@@ -191,6 +198,13 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		return s, nil
 	}
 	u := store.User{Name: me.Name(), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: s.now().UTC()}
+	if opts.Recovery != nil {
+		if opts.Recovery.Name() != me.Name() {
+			return nil, fmt.Errorf("log in as %q: the recovery key is %q's", me.Name(), opts.Recovery.Name())
+		}
+		u.Recovery = opts.Recovery.Public().SigningKey()
+		u.RecoverySig = opts.Recovery.Sign(recoveryBindingLabel, recoveryBinding(pub))
+	}
 	cctx := ctx
 	if opts.Claimed {
 		// A confirmed identity need not wait long to learn it is offline.
@@ -212,6 +226,9 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		return nil, fmt.Errorf("log in as %q: %w", me.Name(), err)
 	}
 	s.users[me.Name()] = pub
+	if existing != nil && recoveryBound(pub, existing.Body) {
+		s.recov[me.Name()] = existing.Body.Recovery
+	}
 	if err := s.pin(me.Name(), pub); err != nil {
 		return nil, err
 	}
@@ -225,7 +242,7 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 	if l.Identity == nil || l.Identity.Name() != me {
 		return fmt.Errorf("log in as %q: this device's link names another user", me)
 	}
-	if err := checkLinkedCert(l.Identity, s.me, l.Cert); err != nil {
+	if err := checkLinkedCert(l.Identity, l.Recovery, s.me, l.Cert); err != nil {
 		return fmt.Errorf("log in as %q: this device's certificate: %w", me, err)
 	}
 	s.root, s.linked = l.Identity, true
@@ -235,6 +252,9 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 		other, perr := crypto.NewPublicIdentity(rec.Body.Name, rec.Body.SigningKey, rec.Body.KEMKey)
 		if perr != nil || rec.Verify(other) != nil || !other.Equal(l.Identity) {
 			return fmt.Errorf("log in as %q: %w: the key stored for %s is not the identity this device was linked to", me, ErrNameTaken, me)
+		}
+		if recoveryBound(other, rec.Body) {
+			s.recov[me] = rec.Body.Recovery
 		}
 	case errors.Is(err, store.ErrUnavailable) && claimed:
 	default:
@@ -335,6 +355,9 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 		out[n] = p
 		s.mu.Lock()
 		s.users[n] = p
+		if recoveryBound(p, rec.Body) {
+			s.recov[n] = rec.Body.Recovery
+		}
 		s.mu.Unlock()
 	}
 	return out, bad, nil

@@ -57,6 +57,10 @@ type JoinRequest struct {
 	Time     time.Time `json:"time"`
 	Revision int64     `json:"revision"`
 
+	// NewDevice marks a member's request to list a new device of theirs
+	// (recovered with their recovery code).
+	NewDevice bool `json:"new_device,omitempty"`
+
 	rec     *store.Signed[store.Request]
 	pub     *crypto.PublicIdentity // the requester's identity
 	devices []string               // the devices to wrap the key to
@@ -218,7 +222,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 
 	for _, r := range read.Requests {
 		u := r.Body.User
-		if work.isMember(u) {
+		if work.isMember(u) && !addsDevices(work.Members[u], r.Body.Devices) {
 			continue // answered meanwhile
 		}
 		if d := work.Denied[u]; d != nil && bytes.Equal(d, r.Digest()) {
@@ -229,7 +233,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 			reject("join request of "+u, r.ModRevision, err)
 			continue
 		}
-		v.requests = append(v.requests, JoinRequest{Room: room, User: u, Time: r.Body.Created, Revision: r.ModRevision, rec: r, pub: p, devices: devs})
+		v.requests = append(v.requests, JoinRequest{Room: room, User: u, Time: r.Body.Created, Revision: r.ModRevision, NewDevice: work.isMember(u), rec: r, pub: p, devices: devs})
 	}
 
 	if work.N > pin {
@@ -492,4 +496,17 @@ func (p *memRoomPins) SaveRoom(room string, b []byte) error {
 	defer p.mu.Unlock()
 	p.m[room] = b
 	return nil
+}
+
+// addsDevices reports whether devs lists every device of m and more.
+func addsDevices(m *member, devs []string) bool {
+	if len(devs) <= len(m.Devices) {
+		return false
+	}
+	for _, d := range m.Devices {
+		if !slices.Contains(devs, d) {
+			return false
+		}
+	}
+	return true
 }

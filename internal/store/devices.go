@@ -365,3 +365,4 @@ func (c *Client) DeleteLink(ctx context.Context, user, id string) error {
 	}
 	return nil
 }
+

@@ -49,6 +49,12 @@ type User struct {
 	SigningKey []byte    `json:"signing_key"`
 	KEMKey     []byte    `json:"kem_key"`
 	Created    time.Time `json:"created"`
+	// Recovery is the public signing key of the user's recovery code,
+	// and RecoverySig its signature of the identity's keys (see
+	// chat.RecoverDevice): a record that names the recovery key but
+	// other identity keys is not the user's.
+	Recovery    []byte `json:"recovery,omitempty"`
+	RecoverySig []byte `json:"recovery_sig,omitempty"`
 }
 
 // Room kinds.
