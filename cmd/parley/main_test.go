@@ -215,20 +215,25 @@ func freeport(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("freeport: no three free ports on %s", args[1])
 }
 
-// grab NAME REGEXP sets the variable NAME to the first group of REGEXP's
-// first match in the last command's stdout: scripts take message ids
-// from --json output (grab ID '"id":"([0-9a-f]{32})"').
+// grab NAME REGEXP [FILE] sets the variable NAME to the first group of
+// REGEXP's first match in the last command's stdout (or in FILE, which may
+// be stderr): scripts take message ids from --json output
+// (grab ID '"id":"([0-9a-f]{32})"').
 func grab(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: grab NAME REGEXP")
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: grab NAME REGEXP [FILE]")
+	}
+	from := "stdout"
+	if len(args) == 3 {
+		from = args[2]
 	}
 	re, err := regexp.Compile(args[1])
 	if err != nil || re.NumSubexp() < 1 {
 		ts.Fatalf("grab: %q needs a group", args[1])
 	}
-	m := re.FindStringSubmatch(ts.ReadFile("stdout"))
+	m := re.FindStringSubmatch(ts.ReadFile(from))
 	if m == nil {
-		ts.Fatalf("grab: stdout does not match %q", args[1])
+		ts.Fatalf("grab: %s does not match %q", from, args[1])
 	}
 	ts.Setenv(args[0], m[1])
 }

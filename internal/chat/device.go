@@ -590,4 +590,3 @@ func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
 	slices.Sort(asked)
 	return asked, errors.Join(errs...)
 }
-

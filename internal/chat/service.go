@@ -119,9 +119,11 @@ type Service struct {
 	root   *crypto.PublicIdentity
 	dev    string
 	linked bool
-	log    *slog.Logger
-	pins   Pins
-	now    func() time.Time
+	// registered says this Login created the user's record.
+	registered bool
+	log        *slog.Logger
+	pins       Pins
+	now        func() time.Time
 
 	verified     VerifiedCache // nil: verify everything every time
 	readMarks    ReadMarks     // nil: unread counts start afresh
@@ -215,6 +217,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	existing, err := st.CreateUser(cctx, me, u)
 	switch {
 	case err == nil:
+		s.registered = true
 	case errors.Is(err, store.ErrUnavailable) && opts.Claimed:
 		s.log.Info("cluster unavailable; continuing with a confirmed identity", "user", me.Name())
 	case errors.Is(err, store.ErrExists):
@@ -263,6 +266,10 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 	s.users[me] = l.Identity
 	return s.pin(me, l.Identity)
 }
+
+// Registered reports whether Login registered the user: it created the
+// user's record, naming Options.Recovery's key.
+func (s *Service) Registered() bool { return s.registered }
 
 // Me returns the logged-in user's name.
 func (s *Service) Me() string { return s.me.Name() }

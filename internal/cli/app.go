@@ -84,6 +84,8 @@ type App struct {
 	// tui is set while the full-screen interface owns the terminal:
 	// nothing may then be printed.
 	tui bool
+	// recoveryCode is a new user's recovery code, for the terminal UI.
+	recoveryCode string
 	// deliverWait, if set, bounds each queued message's delivery instead
 	// of queueAfter: outbox --deliver gives each the whole --timeout.
 	deliverWait time.Duration
@@ -218,6 +220,16 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	}
 	claimed := filepath.Join(a.userDir(u), "claimed")
 	_, statErr := os.Stat(claimed)
+	// A login that may register the user makes a recovery code; it is
+	// shown if this login registered them, and never again.
+	var code crypto.RecoveryCode
+	var recovery *crypto.Identity
+	if statErr != nil && linked == nil {
+		code = crypto.NewRecoveryCode()
+		if recovery, err = code.RecoveryIdentity(u); err != nil {
+			return nil, err
+		}
+	}
 	outboxWait := a.deliverWait
 	if outboxWait <= 0 {
 		outboxWait = a.queueAfter()
@@ -232,6 +244,7 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 		ReadMarks:  openReadMarks(a.userDir(u)),
 		Claimed:    statErr == nil,
 		Linked:     linked,
+		Recovery:   recovery,
 	})
 	if errors.Is(err, chat.ErrNameTaken) {
 		// A keystore made just now for a name that other keys hold is
@@ -249,11 +262,33 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 			return nil, err
 		}
 	}
+	if svc.Registered() && recovery != nil {
+		a.showRecoveryCode(u, code)
+	}
 	// Messages queued while the cluster was unavailable are delivered by
 	// the commands that send (and by read --follow and the chat), in the
 	// background; a command that does not send is not held up by them.
 	a.svc = svc
 	return svc, nil
+}
+
+// showRecoveryCode shows a new user's recovery code, once: on stderr, or
+// kept for the terminal UI to show (TakeRecoveryCode).
+func (a *App) showRecoveryCode(u string, code crypto.RecoveryCode) {
+	if a.tui {
+		a.recoveryCode = code.String()
+		return
+	}
+	a.note("parley: recovery code of %s: %s", u, code)
+	a.note("parley: it is shown only now: write it down and keep it away from this machine; if you lose every device, parley device recover gives you a new one with it")
+}
+
+// TakeRecoveryCode returns the recovery code of the user the last login
+// registered, once; "" if none.
+func (a *App) TakeRecoveryCode() string {
+	c := a.recoveryCode
+	a.recoveryCode = ""
+	return c
 }
 
 // queueAfter is how long a message waits for the cluster before it goes

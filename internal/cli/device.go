@@ -32,6 +32,7 @@ type deviceState struct {
 	User       string `json:"user"`
 	SigningKey []byte `json:"identity_signing_key"`
 	KEMKey     []byte `json:"identity_kem_key"`
+	Recovery   []byte `json:"recovery,omitempty"`
 	Cert       []byte `json:"cert"`
 }
 
@@ -54,7 +55,7 @@ func (a *App) linkedDevice(u string) (*chat.LinkedDevice, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &chat.LinkedDevice{Identity: id, Cert: d.Cert}, nil
+	return &chat.LinkedDevice{Identity: id, Recovery: d.Recovery, Cert: d.Cert}, nil
 }
 
 // pendingLink is link/link.json: a link request waiting for approval.
@@ -77,17 +78,21 @@ its key, so the device reads nothing sent from then on.
 
 The code is never stored in the cluster: it authenticates what each side
 writes there, so whoever runs a member can neither swap the new device's
-keys nor hand it another identity.`,
+keys nor hand it another identity.
+
+If every device is lost, "device recover" with the recovery code shown when
+you registered makes a new device; each room lists it once a member
+approves it (as they approve a join).`,
 		Example: `  parley --home ~/laptop --user alice device link     # on the new machine: shows a code
   parley --user alice device approve K7QF-3MZP-XW2D-9HTA    # where alice's identity lives
   parley --user alice device list
   parley --user alice device revoke 3f9a0c21d4e5b687`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("device needs a subcommand: link, approve, list or revoke (see parley device --help)")
+			return usagef("device needs a subcommand: link, approve, list, revoke or recover (see parley device --help)")
 		},
 	}
-	c.AddCommand(a.deviceLinkCmd(), a.deviceApproveCmd(), a.deviceListCmd(), a.deviceRevokeCmd())
+	c.AddCommand(a.deviceLinkCmd(), a.deviceApproveCmd(), a.deviceListCmd(), a.deviceRevokeCmd(), a.deviceRecoverCmd())
 	return c
 }
 
@@ -353,4 +358,112 @@ func listSuffix(rooms []string) string {
 		return ""
 	}
 	return ": " + strings.Join(rooms, ", ")
+}
+
+func (a *App) deviceRecoverCmd() *cobra.Command {
+	var label string
+	c := &cobra.Command{
+		Use:   "recover",
+		Short: "Make this home a new device of --user with the recovery code, when every device is lost",
+		Long: `Make this home a new device of --user with the recovery code shown when the
+user registered (PARLEY_RECOVERY_CODE, or typed at the terminal). The code
+certifies the device; then each room you are in is asked to list it, and a
+member approves it there as they approve a join (parley approve ROOM USER,
+or !USER in the chat). Once approved, the device reads the room's whole
+history and sends as you.
+
+The home must hold no keystore for the user. This device's keystore is
+encrypted with PARLEY_PASSPHRASE or a passphrase typed at the terminal.`,
+		Example: `  parley --home ~/new-laptop --user alice device recover --label new-laptop`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg.User == "" {
+				return usagef("no user: pass --user NAME or set PARLEY_USER")
+			}
+			u, err := names.User(a.cfg.User)
+			if err != nil {
+				return err
+			}
+			return a.recover(cmd, u, label)
+		},
+	}
+	c.Flags().StringVar(&label, "label", "", "a name for this device, shown in device list (at most 64 bytes)")
+	return c
+}
+
+// recoveryCode returns PARLEY_RECOVERY_CODE, or asks on the terminal.
+func (a *App) recoveryCodeInput(u string) (crypto.RecoveryCode, error) {
+	s := a.env.getenv("PARLEY_RECOVERY_CODE")
+	if s == "" {
+		if a.env.ReadPassword == nil || !a.env.StdinIsTerminal {
+			return crypto.RecoveryCode{}, usagef("no recovery code: set PARLEY_RECOVERY_CODE or run parley in a terminal")
+		}
+		b, err := a.env.ReadPassword(fmt.Sprintf("Recovery code of %s: ", u))
+		if err != nil {
+			return crypto.RecoveryCode{}, fmt.Errorf("read the recovery code: %w", err)
+		}
+		s = string(b)
+	}
+	code, err := crypto.ParseRecoveryCode(s)
+	if err != nil {
+		return code, usagef("%v", err)
+	}
+	return code, nil
+}
+
+func (a *App) recover(cmd *cobra.Command, u, label string) error {
+	dir := a.userDir(u)
+	ks := filepath.Join(dir, "keystore")
+	if _, err := os.Stat(ks); err == nil {
+		return fmt.Errorf("this home already holds keys of %s (%s): recover into a new home", u, ks)
+	}
+	code, err := a.recoveryCodeInput(u)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.op(cmd)
+	defer cancel()
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	dev, err := crypto.NewIdentity(u)
+	if err != nil {
+		return err
+	}
+	ld, err := chat.RecoverDevice(ctx, st, dev, code, label, time.Now())
+	if err != nil {
+		return err
+	}
+	pass, err := a.passphrase(fmt.Sprintf("New passphrase for this device's keystore for %s (empty for none): ", u), true)
+	if err != nil {
+		return err
+	}
+	data, err := crypto.MarshalKeystore(dev, pass)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	d := deviceState{User: u, SigningKey: ld.Identity.SigningKey(), KEMKey: ld.Identity.KEMKey(), Recovery: ld.Recovery, Cert: ld.Cert}
+	db, _ := json.Marshal(d)
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, deviceFile), db, 0o600); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(ks, data, 0o600); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "recovered: this home is device %s of %s (identity fingerprint %s)\n", chat.DeviceIDOf(dev.Public()), u, ld.Identity.Fingerprint())
+	s, err := a.Login(ctx, u, pass)
+	if err != nil {
+		return err
+	}
+	rooms, err := s.RequestDevice(ctx)
+	if len(rooms) > 0 {
+		fmt.Fprintf(w, "asked %d room(s) to list this device: %s\n", len(rooms), strings.Join(rooms, ", "))
+		fmt.Fprintf(w, "a member of each approves it with: parley approve ROOM %s\n", u)
+	}
+	return err
 }

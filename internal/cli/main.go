@@ -182,6 +182,8 @@ func classify(err error) (code int, hint string) {
 		return ExitRefused, ""
 	case errors.Is(err, chat.ErrKeyChanged):
 		return ExitRefused, keyChangedHint(err)
+	case errors.Is(err, chat.ErrBadRecovery):
+		return ExitRefused, "type the code exactly as it was shown when the user registered; if it is right, someone with write access to etcd replaced the user's record"
 	case errors.Is(err, chat.ErrNoLink):
 		return ExitRefused, "run parley device link on the new machine for a new code, and type it as it shows it"
 	case errors.Is(err, chat.ErrLinkTampered):

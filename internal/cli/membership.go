@@ -76,6 +76,10 @@ func (a *App) requestsCmd() *cobra.Command {
 						}
 						continue
 					}
+					if r.NewDevice {
+						fmt.Fprintf(w, "%s  %s asks to add a device recovered with their recovery code, approve with: parley approve %s %s\n", r.Time.Local().Format("2006-01-02 15:04"), r.User, r.Room, r.User)
+						continue
+					}
 					fmt.Fprintf(w, "%s  %s wants to join, approve with: parley approve %s %s\n", r.Time.Local().Format("2006-01-02 15:04"), r.User, r.Room, r.User)
 				}
 				return nil

@@ -365,4 +365,3 @@ func (c *Client) DeleteLink(ctx context.Context, user, id string) error {
 	}
 	return nil
 }
-

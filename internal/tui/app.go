@@ -442,9 +442,19 @@ func (m *model) resize() {
 }
 
 // loggedIn starts what runs for the whole session and shows the rooms.
+// recoveryCoder is a Session that registered a new user and holds their
+// recovery code, to be shown once.
+type recoveryCoder interface{ TakeRecoveryCode() string }
+
 func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 	sh := m.sh
 	sh.svc, sh.me = svc, svc.Me()
+	info := ""
+	if rc, ok := sh.sess.(recoveryCoder); ok {
+		if code := rc.TakeRecoveryCode(); code != "" {
+			info = "Your recovery code, shown only now: " + code + " (write it down and keep it away from this machine: if you lose every device, parley device recover gives you a new one)"
+		}
+	}
 	return tea.Batch(
 		// The login may have printed about delivered queued messages:
 		// draw the whole screen again.
@@ -455,7 +465,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		queuedCmd(svc), // then the outbox starts: see onQueued
 		watchRoomsCmd(sh.ctx, svc),
 		loadMutesCmd(sh.sess, sh.me),
-		m.showRooms(""),
+		m.showRooms(info),
 	)
 }
 
