@@ -82,10 +82,29 @@ type member struct {
 	// Former maps a device dropped from the entry to the commit that
 	// dropped it: it spoke for the user under earlier commits only.
 	Former map[string]uint64 `json:"former,omitempty"`
-	Spans  []span            `json:"spans"`
+	// OldKeys are the identities admitted before Key, each until the
+	// commit that admitted the next (rekey commits).
+	OldKeys []oldKey `json:"old_keys,omitempty"`
+	Spans   []span   `json:"spans"`
 	// WrapN and WrapTag locate the user's newest wrap.
 	WrapN   uint64 `json:"wrap_n"`
 	WrapTag string `json:"wrap_tag"`
+}
+
+// oldKey is an identity a member had until commit Until.
+type oldKey struct {
+	Key   string `json:"key"`
+	Until uint64 `json:"until"`
+}
+
+// keyAt returns the fingerprint of the identity m had at commit n.
+func (m *member) keyAt(n uint64) string {
+	for _, k := range m.OldKeys {
+		if n < k.Until {
+			return k.Key
+		}
+	}
+	return m.Key
 }
 
 // span is one stretch of membership: from the commit that added the user
@@ -186,6 +205,7 @@ func (st *roomState) clone() *roomState {
 			}
 		}
 		mc.Spans = slices.Clone(m.Spans)
+		mc.OldKeys = slices.Clone(m.OldKeys)
 		c.Members[u] = &mc
 	}
 	c.Denied = make(map[string][]byte, len(st.Denied))
@@ -309,6 +329,12 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			return e.User == signer && len(e.Devices) > 1 && slices.Contains(e.Devices[1:], c.Device)
 		}) {
 			return fail("signed by a device the creation does not list")
+		}
+		// The creator's identity then (it may have been rotated since).
+		for _, e := range c.Users {
+			if e.User == signer {
+				fp = e.Key
+			}
 		}
 	} else {
 		if !st.isMember(signer) {
@@ -576,6 +602,49 @@ func (st *roomState) apply(rec *store.Signed[store.Commit], key keyOf) error {
 			m.WrapN, m.WrapTag = c.N, c.WrapTag
 			wrapsFor += len(e.Devices)
 		}
+	case store.OpRekey:
+		// The member's current identity (which signed this commit)
+		// admits its successor: their identity chain's next key.
+		if len(c.Users) != 1 || c.Users[0].User != signer {
+			return fail("a rekey is signed by the one whose identity changes")
+		}
+		e := c.Users[0]
+		m := nx.Members[signer]
+		if e.Key == m.Key || e.Key == "" {
+			return fail("a rekey names a new identity")
+		}
+		np, err := key(signer, e.Key, "")
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				return err
+			}
+			return fail("the new identity of %s: %v", signer, err)
+		}
+		if err := checkDeviceList(e.Devices); err != nil {
+			return fail("%s: %v", signer, err)
+		}
+		if e.Devices[0] != deviceID(np) {
+			return fail("the new identity's own device is not listed first")
+		}
+		if err := checkDevices(e, e.Devices[1:]); err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				return err
+			}
+			return fail("%v", err)
+		}
+		if m.Former == nil {
+			m.Former = make(map[string]uint64)
+		}
+		for _, d := range m.Devices {
+			if !slices.Contains(e.Devices, d) {
+				m.Former[d] = c.N
+			}
+		}
+		nx.addToSum(signer, m.Key, m.Devices, -1)
+		m.OldKeys = append(m.OldKeys, oldKey{Key: m.Key, Until: c.N})
+		m.Key, m.Devices = e.Key, slices.Clone(e.Devices)
+		nx.addToSum(signer, m.Key, m.Devices, +1)
+		newEpoch = true
 	case store.OpClose:
 		if st.Kind != store.RoomGroup || st.Count != 1 || !st.isMember(signer) {
 			return fail("only the last member closes a group room")

@@ -67,6 +67,7 @@ var flows = []struct {
 	{"DeviceLinkTampered", flowDeviceLinkTampered},
 	{"DeviceForgedRefused", flowDeviceForgedRefused},
 	{"DeviceRecovery", flowDeviceRecovery},
+	{"IdentityRotation", flowIdentityRotation},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

@@ -66,10 +66,12 @@ type Device struct {
 	Recovered bool `json:"recovered,omitempty"`
 }
 
-// devKey is one device's verified key.
+// devKey is one device's verified key: a device's (id), or an identity
+// the user had before (fp).
 type devKey struct {
 	id  string
 	pub *crypto.PublicIdentity
+	fp  string
 }
 
 // checkDeviceList checks the form of a roster entry's devices: the
@@ -115,7 +117,7 @@ func (s *Service) deviceKey(ctx context.Context, user, fp, dev string, pin bool)
 		}
 		return nil, err
 	}
-	if p, err = verifyDeviceCert(id, s.recoveryKey(user), rec); err != nil {
+	if p, err = s.verifyCertChain(user, id, rec); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -151,6 +153,28 @@ func verifyDeviceCert(id *crypto.PublicIdentity, recovery []byte, rec *store.Sig
 		return nil, fmt.Errorf("certificate of device %s of %s is not signed by their identity: %w", b.ID, b.User, err)
 	}
 	return p, nil
+}
+
+// verifyCertChain is verifyDeviceCert under id or any identity user had
+// before it: a certificate an earlier identity made still counts, since
+// that identity signed its successor.
+func (s *Service) verifyCertChain(user string, id *crypto.PublicIdentity, rec *store.Signed[store.Device]) (*crypto.PublicIdentity, error) {
+	signers := []*crypto.PublicIdentity{id}
+	s.mu.Lock()
+	if ch := s.chains[user]; ch != nil {
+		if _, i := ch.byFingerprint(id.Fingerprint()); i > 0 {
+			signers = slices.Clone(ch.keys[:i+1])
+		}
+	}
+	s.mu.Unlock()
+	var err error
+	for i := len(signers) - 1; i >= 0; i-- {
+		var p *crypto.PublicIdentity
+		if p, err = verifyDeviceCert(signers[i], s.recoveryKey(user), rec); err == nil {
+			return p, nil
+		}
+	}
+	return nil, err
 }
 
 // recoveryBindingLabel signs a recovery key's binding to an identity.
@@ -214,7 +238,7 @@ func (s *Service) Devices(ctx context.Context, user string) ([]Device, error) {
 	own := identityDevice(id)
 	out := []Device{{ID: own, Identity: true, Label: "identity", This: user == s.me.Name() && s.dev == own}}
 	for dev, rec := range ud.Certs {
-		if _, err := verifyDeviceCert(id, s.recoveryKey(user), rec); err != nil {
+		if _, err := s.verifyCertChain(user, id, rec); err != nil {
 			s.log.Warn("rejected a device certificate", "user", user, "device", dev, "err", err)
 			continue
 		}

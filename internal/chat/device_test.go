@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/store"
@@ -441,5 +443,115 @@ func flowDeviceRecovery(t *testing.T, e *env) {
 	cdev, _ := crypto.NewIdentity("carol")
 	if _, err := chat.RecoverDevice(c, e.st, cdev, ccode, "", time.Now()); !errors.Is(err, chat.ErrBadRecovery) {
 		t.Fatalf("RecoverDevice into a planted record = %v, want ErrBadRecovery", err)
+	}
+}
+
+// flowIdentityRotation: a new identity signed by the old keeps the name,
+// the rooms, the history and the other devices; readers follow the change
+// (a verified mark too), and the old key speaks for nobody after it.
+func flowIdentityRotation(t *testing.T, e *env) {
+	c := ctx(t)
+	a1, _ := crypto.NewIdentity("alice")
+	alice, err := chat.Login(c, e.st, a1, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := e.login("bob")
+	groupOf(t, "general", alice, bob)
+	laptop, _ := linkDevice(t, e, alice, "laptop")
+	mustSend(t, alice, "general", "before the rotation")
+	mustSend(t, laptop, "general", "laptop before")
+	if err := bob.MarkVerified(c, "alice", alice.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+
+	a2, _ := crypto.NewIdentity("alice")
+	rooms, err := alice.RotateIdentity(c, a2)
+	if err != nil || !slices.Equal(rooms, []string{"general"}) {
+		t.Fatalf("RotateIdentity = %v, %v", rooms, err)
+	}
+	// Again, as after an interrupted run: nothing more to do.
+	if rooms, err := alice.RotateIdentity(c, a2); err != nil || len(rooms) != 0 {
+		t.Fatalf("RotateIdentity again = %v, %v", rooms, err)
+	}
+	alice2, err := chat.Login(c, e.st, a2, chat.Options{})
+	if err != nil {
+		t.Fatalf("Login with the new identity = %v", err)
+	}
+	if alice2.Fingerprint() != a2.Public().Fingerprint() {
+		t.Fatalf("fingerprint %s, want the new identity's", alice2.Fingerprint())
+	}
+	if !canRead(t, alice2, "general", "before the rotation") {
+		p, err := alice2.History(c, "general", 0)
+		if err == nil {
+			t.Fatalf("the new identity cannot read the history: %q", texts(p))
+		}
+		t.Fatalf("the new identity cannot read the history: %v", err)
+	}
+	mustSend(t, alice2, "general", "after the rotation")
+	mustSend(t, laptop, "general", "laptop after")
+
+	// Bob's pin and mark follow alice's chain.
+	p, err := bob.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"alice: before the rotation", "alice: laptop before", "alice: after the rotation", "alice: laptop after"}
+	if got := texts(p); !slices.Equal(got, want) {
+		t.Fatalf("bob reads %q, want %q", got, want)
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("bob is warned: %v", p.Warnings)
+	}
+	sf, err := bob.Safety(c, "alice")
+	if err != nil || sf.Fingerprint != a2.Public().Fingerprint() || !sf.Verified {
+		t.Fatalf("bob's view of alice after the rotation: %+v, %v", sf, err)
+	}
+
+	// The old key speaks for nobody now, even to a new reader.
+	if _, err := alice.Send(c, "general", "from the old key"); err == nil {
+		t.Fatal("the old identity still sends")
+	}
+	n, digest, k, err := chat.CurrentKey(c, bob, "general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := crypto.NewMessageID(time.Now())
+	env, err := crypto.SealMessage(a1, k, "general", mid, crypto.Header{Commit: n, CommitDigest: digest, Sender: "alice", Seq: 99, Time: time.Now().UnixMilli()}, chat.TextPayload("forged with the old key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.raw().Put(c, store.Prefix+"room/general/m/"+mid.String(), string(env)); err != nil {
+		t.Fatal(err)
+	}
+	carol := e.login("carol")
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice2.Approve(c, "general", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, reader := range []*chat.Service{bob, carol} {
+		p, err := reader.History(c, "general", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Messages {
+			if m.ID == mid.String() && m.Rejected == "" {
+				t.Fatalf("%s accepts a message signed by alice's old key after the rotation", reader.Me())
+			}
+		}
+		if !canRead(t, reader, "general", "before the rotation") || !canRead(t, reader, "general", "laptop after") {
+			t.Fatalf("%s cannot read alice's messages from both sides of the rotation", reader.Me())
+		}
+	}
+
+	// Rolling the change back in etcd is noticed by whoever followed it.
+	if _, err := e.raw().Delete(c, store.Prefix+"rekeys/alice/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	bob.ForgetUsers()
+	if _, err := bob.Safety(c, "alice"); !errors.Is(err, chat.ErrKeyChanged) {
+		t.Fatalf("after the change was deleted, bob's Safety = %v, want ErrKeyChanged", err)
 	}
 }

@@ -53,3 +53,13 @@ func CurrentKey(ctx context.Context, s *Service, room string) (uint32, [16]byte,
 
 // TextPayload is the plaintext of a text message.
 func TextPayload(text string) []byte { return payload{kind: KindText, text: text}.encode() }
+
+// ForgetUsers drops the users' keys s holds in memory (not its pins), as a
+// new process of the same home would start.
+func (s *Service) ForgetUsers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.users)
+	clear(s.chains)
+	clear(s.devs)
+}

@@ -418,9 +418,10 @@ func (s *Service) SetDisappear(ctx context.Context, room string, d time.Duration
 type plan struct {
 	disappear int64 // OpPolicy
 	op        string
-	add       []store.Entry // users admitted
-	devices   []store.Entry // members whose devices change (OpDevices)
-	relist    []string      // members whose room-list hint a device request changed
+	add       []store.Entry          // users admitted
+	devices   []store.Entry          // members whose devices change (OpDevices)
+	relist    []string               // members whose room-list hint a device request changed
+	rekey     *crypto.PublicIdentity // OpRekey: my new identity
 	deny      []store.Entry
 	end       []string // users leaving or removed
 	heads     []store.Head
@@ -561,7 +562,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 		c.Wraps = len(opts.Wraps)
 	}
 	switch {
-	case p.op == store.OpRemove, p.op == store.OpRotate, rotate:
+	case p.op == store.OpRemove, p.op == store.OpRotate, p.op == store.OpRekey, rotate:
 		prev, err := s.epochKey(ctx, v, v.Epoch)
 		if err != nil {
 			return c, opts, err
@@ -580,7 +581,11 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 				roster = append(roster, u)
 			}
 		}
-		if opts.Wraps, err = s.wrapAll(ctx, v, roster, devices, c.N, c.WrapTag, k); err != nil {
+		var keys map[string]*crypto.PublicIdentity
+		if p.rekey != nil {
+			keys = map[string]*crypto.PublicIdentity{s.me.Name() + "/" + deviceID(p.rekey): p.rekey}
+		}
+		if opts.Wraps, err = s.wrapAll(ctx, v, roster, devices, keys, c.N, c.WrapTag, k); err != nil {
 			return c, opts, err
 		}
 		c.Wraps = len(opts.Wraps)
@@ -594,7 +599,7 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 // whose stored key is not the one the room admitted stops the rotation
 // with an error naming them: a rotation never leaves a member out
 // silently.
-func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, devices map[string][]string, n uint64, tag string, k crypto.RoomKey) ([]store.WrapPut, error) {
+func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, devices map[string][]string, keys map[string]*crypto.PublicIdentity, n uint64, tag string, k crypto.RoomKey) ([]store.WrapPut, error) {
 	if _, _, err := s.lookupUsers(ctx, roster); err != nil {
 		return nil, err
 	}
@@ -610,6 +615,10 @@ func (s *Service) wrapAll(ctx context.Context, v *roomView, roster []string, dev
 			ds = o
 		}
 		for _, d := range ds {
+			if p := keys[u+"/"+d]; p != nil {
+				targets = append(targets, target{u, d, p})
+				continue
+			}
 			p, err := s.deviceKey(ctx, u, m.Key, d, true)
 			if err != nil {
 				return nil, fmt.Errorf("cannot wrap the new key for %s: %w", u, err)

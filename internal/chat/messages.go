@@ -473,7 +473,23 @@ func (s *Service) senderDevices(ctx context.Context, v *roomView, senders []stri
 	var out map[string][]devKey
 	for _, u := range senders {
 		m, p := v.Members[u], users[u]
-		if m == nil || p == nil || m.Key != p.Fingerprint() || (len(m.Devices) < 2 && len(m.Former) == 0) {
+		if m == nil || p == nil || m.Key != p.Fingerprint() || (len(m.Devices) < 2 && len(m.Former) == 0 && len(m.OldKeys) == 0) {
+			continue
+		}
+		for _, ok := range m.OldKeys {
+			old, err := s.userKeyPin(ctx, u, ok.Key, false)
+			if err != nil {
+				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+					return nil, err
+				}
+				continue
+			}
+			if out == nil {
+				out = make(map[string][]devKey)
+			}
+			out[u] = append(out[u], devKey{pub: old, fp: ok.Key})
+		}
+		if len(m.Devices) < 2 && len(m.Former) == 0 {
 			continue
 		}
 		ds := slices.Clone(m.Devices[1:])
@@ -495,7 +511,7 @@ func (s *Service) senderDevices(ctx context.Context, v *roomView, senders []stri
 			if out == nil {
 				out = make(map[string][]devKey)
 			}
-			out[u] = append(out[u], devKey{d, dp})
+			out[u] = append(out[u], devKey{id: d, pub: dp})
 		}
 	}
 	return out, nil
@@ -582,9 +598,14 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 	m.Sender, m.Commit, m.Seq, m.prev, m.seen = env.Sender, uint64(env.Commit), env.Seq, crypto.MessageID(env.Prev), crypto.MessageID(env.Seen)
 	m.Time = time.UnixMilli(env.Time).UTC()
 	m.Mine = env.Sender == s.me.Name()
+	var sigFP string   // fingerprint of the identity key that signed it
+	linkedDev := false // signed by a device certified by the identity
 	// Its etcd revisions decide nothing: the same bytes put again are the
 	// same message, and other bytes fail the signature below.
 	p, ok := users[env.Sender]
+	if ok {
+		sigFP = p.Fingerprint()
+	}
 	if !ok {
 		if e := badUsers[env.Sender]; e != nil {
 			return reject("sender %q: %v", env.Sender, e)
@@ -597,10 +618,17 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 	case sigUnknown:
 		err := env.Verify(v.Name, id, p)
 		if err != nil {
-			// Signed by another of the sender's devices?
+			// Signed by another of the sender's devices, or by an
+			// identity they had before?
 			for _, dk := range devKeys[env.Sender] {
 				if env.Verify(v.Name, id, dk.pub) == nil {
-					err, m.Device = nil, dk.id
+					err, m.Device, sigFP = nil, dk.id, ""
+					if dk.fp != "" {
+						// An identity they had before: its own device.
+						m.Device, sigFP = deviceID(dk.pub), dk.fp
+					} else {
+						linkedDev = true
+					}
 					break
 				}
 			}
@@ -631,10 +659,10 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 		return reject("%s was not a member at commit %d", env.Sender, c)
 	}
 	mem := v.Members[env.Sender]
-	if mem.Key != p.Fingerprint() {
+	if sigFP != "" && mem.keyAt(c) != sigFP {
 		return reject("signed with a key of %s that the room did not admit", env.Sender)
 	}
-	if m.Device != "" && !slices.Contains(mem.Devices, m.Device) {
+	if linkedDev && !slices.Contains(mem.Devices, m.Device) {
 		if n, ok := mem.Former[m.Device]; !ok || c >= n {
 			return reject("sent from device %s of %s, which the room no longer lists (revoked)", m.Device, env.Sender)
 		}

@@ -138,6 +138,7 @@ type Service struct {
 	users  map[string]*crypto.PublicIdentity // verified public identities
 	devs   map[string]*crypto.PublicIdentity // verified device keys, by user/device/identity fingerprint
 	recov  map[string][]byte                 // verified recovery keys, by user
+	chains map[string]*idChain               // verified identity changes, by user
 	rings  map[string]*keyRing               // room keys per room
 	views  map[string]*roomView              // newest verified state per room
 	seen   map[string]*seenState             // what I saw last per room
@@ -157,6 +158,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 		users:    make(map[string]*crypto.PublicIdentity),
 		devs:     make(map[string]*crypto.PublicIdentity),
 		recov:    make(map[string][]byte),
+		chains:   make(map[string]*idChain),
 		rings:    make(map[string]*keyRing),
 		views:    make(map[string]*roomView),
 		seen:     make(map[string]*seenState),
@@ -223,7 +225,14 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	case errors.Is(err, store.ErrExists):
 		other, perr := crypto.NewPublicIdentity(existing.Body.Name, existing.Body.SigningKey, existing.Body.KEMKey)
 		if perr != nil || !other.Equal(pub) {
-			return nil, fmt.Errorf("log in as %q: %w", me.Name(), ErrNameTaken)
+			// A rotated identity is the newest of its chain.
+			got, _, lerr := s.lookupUsers(ctx, []string{me.Name()})
+			if lerr != nil {
+				return nil, fmt.Errorf("log in as %q: %w", me.Name(), lerr)
+			}
+			if cur := got[me.Name()]; cur == nil || !cur.Equal(pub) {
+				return nil, fmt.Errorf("log in as %q: %w", me.Name(), ErrNameTaken)
+			}
 		}
 	default:
 		return nil, fmt.Errorf("log in as %q: %w", me.Name(), err)
@@ -249,22 +258,23 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 		return fmt.Errorf("log in as %q: this device's certificate: %w", me, err)
 	}
 	s.root, s.linked = l.Identity, true
-	rec, err := s.st.User(ctx, me)
+	if err := s.pin(me, l.Identity); err != nil {
+		return err
+	}
+	ch, err := s.chainOf(ctx, me)
 	switch {
 	case err == nil:
-		other, perr := crypto.NewPublicIdentity(rec.Body.Name, rec.Body.SigningKey, rec.Body.KEMKey)
-		if perr != nil || rec.Verify(other) != nil || !other.Equal(l.Identity) {
+		// The identity it was linked to, or one it was rotated to since.
+		if k, _ := ch.byFingerprint(l.Identity.Fingerprint()); k == nil {
 			return fmt.Errorf("log in as %q: %w: the key stored for %s is not the identity this device was linked to", me, ErrNameTaken, me)
 		}
-		if recoveryBound(other, rec.Body) {
-			s.recov[me] = rec.Body.Recovery
-		}
+		s.root = ch.current()
 	case errors.Is(err, store.ErrUnavailable) && claimed:
+		s.users[me] = l.Identity
 	default:
 		return fmt.Errorf("log in as %q: %w", me, err)
 	}
-	s.users[me] = l.Identity
-	return s.pin(me, l.Identity)
+	return nil
 }
 
 // Registered reports whether Login registered the user: it created the
@@ -331,7 +341,7 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 	if len(missing) == 0 {
 		return out, bad, nil
 	}
-	found, badRecs, err := s.st.Users(ctx, missing)
+	found, badRecs, err := s.st.Identities(ctx, missing)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,24 +356,22 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 			}
 			continue
 		}
-		p, err := crypto.NewPublicIdentity(n, rec.Body.SigningKey, rec.Body.KEMKey)
+		ch, err := s.verifyIdentity(n, rec)
 		if err != nil {
-			bad[n] = fmt.Errorf("user record of %q: %w", n, err)
-			continue
-		}
-		if err := rec.Verify(p); err != nil {
 			bad[n] = err
 			continue
 		}
-		if err := s.checkPin(n, p); err != nil {
+		p := ch.current()
+		if err := s.checkPinChain(n, ch); err != nil {
 			bad[n] = err
 			continue
 		}
 		out[n] = p
 		s.mu.Lock()
 		s.users[n] = p
-		if recoveryBound(p, rec.Body) {
-			s.recov[n] = rec.Body.Recovery
+		s.chains[n] = ch
+		if recoveryBound(ch.keys[0], rec.User.Body) {
+			s.recov[n] = rec.User.Body.Recovery
 		}
 		s.mu.Unlock()
 	}

@@ -145,11 +145,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		return nil, fmt.Errorf("%w: %q", ErrNoRoom, room)
 	}
 	if base == nil {
-		creator, err := s.deviceKey(ctx, read.Room.Body.Creator, "", read.Room.Body.Device, false)
-		if err != nil {
-			return nil, fmt.Errorf("room %q: record rejected: %w", room, err)
-		}
-		if err := read.Room.Verify(creator); err != nil {
+		if err := s.verifyRoomRecord(ctx, read.Room); err != nil {
 			return nil, fmt.Errorf("room %q: record rejected: %w", room, err)
 		}
 		base = newRoomState(read.Room)
@@ -245,6 +241,29 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		s.views[room] = v
 	}
 	return v, nil
+}
+
+// verifyRoomRecord checks a room record's signature: by its creator's
+// device, or by their identity then, which may have been rotated since.
+func (s *Service) verifyRoomRecord(ctx context.Context, rec *store.Signed[store.Room]) error {
+	b := rec.Body
+	if b.Device != "" {
+		p, err := s.deviceKey(ctx, b.Creator, "", b.Device, false)
+		if err != nil {
+			return err
+		}
+		return rec.Verify(p)
+	}
+	ch, err := s.chainOf(ctx, b.Creator)
+	if err != nil {
+		return err
+	}
+	for i := len(ch.keys) - 1; i >= 0; i-- {
+		if err = rec.Verify(ch.keys[i]); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // pinned returns the newest verified state of room this service or its
@@ -350,6 +369,17 @@ func (s *Service) userKeyPin(ctx context.Context, user, fp string, pin bool) (*c
 			return nil, e
 		}
 		return nil, fmt.Errorf("%w: %q", ErrNoUser, user)
+	}
+	if fp != "" && p.Fingerprint() != fp {
+		// An identity the user had before: its successor is pinned.
+		s.mu.Lock()
+		ch := s.chains[user]
+		s.mu.Unlock()
+		if ch != nil {
+			if old, _ := ch.byFingerprint(fp); old != nil {
+				return old, nil
+			}
+		}
 	}
 	if fp != "" {
 		if p.Fingerprint() != fp {

@@ -365,3 +365,116 @@ func (c *Client) DeleteLink(ctx context.Context, user, id string) error {
 	}
 	return nil
 }
+
+// A user's identity changes (rotations), each signed by the identity
+// before it, hash-linked to it, create-only:
+//
+//	/parley/v2/rekeys/<user>/<n>    the user's n-th identity after the first (n from 1)
+const rekeysDir = Prefix + "rekeys/"
+
+// KindRekey is the record kind of an identity change.
+const KindRekey = "rekey"
+
+// Rekey replaces a user's identity keys: signed by the identity before it
+// (the user record's for N 1), naming that one's record digest as Prev.
+type Rekey struct {
+	User       string    `json:"user"`
+	N          uint64    `json:"n"`
+	Prev       []byte    `json:"prev"`
+	SigningKey []byte    `json:"signing_key"`
+	KEMKey     []byte    `json:"kem_key"`
+	Time       time.Time `json:"time"`
+}
+
+func rekeyKey(user string, n uint64) string { return rekeysDir + user + "/" + commitStr(n) }
+
+func decodeRekey(key, user string, n uint64, value []byte, cr, mr int64) (*Signed[Rekey], error) {
+	r, err := open[Rekey](KindRekey, key, value, cr, mr)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(same(key, "user", r.Body.User, user), same(key, "number", r.Body.N, n), same(key, "signer", r.Signer, user)); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// PutRekey stores an identity change, signed by s (the identity before
+// it), create-only; the same bytes again succeed.
+func (c *Client) PutRekey(ctx context.Context, s Signer, r Rekey) error {
+	if err := checkUser(r.User); err != nil {
+		return err
+	}
+	if r.N == 0 {
+		return errors.New("identity changes are numbered from 1")
+	}
+	k := rekeyKey(r.User, r.N)
+	v, err := seal(KindRekey, k, r, s)
+	if err != nil {
+		return err
+	}
+	return c.putOnce(ctx, k, v, fmt.Sprintf("store identity change %d of %s", r.N, r.User))
+}
+
+// Identity is what etcd holds of one user's identity: their record and
+// its changes, in order, not yet verified. A change that does not decode
+// ends the list, with the reason in Bad.
+type Identity struct {
+	User   *Signed[User]
+	Rekeys []*Signed[Rekey]
+	Bad    error
+}
+
+// Identities reads the records and identity changes of several users, in
+// one round trip per 64. Missing names are absent from both maps.
+func (c *Client) Identities(ctx context.Context, list []string) (found map[string]*Identity, bad map[string]error, err error) {
+	found = make(map[string]*Identity, len(list))
+	bad = make(map[string]error)
+	ops := make([]clientv3.Op, 0, 2*len(list))
+	for _, n := range list {
+		if err := checkUser(n); err != nil {
+			return nil, nil, err
+		}
+		ops = append(ops, clientv3.OpGet(userKey(n)), clientv3.OpGet(rekeysDir+n+"/", clientv3.WithPrefix()))
+	}
+	for start := 0; start < len(ops); start += 128 {
+		end := min(start+128, len(ops))
+		resp, _, err := c.txnOrStale(ctx, ops[start:end])
+		if err != nil {
+			return nil, nil, fmt.Errorf("read users: %w", mapErr(err))
+		}
+		for i := 0; i+1 < len(resp.Responses); i += 2 {
+			name := list[(start+i)/2]
+			kvs := resp.Responses[i].GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				continue
+			}
+			kv := kvs[0]
+			u, err := decodeUser(string(kv.Key), name, kv.Value, kv.CreateRevision, kv.ModRevision)
+			if err != nil {
+				bad[name] = err
+				continue
+			}
+			id := &Identity{User: u}
+			p := rekeysDir + name + "/"
+			for j, kv := range resp.Responses[i+1].GetResponseRange().Kvs {
+				k := string(kv.Key)
+				n, err := parseCommitKey(strings.TrimPrefix(k, p))
+				if err == nil && n != uint64(j+1) {
+					err = fmt.Errorf("%w at %s: identity change %d is missing", ErrBadRecord, k, j+1)
+				}
+				var r *Signed[Rekey]
+				if err == nil {
+					r, err = decodeRekey(k, name, n, kv.Value, kv.CreateRevision, kv.ModRevision)
+				}
+				if err != nil {
+					id.Bad = err
+					break
+				}
+				id.Rekeys = append(id.Rekeys, r)
+			}
+			found[name] = id
+		}
+	}
+	return found, bad, nil
+}

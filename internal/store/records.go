@@ -88,6 +88,9 @@ const (
 	// OpDevices changes the devices of members (the keys are rewrapped to
 	// all their devices; a removed device rotates the key).
 	OpDevices = "devices"
+	// OpRekey admits a member's new identity, signed by the old one; the
+	// key rotates.
+	OpRekey = "rekey"
 )
 
 // Commit is one link of a room's membership chain, signed by a member of
@@ -316,7 +319,7 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		return nil, err
 	}
 	switch b.Op {
-	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose, OpPolicy, OpDevices:
+	case OpCreate, OpAdd, OpDeny, OpRemove, OpLeave, OpRotate, OpClose, OpPolicy, OpDevices, OpRekey:
 	default:
 		return nil, fmt.Errorf("%w at %s: unknown operation %q", ErrBadRecord, key, b.Op)
 	}
