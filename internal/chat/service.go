@@ -258,8 +258,10 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 		return fmt.Errorf("log in as %q: this device's certificate: %w", me, err)
 	}
 	s.root, s.linked = l.Identity, true
-	if err := s.pin(me, l.Identity); err != nil {
-		return err
+	if s.pins.Pinned(me) == "" {
+		if err := s.pin(me, l.Identity); err != nil {
+			return err
+		}
 	}
 	ch, err := s.chainOf(ctx, me)
 	switch {
@@ -269,12 +271,13 @@ func (s *Service) loginLinked(ctx context.Context, l *LinkedDevice, claimed bool
 			return fmt.Errorf("log in as %q: %w: the key stored for %s is not the identity this device was linked to", me, ErrNameTaken, me)
 		}
 		s.root = ch.current()
+		return s.pin(me, s.root)
 	case errors.Is(err, store.ErrUnavailable) && claimed:
 		s.users[me] = l.Identity
+		return nil
 	default:
 		return fmt.Errorf("log in as %q: %w", me, err)
 	}
-	return nil
 }
 
 // Registered reports whether Login registered the user: it created the

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
 	"github.com/parley-chat/parley/internal/fsutil"
 	"github.com/parley-chat/parley/internal/names"
@@ -94,10 +96,10 @@ backup is never written unencrypted.`,
   parley identity import alice.parley-backup     # on the new machine`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("identity needs a subcommand: export or import (see parley identity --help)")
+			return usagef("identity needs a subcommand: export, import or rotate (see parley identity --help)")
 		},
 	}
-	c.AddCommand(a.identityExportCmd(), a.identityImportCmd())
+	c.AddCommand(a.identityExportCmd(), a.identityImportCmd(), a.identityRotateCmd())
 	return c
 }
 
@@ -160,8 +162,9 @@ The keystore written is encrypted with PARLEY_PASSPHRASE or a passphrase
 typed at the terminal. The cluster is not needed: the next login checks the
 keys against the user's record in etcd.
 
-This moves an identity to a new machine; it is not a second device: two
-homes sending as one user at once would number their messages alike.`,
+This moves an identity to a new machine; it is not a second device (two
+homes holding one identity would number their messages alike): for that,
+see parley device link.`,
 		Example: `  parley identity import alice.parley-backup && parley --user alice whoami`,
 		Args:    args(1, "a backup file (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -354,4 +357,104 @@ func (a *App) backupPassphrase(prompt string, isNew bool) ([]byte, error) {
 		}
 	}
 	return p, nil
+}
+
+func (a *App) identityRotateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate",
+		Short: "Replace your identity's keys with new ones, signed by the old",
+		Long: `Replace the identity keys of --user with new ones. The change is signed by
+the old key and kept in etcd beside your record, so everyone who trusted
+the old key follows it to the new one (a verified mark too); every room you
+are in admits the new key in a commit the old key signs, with a new room
+key. Your name, rooms, history and other devices stay.
+
+Run it on the device that holds the identity, with nothing queued in the
+outbox. If it stops half way (the cluster went away), run it again: it
+finishes the rooms left. Make a new backup afterwards (identity export):
+older ones hold the old key.`,
+		Example: `  parley --user alice identity rotate`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg.User == "" {
+				return usagef("no user: pass --user NAME or set PARLEY_USER")
+			}
+			u, err := names.User(a.cfg.User)
+			if err != nil {
+				return err
+			}
+			return a.rotate(cmd, u)
+		},
+	}
+}
+
+func (a *App) rotate(cmd *cobra.Command, u string) error {
+	dir := a.userDir(u)
+	if ld, err := a.linkedDevice(u); err != nil || ld != nil {
+		if err != nil {
+			return err
+		}
+		return chat.ErrLinkedDevice
+	}
+	if q, err := newFileOutbox(dir).List(); err != nil {
+		return err
+	} else if len(q) > 0 {
+		return fmt.Errorf("%d message(s) of %s wait in the outbox: deliver them first (parley outbox --deliver)", len(q), u)
+	}
+	ctx, cancel := a.op(cmd)
+	defer cancel()
+	s, err := a.Service(ctx)
+	if err != nil {
+		return err
+	}
+	old := s.Fingerprint()
+	// The new keys are kept beside the old until every room has them.
+	nextPath := filepath.Join(dir, "keystore.next")
+	var next *crypto.Identity
+	var pass []byte
+	if data, err := readKeystore(nextPath); err == nil {
+		if enc, _ := crypto.KeystoreEncrypted(data); enc {
+			if pass, err = a.passphrase(fmt.Sprintf("Passphrase of the new keystore of %s: ", u), false); err != nil {
+				return err
+			}
+		}
+		if next, err = openKeystore(u, nextPath, data, pass); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	} else {
+		if next, err = crypto.NewIdentity(u); err != nil {
+			return err
+		}
+		if pass, err = a.passphrase(fmt.Sprintf("Passphrase for the new keystore of %s (empty for none): ", u), true); err != nil {
+			return err
+		}
+		data, err := crypto.MarshalKeystore(next, pass)
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(nextPath, data, 0o600); err != nil {
+			return fmt.Errorf("write the new keystore: %w", err)
+		}
+	}
+	rooms, err := s.RotateIdentity(ctx, next)
+	w := cmd.OutOrStdout()
+	if err != nil {
+		if len(rooms) > 0 {
+			fmt.Fprintf(w, "the new key is admitted in %d room(s): %s\n", len(rooms), strings.Join(rooms, ", "))
+		}
+		return fmt.Errorf("%w (the new keys wait in %s: run identity rotate again to finish)", err, nextPath)
+	}
+	if err := os.Rename(nextPath, filepath.Join(dir, "keystore")); err != nil {
+		return fmt.Errorf("install the new keystore: %w", err)
+	}
+	// My chains of messages were the old identity's device's.
+	if err := os.RemoveAll(filepath.Join(dir, "chains")); err != nil {
+		a.warn("cannot remove %s: %v", filepath.Join(dir, "chains"), err)
+	}
+	fmt.Fprintf(w, "rotated the identity of %s: fingerprint %s (was %s)\n", u, next.Public().Fingerprint(), old)
+	fmt.Fprintf(w, "the new key is admitted in %d room(s)%s\n", len(rooms), listSuffix(rooms))
+	fmt.Fprintf(w, "make a new backup with: parley --user %s identity export FILE (older ones hold the old key)\n", u)
+	return nil
 }
