@@ -296,6 +296,34 @@ func (a *linkAnswer) macParts(user string) [][]byte {
 	return [][]byte{[]byte(user), a.SigningKey, a.KEMKey, a.Cert}
 }
 
+// openLinkRequest decodes a link request read from etcd and checks its MAC
+// under code; it returns the request and the new device's key.
+func openLinkRequest(code crypto.LinkCode, user string, raw []byte) (*linkRequest, *crypto.PublicIdentity, error) {
+	var r linkRequest
+	if err := json.Unmarshal(raw, &r); err != nil || !code.CheckMAC(r.MAC, "request", r.macParts(user)...) {
+		return nil, nil, ErrLinkTampered
+	}
+	p, err := crypto.NewPublicIdentity(user, r.SigningKey, r.KEMKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrLinkTampered, err)
+	}
+	return &r, p, nil
+}
+
+// openLinkAnswer decodes a link answer read from etcd and checks its MAC
+// under code; it returns the answer and the identity it names.
+func openLinkAnswer(code crypto.LinkCode, user string, raw []byte) (*linkAnswer, *crypto.PublicIdentity, error) {
+	var a linkAnswer
+	if err := json.Unmarshal(raw, &a); err != nil || !code.CheckMAC(a.MAC, "answer", a.macParts(user)...) {
+		return nil, nil, ErrLinkTampered
+	}
+	id, err := crypto.NewPublicIdentity(user, a.SigningKey, a.KEMKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrLinkTampered, err)
+	}
+	return &a, id, nil
+}
+
 // PendingLink is a new device waiting for a device of its user to approve
 // it.
 type PendingLink struct {
@@ -342,13 +370,9 @@ func (l *PendingLink) Wait(ctx context.Context) (*LinkedDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	var a linkAnswer
-	if err := json.Unmarshal(raw, &a); err != nil || !l.Code.CheckMAC(a.MAC, "answer", a.macParts(user)...) {
-		return nil, fmt.Errorf("link a device of %s: %w", user, ErrLinkTampered)
-	}
-	id, err := crypto.NewPublicIdentity(user, a.SigningKey, a.KEMKey)
+	a, id, err := openLinkAnswer(l.Code, user, raw)
 	if err != nil {
-		return nil, fmt.Errorf("link a device of %s: %w: %v", user, ErrLinkTampered, err)
+		return nil, fmt.Errorf("link a device of %s: %w", user, err)
 	}
 	if err := checkLinkedCert(id, nil, l.device, a.Cert); err != nil {
 		return nil, fmt.Errorf("link a device of %s: %w: %v", user, ErrLinkTampered, err)
@@ -398,13 +422,9 @@ func (s *Service) ApproveLink(ctx context.Context, code crypto.LinkCode) (Device
 	if err != nil {
 		return Device{}, nil, err
 	}
-	var r linkRequest
-	if err := json.Unmarshal(raw, &r); err != nil || !code.CheckMAC(r.MAC, "request", r.macParts(me)...) {
-		return Device{}, nil, ErrLinkTampered
-	}
-	p, err := crypto.NewPublicIdentity(me, r.SigningKey, r.KEMKey)
+	r, p, err := openLinkRequest(code, me, raw)
 	if err != nil {
-		return Device{}, nil, fmt.Errorf("%w: %v", ErrLinkTampered, err)
+		return Device{}, nil, err
 	}
 	dev := deviceID(p)
 	have, err := s.deviceSet(ctx, me)
