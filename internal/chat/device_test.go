@@ -74,8 +74,15 @@ func flowDeviceLinkSendRevoke(t *testing.T, e *env) {
 	groupOf(t, "general", alice, bob)
 	mustSend(t, alice, "general", "before the laptop")
 	mustSend(t, bob, "general", "bob before the laptop")
+	sub, err := bob.Subscribe(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	laptop, dev := linkDevice(t, e, alice, "laptop")
+	if ev := waitNotice(t, sub, chat.NoticeDevices); ev.Notice.User != "alice" || ev.Notice.Devices != 2 || ev.Notice.By != "alice" {
+		t.Fatalf("bob's notice of alice's new device: %+v", ev.Notice)
+	}
 	if !laptop.Linked() || laptop.Fingerprint() != alice.Fingerprint() || laptop.Device() == alice.Device() {
 		t.Fatalf("linked device: linked %v, fingerprint %s (alice %s), device %s (alice %s)", laptop.Linked(), laptop.Fingerprint(), alice.Fingerprint(), laptop.Device(), alice.Device())
 	}
@@ -465,10 +472,17 @@ func flowIdentityRotation(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 
+	sub, err := bob.Subscribe(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a2, _ := crypto.NewIdentity("alice")
 	rooms, err := alice.RotateIdentity(c, a2)
 	if err != nil || !slices.Equal(rooms, []string{"general"}) {
 		t.Fatalf("RotateIdentity = %v, %v", rooms, err)
+	}
+	if ev := waitNotice(t, sub, chat.NoticeRekey); ev.Notice.User != "alice" {
+		t.Fatalf("bob's notice of alice's new identity: %+v", ev.Notice)
 	}
 	// Again, as after an interrupted run: nothing more to do.
 	if rooms, err := alice.RotateIdentity(c, a2); err != nil || len(rooms) != 0 {

@@ -57,6 +57,8 @@ const (
 	NoticeRotated NoticeKind = "rotated" // By started key epoch Epoch
 	NoticeClosed  NoticeKind = "closed"  // User, the last member, closed the room
 	NoticePolicy  NoticeKind = "policy"  // By made messages disappear after Seconds (0: stay)
+	NoticeDevices NoticeKind = "devices" // User's devices changed: Devices of them now, By listed them
+	NoticeRekey   NoticeKind = "rekey"   // User's identity changed, signed by their old one
 )
 
 // Notice is one change in a room's membership, from its verified chain.
@@ -70,6 +72,11 @@ type Notice struct {
 	Seconds int64 `json:"seconds,omitempty"`
 	// Me reports that User is the logged-in user.
 	Me bool `json:"me,omitempty"`
+	// NewDevice (NoticeRequest) says User, a member, asks to list a
+	// device recovered with their recovery code.
+	NewDevice bool `json:"new_device,omitempty"`
+	// Devices (NoticeDevices) is how many devices User has now.
+	Devices int `json:"devices,omitempty"`
 }
 
 // Subscribe delivers a room's events from revision fromRev (a Page's
@@ -333,7 +340,7 @@ func diffNotices(old, nv *roomView, me string) []Event {
 	}
 	for _, r := range nv.requests {
 		if old.hasRequest(r.User) == nil {
-			add(Notice{Kind: NoticeRequest, User: r.User})
+			add(Notice{Kind: NoticeRequest, User: r.User, NewDevice: r.NewDevice})
 		}
 	}
 	var changes []Notice
@@ -352,6 +359,17 @@ func diffNotices(old, nv *roomView, me string) []Event {
 					changes = append(changes, Notice{Kind: NoticeLeft, User: u, Commit: sp.To})
 				}
 			}
+		}
+	}
+	for u, m := range nv.Members {
+		om := old.Members[u]
+		if om == nil || !nv.isMember(u) || !old.isMember(u) {
+			continue
+		}
+		if len(m.OldKeys) > len(om.OldKeys) {
+			changes = append(changes, Notice{Kind: NoticeRekey, User: u, Commit: m.OldKeys[len(m.OldKeys)-1].Until})
+		} else if !slices.Equal(m.Devices, om.Devices) {
+			changes = append(changes, Notice{Kind: NoticeDevices, User: u, By: nv.Last.Signer, Devices: len(m.Devices), Commit: m.WrapN})
 		}
 	}
 	for u, by := range nv.DeniedBy {

@@ -15,7 +15,14 @@ func noticeText(room string, n chat.Notice) string {
 	}
 	switch n.Kind {
 	case chat.NoticeRequest:
+		if n.NewDevice {
+			return fmt.Sprintf("%s asks to add a device recovered with their recovery code (parley approve %s %s)", n.User, room, n.User)
+		}
 		return fmt.Sprintf("%s asks to join %s (parley approve %s %s)", n.User, room, room, n.User)
+	case chat.NoticeDevices:
+		return fmt.Sprintf("%s now has %d device(s) in this room (listed by %s)", who, n.Devices, n.By)
+	case chat.NoticeRekey:
+		return fmt.Sprintf("%s changed their identity key (signed by the old one)", who)
 	case chat.NoticeJoined:
 		return fmt.Sprintf("%s joined (approved by %s)", who, n.By)
 	case chat.NoticeLeft:

@@ -15,7 +15,14 @@ func noticeText(n chat.Notice) string {
 	}
 	switch n.Kind {
 	case chat.NoticeRequest:
+		if n.NewDevice {
+			return fmt.Sprintf("%s asks to add a device recovered with their recovery code, approve with !%s", n.User, n.User)
+		}
 		return fmt.Sprintf("%s wants to join, approve with !%s", n.User, n.User)
+	case chat.NoticeDevices:
+		return fmt.Sprintf("%s now has %d device(s) in this room (listed by %s)", who, n.Devices, n.By)
+	case chat.NoticeRekey:
+		return fmt.Sprintf("%s changed their identity key (signed by the old one)", who)
 	case chat.NoticeJoined:
 		return fmt.Sprintf("%s joined (approved by %s)", who, n.By)
 	case chat.NoticeLeft:
