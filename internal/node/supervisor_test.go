@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,12 +38,19 @@ func (c *calls) reset() {
 	c.n = map[string]int{}
 }
 
-// supervised runs a supervisor of n until the test ends and returns the
-// channel of its events.
-func supervised(t *testing.T, n *node.Node, cfg node.SupervisorConfig) <-chan node.Event {
+// eventLog is what a supervisor reported, in order.
+type eventLog struct {
+	t      *testing.T
+	events chan node.Event
+	seen   []node.Event // received, not yet expected
+}
+
+// supervised runs a supervisor of n until the test ends and returns its
+// events.
+func supervised(t *testing.T, n *node.Node, cfg node.SupervisorConfig) *eventLog {
 	t.Helper()
-	events := make(chan node.Event, 64)
-	cfg.Report = func(ev node.Event) { events <- ev }
+	l := &eventLog{t: t, events: make(chan node.Event, 64)}
+	cfg.Report = func(ev node.Event) { l.events <- ev }
 	sup := node.NewSupervisor(n, cfg)
 	ran := make(chan struct{})
 	go func() {
@@ -57,25 +65,32 @@ func supervised(t *testing.T, n *node.Node, cfg node.SupervisorConfig) <-chan no
 			t.Error("Run still runs after Stop")
 		}
 	})
-	return events
+	return l
 }
 
-// expect returns the first event for which want is true, failing the test
-// if none comes within 30 s or a promotion fails meanwhile.
-func expect(t *testing.T, events <-chan node.Event, what string, want func(node.Event) bool) node.Event {
-	t.Helper()
+// expect returns the first event, reported so far or within 30 s, for
+// which want is true, and forgets it and those before it. The leader
+// watch and the promotion report independently: their events may come in
+// either order. A failed promotion fails the test.
+func (l *eventLog) expect(what string, want func(node.Event) bool) node.Event {
+	l.t.Helper()
 	limit := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Kind == node.EventNotPromoted {
-				t.Fatalf("waiting for %s: not promoted: %v", what, ev.Err)
+	for i := 0; ; i++ {
+		for i >= len(l.seen) {
+			select {
+			case ev := <-l.events:
+				l.t.Logf("event %+v", ev)
+				if ev.Kind == node.EventNotPromoted {
+					l.t.Fatalf("waiting for %s: not promoted: %v", what, ev.Err)
+				}
+				l.seen = append(l.seen, ev)
+			case <-limit:
+				l.t.Fatalf("no event %s within 30 s", what)
 			}
-			if want(ev) {
-				return ev
-			}
-		case <-limit:
-			t.Fatalf("no event %s within 30 s", what)
+		}
+		if ev := l.seen[i]; want(ev) {
+			l.seen = slices.Delete(l.seen, i, i+1)
+			return ev
 		}
 	}
 }
@@ -84,7 +99,8 @@ func expect(t *testing.T, events <-chan node.Event, what string, want func(node.
 // the voters once, not over and over; the supervisors report the leader
 // and its changes; a learner of a cluster with all its voters stays one.
 func TestSupervisor(t *testing.T) {
-	first := startNode(t, testConfig(t, "m1"))
+	cfg1 := testConfig(t, "m1")
+	first := startNode(t, cfg1)
 	var c calls
 	c.reset()
 	adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: first.ClientURLs(), DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(c.interceptor)}})
@@ -106,12 +122,17 @@ func TestSupervisor(t *testing.T) {
 	}
 
 	c.reset()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the cluster was asked %d times to promote, listed %d times", c.get("MemberPromote"), c.get("MemberList"))
+		}
+	})
 	began := time.Now()
 	ev2 := supervised(t, second, node.SupervisorConfig{Admin: adm, MaxVoters: 2, Began: began})
-	expect(t, ev2, "m2 sees m1 lead", func(ev node.Event) bool {
+	ev2.expect("m2 sees m1 lead", func(ev node.Event) bool {
 		return ev.Kind == node.EventLeader && ev.Leader == first.ID() && ev.LeaderName == "m1" && ev.Term > 0
 	})
-	ev := expect(t, ev2, "m2 promoted", func(ev node.Event) bool { return ev.Kind == node.EventPromoted })
+	ev := ev2.expect("m2 promoted", func(ev node.Event) bool { return ev.Kind == node.EventPromoted })
 	if ev.Voters != 2 || ev.After <= 0 || ev.After > time.Since(began) {
 		t.Errorf("promoted: %+v", ev)
 	}
@@ -124,15 +145,15 @@ func TestSupervisor(t *testing.T) {
 	}
 
 	ev1 := supervised(t, first, node.SupervisorConfig{})
-	expect(t, ev1, "m1 leads", func(ev node.Event) bool { return ev.Kind == node.EventLeader && ev.Leader == first.ID() })
+	ev1.expect("m1 leads", func(ev node.Event) bool { return ev.Kind == node.EventLeader && ev.Leader == first.ID() })
 	waitFor(t, "m2 votes", func() bool { return !second.IsLearner() })
 	if _, err := newClient(t, first.ClientURLs()).MoveLeader(ctx, second.ID()); err != nil {
 		t.Fatalf("move the leadership to m2: %v", err)
 	}
-	expect(t, ev1, "m1 sees m2 lead", func(ev node.Event) bool {
+	ev1.expect("m1 sees m2 lead", func(ev node.Event) bool {
 		return ev.Kind == node.EventLeader && ev.Leader == second.ID() && ev.LeaderName == "m2"
 	})
-	expect(t, ev2, "m2 leads", func(ev node.Event) bool { return ev.Kind == node.EventLeader && ev.Leader == second.ID() })
+	ev2.expect("m2 leads", func(ev node.Event) bool { return ev.Kind == node.EventLeader && ev.Leader == second.ID() })
 
 	// A third member finds the cluster full.
 	cfg3 := testConfig(t, "m3")
@@ -143,7 +164,7 @@ func TestSupervisor(t *testing.T) {
 	cfg3.InitialCluster, cfg3.InitialClusterState = initial, node.ClusterStateExisting
 	third := startNode(t, cfg3)
 	ev3 := supervised(t, third, node.SupervisorConfig{Admin: adm, MaxVoters: 2})
-	ev = expect(t, ev3, "m3 stays a learner", func(ev node.Event) bool { return ev.Kind == node.EventStayingLearner })
+	ev = ev3.expect("m3 stays a learner", func(ev node.Event) bool { return ev.Kind == node.EventStayingLearner })
 	if ev.Voters != 2 || ev.MaxVoters != 2 || !third.IsLearner() {
 		t.Errorf("staying a learner: %+v, learner %v", ev, third.IsLearner())
 	}
