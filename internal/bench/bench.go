@@ -102,15 +102,18 @@ type Result struct {
 }
 
 // Users are the two logged-in clients a run uses: the sender and a reader
-// on its own connection. The reader must not yet be a member of anything.
+// on its own connection, each with the store client it logged in on, on
+// which raw etcd is measured beside it. The reader must not yet be a
+// member of anything.
 type Users struct {
-	Sender, Reader *chat.Service
+	Sender, Reader           *chat.Service
+	SenderStore, ReaderStore *store.Client
 }
 
 // Run performs a whole benchmark run.
 func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 	cfg.defaults()
-	st := u.Sender.Store()
+	st := u.SenderStore
 	tag := randTag()
 	res := &Result{Cores: runtime.GOMAXPROCS(0), Endpoints: st.Endpoints()}
 	text := strings.Repeat("x", cfg.TextBytes)
@@ -284,7 +287,7 @@ func load(ctx context.Context, c, n int, fn func(context.Context) error) ([]time
 }
 
 func latency(ctx context.Context, cfg Config, u Users, room, tag string, value []byte, text string, res *Result) error {
-	st, rst := u.Sender.Store(), u.Reader.Store()
+	st, rst := u.SenderStore, u.ReaderStore
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	got, err := rst.BenchWatch(wctx, tag+"-watch")

@@ -13,7 +13,7 @@ import (
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
 
-func login(t *testing.T, eps []string, name string) *chat.Service {
+func login(t *testing.T, eps []string, name string) (*chat.Service, *store.Client) {
 	t.Helper()
 	st, err := store.Open(store.Config{Endpoints: eps})
 	if err != nil {
@@ -25,7 +25,16 @@ func login(t *testing.T, eps []string, name string) *chat.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, st
+}
+
+// users logs in the writer and the reader of a run.
+func users(t *testing.T, eps []string) bench.Users {
+	t.Helper()
+	var u bench.Users
+	u.Sender, u.SenderStore = login(t, eps, "writer")
+	u.Reader, u.ReaderStore = login(t, eps, "reader")
+	return u
 }
 
 // TestRunSmall runs a small benchmark end to end and checks that every
@@ -34,7 +43,7 @@ func TestRunSmall(t *testing.T) {
 	eps := storetest.StartEmbedded(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	res, err := bench.Run(ctx, bench.Users{Sender: login(t, eps, "writer"), Reader: login(t, eps, "reader")}, bench.Config{
+	res, err := bench.Run(ctx, users(t, eps), bench.Config{
 		Messages: 64, History: 300, Concurrency: []int{1, 4}, Rounds: 2, Latency: 10,
 	})
 	if err != nil {

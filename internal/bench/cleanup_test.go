@@ -46,7 +46,7 @@ func TestRunLeavesNothing(t *testing.T) {
 	eps := storetest.StartEmbedded(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	if _, err := bench.Run(ctx, bench.Users{Sender: login(t, eps, "writer"), Reader: login(t, eps, "reader")}, bench.Config{
+	if _, err := bench.Run(ctx, users(t, eps), bench.Config{
 		Messages: 16, History: 40, Concurrency: []int{2}, Rounds: 1, Latency: 3,
 	}); err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestRunInterruptedLeavesNothing(t *testing.T) {
 	defer cancel()
 	rctx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
-	_, err := bench.Run(rctx, bench.Users{Sender: login(t, eps, "writer"), Reader: login(t, eps, "reader")}, bench.Config{
+	_, err := bench.Run(rctx, users(t, eps), bench.Config{
 		Messages: 100000, History: 40, Concurrency: []int{2}, Rounds: 1, Latency: 3,
 		Progress: func(format string, args ...any) {
 			// Interrupted in the middle of the first round of sends.

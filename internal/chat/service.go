@@ -290,8 +290,8 @@ func (s *Service) Me() string { return s.me.Name() }
 // Fingerprint returns the logged-in user's key fingerprint.
 func (s *Service) Fingerprint() string { return s.root.Fingerprint() }
 
-// Store returns the store the service uses.
-func (s *Service) Store() *store.Client { return s.st }
+// Endpoints returns the endpoints of the cluster the service uses.
+func (s *Service) Endpoints() []string { return s.st.Endpoints() }
 
 func (s *Service) pin(user string, p *crypto.PublicIdentity) error {
 	fp := p.Fingerprint()

@@ -147,7 +147,7 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 	cfg.ReadHistory = func(ctx context.Context, room string) (bench.HistoryResult, error) {
 		return a.readInChild(ctx, tmp, eps, readerName, room)
 	}
-	res, err := bench.Run(ctx, bench.Users{Sender: sender, Reader: reader}, cfg)
+	res, err := bench.Run(ctx, bench.Users{Sender: sender, Reader: reader, SenderStore: sa.st, ReaderStore: ra.st}, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

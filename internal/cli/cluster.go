@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,23 +46,58 @@ promotes it in one command; cluster add is for members started otherwise.`,
 	return c
 }
 
-// clusterClient connects to the cluster of --endpoints for administration.
-func (a *App) clusterClient() (*store.Client, error) {
-	eps := a.cfg.Endpoints
+// clusterConn is how cluster commands reach the cluster of --endpoints:
+// its endpoints, TLS configuration and the client log.
+func (a *App) clusterConn() (eps []string, tlsCfg *tls.Config, logFile string, err error) {
+	eps = a.cfg.Endpoints
 	if len(eps) == 0 {
-		return nil, usagef("cluster commands need the cluster's client URLs: pass --endpoints URL,... or set PARLEY_ENDPOINTS")
+		return nil, nil, "", usagef("cluster commands need the cluster's client URLs: pass --endpoints URL,... or set PARLEY_ENDPOINTS")
 	}
-	tlsCfg, err := clientTLS(eps, a.cfg.CACert, a.cfg.Cert, a.cfg.Key)
+	tlsCfg, err = clientTLS(eps, a.cfg.CACert, a.cfg.Cert, a.cfg.Key)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	a.dialed, a.dialedTLS = eps, tlsCfg
 	a.startProbe(eps, tlsCfg)
-	logFile := ""
 	if err := os.MkdirAll(filepath.Join(a.cfg.Home, "logs"), 0o700); err == nil {
 		logFile = filepath.Join(a.cfg.Home, "logs", "etcd-client.log")
 	}
+	return eps, tlsCfg, logFile, nil
+}
+
+// clusterClient connects to the cluster of --endpoints for its records
+// (machines, invitations).
+func (a *App) clusterClient() (*store.Client, error) {
+	eps, tlsCfg, logFile, err := a.clusterConn()
+	if err != nil {
+		return nil, err
+	}
 	return store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, Username: a.cfg.EtcdUser, Password: a.cfg.EtcdPassword, LogFile: logFile, Logger: a.logger()})
+}
+
+// clusterAdmin connects to the cluster of --endpoints to administer its
+// membership.
+func (a *App) clusterAdmin() (*node.Admin, error) {
+	eps, tlsCfg, logFile, err := a.clusterConn()
+	if err != nil {
+		return nil, err
+	}
+	return node.OpenAdmin(node.AdminConfig{Endpoints: eps, TLS: tlsCfg, Username: a.cfg.EtcdUser, Password: a.cfg.EtcdPassword, LogFile: logFile})
+}
+
+// clusterAdminAndClient opens both, for commands that change the
+// membership and the records.
+func (a *App) clusterAdminAndClient() (*node.Admin, *store.Client, error) {
+	adm, err := a.clusterAdmin()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.clusterClient()
+	if err != nil {
+		adm.Close()
+		return nil, nil, err
+	}
+	return adm, st, nil
 }
 
 // clientTLS returns the TLS configuration of a client of the cluster at
@@ -101,15 +135,6 @@ func clientTLS(endpoints []string, caFile, certFile, keyFile string) (*tls.Confi
 		return nil, usagef("a client certificate needs both its certificate and its key file")
 	}
 	return cfg, nil
-}
-
-// clusterErr marks errors that mean the cluster could not be reached or
-// has no quorum, so that they exit with ExitUnavailable.
-func clusterErr(err error) error {
-	if err != nil && (node.Unavailable(err) || store.IsUnavailable(err)) && !errors.Is(err, store.ErrUnavailable) {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-	}
-	return err
 }
 
 // memberJSON is one member in `parley cluster status --json`.
@@ -165,27 +190,28 @@ member could be reached.`,
   parley cluster status --json | jq -r 'select(.role == "leader") | .name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.clusterClient()
+			adm, st, err := a.clusterAdminAndClient()
 			if err != nil {
 				return err
 			}
+			defer adm.Close()
 			defer st.Close()
 			ctx, cancel := a.op(cmd)
 			defer cancel()
 			// The member list wants a quorum; a short first try leaves
 			// time to ask any one member instead.
 			lctx, lcancel := context.WithTimeout(ctx, min(a.cfg.Timeout/2, 3*time.Second))
-			ms, err := node.Status(lctx, st.Raw())
+			ms, err := adm.Status(lctx)
 			lcancel()
 			if err != nil && ctx.Err() == nil {
 				var aerr error
-				if ms, aerr = node.StatusAny(ctx, st.Raw()); aerr == nil {
+				if ms, aerr = adm.StatusAny(ctx); aerr == nil {
 					a.warn("the cluster did not answer (no quorum?): members as one member knows them")
 					err = nil
 				}
 			}
 			if err != nil {
-				return clusterErr(err)
+				return err
 			}
 			slices.SortFunc(ms, func(x, y node.MemberStatus) int {
 				// By name; members not started yet last.
@@ -342,16 +368,16 @@ parley node --join does all of this in one command.`,
 			if len(urls) == 0 {
 				return usagef("cluster add needs the new member's --peer-urls")
 			}
-			st, err := a.clusterClient()
+			adm, err := a.clusterAdmin()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer adm.Close()
 			ctx, cancel := a.op(cmd)
 			defer cancel()
-			id, initial, err := node.Join(ctx, st.Raw(), argv[0], urls)
+			id, initial, err := adm.Join(ctx, argv[0], urls)
 			if err != nil {
-				return clusterErr(err)
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -386,19 +412,19 @@ is accepted or --timeout passes.`,
 		Example: `  parley cluster promote m4`,
 		Args:    args(1, "a member name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			st, err := a.clusterClient()
+			adm, err := a.clusterAdmin()
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer adm.Close()
 			ctx, cancel := a.op(cmd)
 			defer cancel()
-			id, err := node.MemberID(ctx, st.Raw(), argv[0])
+			id, err := adm.MemberID(ctx, argv[0])
 			if err == nil {
-				err = node.Promote(ctx, st.Raw(), id)
+				err = adm.Promote(ctx, id)
 			}
 			if err != nil {
-				return clusterErr(err)
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "member %s (%x) is a voting member\n", argv[0], id)
 			return nil
@@ -422,14 +448,15 @@ on, so the machine cannot come back with it.`,
 		Example: `  parley cluster remove m4`,
 		Args:    args(1, "a member name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			st, err := a.clusterClient()
+			adm, st, err := a.clusterAdminAndClient()
 			if err != nil {
 				return err
 			}
+			defer adm.Close()
 			defer st.Close()
 			ctx, cancel := a.op(cmd)
 			defer cancel()
-			return a.removeMachine(ctx, cmd.OutOrStdout(), st, argv[0])
+			return a.removeMachine(ctx, cmd.OutOrStdout(), adm, st, argv[0])
 		},
 	}
 }

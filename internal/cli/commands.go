@@ -219,7 +219,7 @@ func (a *App) whoamiCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withService(cmd, func(_ context.Context, s *chat.Service) error {
 				if asJSON {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"user": s.Me(), "fingerprint": s.Fingerprint(), "home": a.cfg.Home, "endpoints": s.Store().Endpoints()})
+					return printJSON(cmd.OutOrStdout(), map[string]any{"user": s.Me(), "fingerprint": s.Fingerprint(), "home": a.cfg.Home, "endpoints": s.Endpoints()})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s\nfingerprint %s\n", s.Me(), s.Fingerprint())
 				return nil

@@ -65,7 +65,7 @@ withdraws one.`,
 			defer cancel()
 			machines, err := st.Machines(ctx, false)
 			if err != nil {
-				return clusterErr(err)
+				return err
 			}
 			var eps []string
 			for _, m := range machines {
@@ -84,7 +84,7 @@ withdraws one.`,
 				Uses: uses, CreatedBy: a.home.Name,
 			}
 			if err := st.PutInvite(ctx, inv); err != nil {
-				return clusterErr(err)
+				return err
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), map[string]any{
@@ -138,7 +138,7 @@ func (a *App) inviteListCmd() *cobra.Command {
 			defer cancel()
 			invs, bad, err := st.Invites(ctx)
 			if err != nil {
-				return clusterErr(err)
+				return err
 			}
 			for _, b := range bad {
 				a.warn("malformed invitation record %s: %v", b.Key, b.Err)
@@ -195,7 +195,7 @@ func (a *App) inviteRevokeCmd() *cobra.Command {
 			ctx, cancel := a.op(cmd)
 			defer cancel()
 			if err := st.RevokeInvite(ctx, id); err != nil {
-				return clusterErr(err)
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked invitation %s\n", id)
 			return nil

@@ -76,11 +76,11 @@ func (a *App) printMachines(ctx context.Context, w io.Writer, st *store.Client, 
 // the machine's certificate: first the member (etcd may refuse, when too
 // few voters would be left), then the certificate, so that a refusal
 // leaves everything as it was.
-func (a *App) removeMachine(ctx context.Context, w io.Writer, st *store.Client, name string) error {
-	err := node.RemoveMember(ctx, st.Raw(), name)
+func (a *App) removeMachine(ctx context.Context, w io.Writer, adm *node.Admin, st *store.Client, name string) error {
+	err := adm.RemoveMember(ctx, name)
 	removed := err == nil
-	if err != nil && !isNoSuchMember(err) {
-		return clusterErr(err)
+	if err != nil && !errors.Is(err, node.ErrNoSuchMember) {
+		return err
 	}
 	if removed {
 		fmt.Fprintf(w, "removed %s\n", name)
@@ -95,7 +95,5 @@ func (a *App) removeMachine(ctx context.Context, w io.Writer, st *store.Client, 
 	case errors.Is(rerr, store.ErrNotFound):
 		return err
 	}
-	return clusterErr(rerr)
+	return rerr
 }
-
-func isNoSuchMember(err error) bool { return errors.Is(err, node.ErrNoSuchMember) }

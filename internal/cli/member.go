@@ -46,6 +46,7 @@ type memberRunner struct {
 	log   *nodeLog
 	ca    *node.CA
 	st    *store.Client
+	adm   *node.Admin
 	n     *node.Node
 	start memberStart
 
@@ -87,24 +88,25 @@ func (a *App) runMember(ctx context.Context, claim *node.Claim, hc *homeCluster,
 	}
 	defer joinL.Close()
 
-	st, err := a.memberClient(hc)
+	st, adm, err := a.memberClient(hc)
 	if err != nil {
 		return err
 	}
-	r.st = st
+	r.st, r.adm = st, adm
 	defer st.Close()
+	defer adm.Close()
 
 	cfg := r.config(claim)
 	if !node.HasMember(cfg.DataDir) && !ms.newCluster {
 		log.say("joining the cluster at %s as a learner", strings.Join(hc.Endpoints, ","))
 		jctx, cancel := context.WithTimeout(ctx, max(a.cfg.Timeout, 60*time.Second))
-		id, initial, err := node.Join(jctx, st.Raw(), hc.Name, hc.peerURLs())
+		id, initial, err := adm.Join(jctx, hc.Name, hc.peerURLs())
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("join the cluster at %s: %w", strings.Join(hc.Endpoints, ","), clusterErr(err))
+			return fmt.Errorf("join the cluster at %s: %w", strings.Join(hc.Endpoints, ","), err)
 		}
 		log.say("added to the cluster as learner %x; starting", id)
 		cfg.InitialCluster = initial
@@ -147,15 +149,17 @@ func (a *App) runMember(ctx context.Context, claim *node.Claim, hc *homeCluster,
 		return err
 	}
 
+	sc := node.SupervisorConfig{Began: ms.began, Report: func(ev node.Event) { log.event(n, ev) }}
+	if hc.Role == node.RoleVoter && n.IsLearner() {
+		sc.Admin, sc.MaxVoters = adm, hc.maxVoters()
+	}
+	sup := node.NewSupervisor(n, sc)
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(ctx)
 	wg.Go(func() { _ = boot.Serve(joinL) })
-	wg.Go(func() { watchLeader(bg, n, log) })
+	wg.Go(func() { sup.Run(bg) })
 	wg.Go(func() { r.watchRevocations(bg) })
 	wg.Go(func() { r.tend(bg) })
-	if hc.Role == node.RoleVoter && n.IsLearner() {
-		wg.Go(func() { promoteWhenReady(bg, n, st, hc.maxVoters(), ms.began, log) })
-	}
 	if ms.first {
 		log.say("ready: invite the other machines with parley invite (on any member)")
 	}
@@ -229,16 +233,26 @@ func (r *memberRunner) config(claim *node.Claim) node.Config {
 }
 
 // memberClient connects to the cluster with this machine's certificate,
-// its own member first.
-func (a *App) memberClient(hc *homeCluster) (*store.Client, error) {
+// its own member first: for the records and to administer the
+// membership.
+func (a *App) memberClient(hc *homeCluster) (*store.Client, *node.Admin, error) {
 	eps := append(hc.clientURLs(), hc.Endpoints...)
 	slices.Sort(eps)
 	eps = slices.Compact(eps)
 	tlsCfg, err := clientTLS(eps, clusterPath(a.cfg.Home, caCertFile), clusterPath(a.cfg.Home, certFile), clusterPath(a.cfg.Home, keyFile))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, Logger: a.logger(), LogFile: a.clientLogFile()})
+	st, err := store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, Logger: a.logger(), LogFile: a.clientLogFile()})
+	if err != nil {
+		return nil, nil, err
+	}
+	adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: eps, TLS: tlsCfg, LogFile: a.clientLogFile()})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, adm, nil
 }
 
 func (a *App) clientLogFile() string {
@@ -256,11 +270,11 @@ func (r *memberRunner) settle(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	want := r.n.PeerURLs()
-	resp, err := r.st.Raw().MemberList(ctx)
+	members, err := r.adm.MemberList(ctx)
 	if err != nil {
 		return fmt.Errorf("check the member's peer URLs: %w", err)
 	}
-	for _, m := range resp.Members {
+	for _, m := range members {
 		if m.ID != r.n.ID() {
 			continue
 		}
@@ -269,7 +283,7 @@ func (r *memberRunner) settle(ctx context.Context) error {
 		w := slices.Clone(want)
 		slices.Sort(w)
 		if !slices.Equal(have, w) {
-			if err := node.UpdatePeerURLs(ctx, r.st.Raw(), r.n.ID(), want); err != nil {
+			if err := r.adm.UpdatePeerURLs(ctx, r.n.ID(), want); err != nil {
 				return err
 			}
 			r.log.say("peer URLs updated in the membership: %s (were %s)", strings.Join(want, ","), strings.Join(m.PeerURLs, ","))
@@ -440,7 +454,7 @@ func (r *memberRunner) checkShutOut(ctx context.Context) {
 func (r *memberRunner) refreshEndpoints(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	eps, err := memberClientURLs(ctx, r.st)
+	eps, err := memberClientURLs(ctx, r.adm)
 	if err != nil || len(eps) == 0 {
 		return
 	}
@@ -453,13 +467,13 @@ func (r *memberRunner) refreshEndpoints(ctx context.Context) {
 
 // memberClientURLs lists the members' client URLs, from any member's
 // copy of the membership.
-func memberClientURLs(ctx context.Context, st *store.Client) ([]string, error) {
-	resp, err := st.Raw().MemberList(ctx)
+func memberClientURLs(ctx context.Context, adm *node.Admin) ([]string, error) {
+	members, err := adm.MemberList(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var eps []string
-	for _, m := range resp.Members {
+	for _, m := range members {
 		eps = append(eps, m.ClientURLs...)
 	}
 	return eps, nil
@@ -490,7 +504,7 @@ func (r *memberRunner) admit(ctx context.Context, ad node.Admission) (node.Admit
 		return node.Admitted{}, err
 	}
 	r.log.say("admitted machine %s (%s, %s) with invitation %s", m.Name, m.Role, cmp.Or(ad.Hostname, "?"), ad.TokenID)
-	eps, err := memberClientURLs(ctx, r.st)
+	eps, err := memberClientURLs(ctx, r.adm)
 	if err != nil {
 		eps = r.hc.Endpoints
 	}

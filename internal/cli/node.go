@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/parley-chat/parley/internal/node"
-	"github.com/parley-chat/parley/internal/store"
 )
 
 // DefaultMaxVoters is how many voting members `parley node --join` lets a
@@ -244,31 +243,58 @@ func (l *nodeLog) say(format string, args ...any) {
 	fmt.Fprintf(l.w, "%s %s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), cmp.Or(l.what, "node"), l.name, fmt.Sprintf(format, args...))
 }
 
+// event prints what the supervisor of member n saw or did.
+func (l *nodeLog) event(n *node.Node, ev node.Event) {
+	switch ev.Kind {
+	case node.EventLeader:
+		switch ev.Leader {
+		case 0:
+			l.say("no leader (term %d)", ev.Term)
+		case n.ID():
+			l.say("this member is the leader (term %d)", ev.Term)
+		default:
+			name := ev.LeaderName
+			if name == "" {
+				name = "member " + strconv.FormatUint(ev.Leader, 16)
+			}
+			l.say("leader is %s (%x, term %d)", name, ev.Leader, ev.Term)
+		}
+	case node.EventPromoted:
+		l.say("promoted to a voting member, %v after start; the cluster has %d voting members", ev.After.Round(time.Millisecond), ev.Voters)
+	case node.EventPromotedElsewhere:
+		l.say("now a voting member (promoted by another client)")
+	case node.EventStayingLearner:
+		l.say("staying a learner: the cluster has %d voting members (--max-voters %d); this member still replicates the data", ev.Voters, ev.MaxVoters)
+	case node.EventNotPromoted:
+		l.say("not promoted yet, will retry: %v", ev.Err)
+	}
+}
+
 // runNode runs the member until ctx ends (a signal) or it stops by itself.
 func (a *App) runNode(ctx context.Context, cfg node.Config, f *nodeFlags) error {
 	began := time.Now()
 	log := &nodeLog{w: a.env.Stderr, name: cfg.Name}
-	var joinCli *store.Client
+	var joinAdm *node.Admin
 	defer func() {
-		if joinCli != nil {
-			joinCli.Close()
+		if joinAdm != nil {
+			joinAdm.Close()
 		}
 	}()
-	openJoin := func() (*store.Client, error) {
-		if joinCli != nil {
-			return joinCli, nil
+	openJoin := func() (*node.Admin, error) {
+		if joinAdm != nil {
+			return joinAdm, nil
 		}
 		eps := splitList(f.join)
 		tlsCfg, err := clientTLS(eps, firstNonEmpty(f.joinCACert, f.trustedCA), firstNonEmpty(f.joinCert, f.certFile), firstNonEmpty(f.joinKey, f.keyFile))
 		if err != nil {
 			return nil, err
 		}
-		st, err := store.Open(store.Config{Endpoints: eps, TLS: tlsCfg, LogFile: joinClientLog(cfg)})
+		adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: eps, TLS: tlsCfg, LogFile: joinClientLog(cfg)})
 		if err != nil {
 			return nil, err
 		}
-		joinCli = st
-		return st, nil
+		joinAdm = adm
+		return adm, nil
 	}
 
 	existing := node.HasMember(cfg.DataDir)
@@ -277,20 +303,20 @@ func (a *App) runNode(ctx context.Context, cfg node.Config, f *nodeFlags) error 
 		log.say("%s already holds a member: restarting it; --join only promotes it if it is still a learner", cfg.DataDir)
 	}
 	if joining {
-		st, err := openJoin()
+		adm, err := openJoin()
 		if err != nil {
 			return err
 		}
 		log.say("joining the cluster at %s as a learner", f.join)
 		jctx, cancel := context.WithTimeout(ctx, max(a.cfg.Timeout, 30*time.Second))
-		id, initial, err := node.Join(jctx, st.Raw(), cfg.Name, f.peerURLs())
+		id, initial, err := adm.Join(jctx, cfg.Name, f.peerURLs())
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				log.say("interrupted before joining")
 				return nil
 			}
-			return fmt.Errorf("join the cluster at %s: %w", f.join, clusterErr(err))
+			return fmt.Errorf("join the cluster at %s: %w", f.join, err)
 		}
 		log.say("added to the cluster as learner %x; starting", id)
 		cfg.InitialCluster = initial
@@ -316,32 +342,29 @@ func (a *App) runNode(ctx context.Context, cfg node.Config, f *nodeFlags) error 
 		role, n.ID(), time.Since(began).Round(time.Millisecond),
 		strings.Join(n.ClientURLs(), ","), strings.Join(n.PeerURLs(), ","), cfg.LogFile)
 
-	var wg sync.WaitGroup
-	bg, stopBG := context.WithCancel(ctx)
-	defer func() { stopBG(); wg.Wait() }()
-	wg.Go(func() { watchLeader(bg, n, log) })
+	sc := node.SupervisorConfig{Began: began, Report: func(ev node.Event) { log.event(n, ev) }}
 	if f.join != "" && n.IsLearner() {
-		st, err := openJoin()
-		if err != nil {
+		if adm, err := openJoin(); err != nil {
 			log.say("cannot reach the cluster to be promoted: %v", err)
 		} else {
-			wg.Go(func() { promoteWhenReady(bg, n, st, f.maxVoters, began, log) })
+			sc.Admin, sc.MaxVoters = adm, f.maxVoters
 		}
 	}
+	sup := node.NewSupervisor(n, sc)
+	go sup.Run(ctx)
+	defer sup.Stop()
 
 	select {
 	case <-ctx.Done():
 		log.say("stopping")
-		stopBG()
-		wg.Wait()
+		sup.Stop()
 		if err := n.Close(); err != nil {
 			return err
 		}
 		log.say("stopped")
 		return nil
 	case <-n.Done():
-		stopBG()
-		wg.Wait()
+		sup.Stop()
 		cerr := n.Close()
 		if n.Removed() || removedFromCluster(n, f) {
 			log.say("removed from the cluster; stopped. Its data in %s can no longer be used: delete it before this machine joins again", cfg.DataDir)
@@ -368,14 +391,14 @@ func removedFromCluster(n *node.Node, f *nodeFlags) bool {
 	if err != nil {
 		return false
 	}
-	st, err := store.Open(store.Config{Endpoints: eps, TLS: tlsCfg})
+	adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: eps, TLS: tlsCfg})
 	if err != nil {
 		return false
 	}
-	defer st.Close()
+	defer adm.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	member, err := node.IsMember(ctx, st.Raw(), n.ID())
+	member, err := adm.IsMember(ctx, n.ID())
 	return err == nil && !member
 }
 
@@ -386,80 +409,4 @@ func joinClientLog(cfg node.Config) string {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(cfg.LogFile), "etcd-join-client.log")
-}
-
-// watchLeader logs every change of leader the member sees.
-func watchLeader(ctx context.Context, n *node.Node, log *nodeLog) {
-	var last uint64
-	first := true
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if id, term := n.Leader(); id != last || first {
-			switch {
-			case id == 0 && !first:
-				log.say("no leader (term %d)", term)
-			case id == 0:
-			case id == n.ID():
-				log.say("this member is the leader (term %d)", term)
-			default:
-				name := n.MemberName(id)
-				if name == "" {
-					name = "member " + strconv.FormatUint(id, 16)
-				}
-				log.say("leader is %s (%x, term %d)", name, id, term)
-			}
-			last, first = id, false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// promoteWhenReady promotes the learner n to a voting member once it has
-// caught up, if the cluster has fewer than maxVoters voting members; it
-// keeps checking while the cluster is full, in case a voter is removed.
-func promoteWhenReady(ctx context.Context, n *node.Node, st *store.Client, maxVoters int, began time.Time, log *nodeLog) {
-	full := false
-	var lastErr string
-	for ctx.Err() == nil {
-		if !n.IsLearner() {
-			log.say("now a voting member (promoted by another client)")
-			return
-		}
-		wait := 2 * time.Second
-		m, err := node.CountMembers(ctx, st.Raw())
-		switch {
-		case err != nil:
-		case m.Voters >= maxVoters:
-			if !full {
-				log.say("staying a learner: the cluster has %d voting members (--max-voters %d); this member still replicates the data", m.Voters, maxVoters)
-			}
-			full = true
-			wait = 10 * time.Second
-		default:
-			pctx, cancel := context.WithTimeout(ctx, time.Minute)
-			err = node.Promote(pctx, st.Raw(), n.ID())
-			cancel()
-			if err == nil {
-				log.say("promoted to a voting member, %v after start; the cluster has %d voting members", time.Since(began).Round(time.Millisecond), m.Voters+1)
-				return
-			}
-		}
-		if err != nil && ctx.Err() == nil && err.Error() != lastErr {
-			lastErr = err.Error()
-			log.say("not promoted yet, will retry: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-n.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
 }

@@ -287,7 +287,7 @@ type cluster struct {
 	h       *harness
 	members []*member
 	tls     *tlsFiles
-	admin   *store.Client
+	admin   *node.Admin
 }
 
 type clusterOpts struct {
@@ -358,7 +358,7 @@ func (h *harness) tryCluster(n int, o clusterOpts, attempt int) (*cluster, error
 		}
 	}
 	eps := c.endpoints()
-	c.admin, err = store.Open(store.Config{Endpoints: eps, TLS: c.tls.clientConfig(h.t)})
+	c.admin, err = node.OpenAdmin(node.AdminConfig{Endpoints: eps, TLS: c.tls.clientConfig(h.t)})
 	if err != nil {
 		return nil, err
 	}
@@ -391,14 +391,14 @@ func (c *cluster) member(name string) *member {
 // as one member knows the membership.
 func (c *cluster) status(ctx context.Context) ([]node.MemberStatus, error) {
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	st, err := node.Status(lctx, c.admin.Raw())
+	st, err := c.admin.Status(lctx)
 	cancel()
 	if err == nil {
 		return st, nil
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return node.StatusAny(actx, c.admin.Raw())
+	return c.admin.StatusAny(actx)
 }
 
 // waitHealthy waits until want members all answer, all voting, and agree

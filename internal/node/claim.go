@@ -89,12 +89,8 @@ func isHosted(dir string) bool {
 	return err == nil
 }
 
-// UpdatePeerURLs replaces the peer URLs of member id, as etcdctl member
-// update does: the only way to move a member to new peer URLs, since
-// etcd keeps them in the cluster's membership, not in the member's
-// configuration. Like [AddLearner] it asks again while etcd refuses
-// because a member joined less than 5 s ago.
-func UpdatePeerURLs(ctx context.Context, cli *clientv3.Client, id uint64, peerURLs []string) error {
+// updatePeerURLs is [Admin.UpdatePeerURLs] through cli.
+func updatePeerURLs(ctx context.Context, cli *clientv3.Client, id uint64, peerURLs []string) error {
 	for _, u := range peerURLs {
 		if _, err := parseMemberURL(u); err != nil {
 			return fmt.Errorf("node: update member %x: %w", id, err)

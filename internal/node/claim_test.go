@@ -113,7 +113,13 @@ func TestClaimLocalMovesHistory(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "kept" {
 		t.Fatalf("history after the move: %v %v", resp, err)
 	}
-	if err := node.UpdatePeerURLs(ctx, tcli, n.ID(), []string{peerURL}); err != nil {
+	adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: []string{clientURL},
+		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if err := adm.UpdatePeerURLs(ctx, n.ID(), []string{peerURL}); err != nil {
 		t.Fatal(err)
 	}
 	ml, err := tcli.MemberList(ctx)

@@ -20,7 +20,7 @@ const (
 	// ClusterStateNew bootstraps a new cluster from [Config.InitialCluster].
 	ClusterStateNew = "new"
 	// ClusterStateExisting joins a cluster that already runs and in which
-	// the member was added beforehand (see [AddLearner]).
+	// the member was added beforehand (see [Admin.AddLearner]).
 	ClusterStateExisting = "existing"
 )
 

@@ -1,15 +1,22 @@
 // Package node runs etcd members inside the current process.
 //
-// It is the only package that imports go.etcd.io/etcd/server/v3/embed. It
-// offers three things:
+// It is the only package that imports go.etcd.io/etcd/server/v3/embed, and
+// beside store the only one that imports etcd's client (it imports store
+// only for its error mapping). It offers:
 //
 //   - [Start] runs one etcd member described by a [Config] and returns a
 //     [Node] that owns it until [Node.Close].
 //   - [Local] gives every process on a machine that uses the same home
 //     directory one shared single-member etcd, hosted by exactly one of them
 //     and taken over by another when the host exits.
-//   - [AddLearner], [Promote], [RemoveMember] and [Status] change and
-//     inspect the membership of a running cluster through a client.
+//   - [Admin], opened from a cluster's endpoints and TLS configuration by
+//     [OpenAdmin], is the one home of cluster administration: it lists,
+//     adds, promotes, updates and removes members and asks them for their
+//     status. Its errors from etcd are mapped once, by [store.MapError],
+//     to store's sentinels; callers need nothing of etcd.
+//   - A [Supervisor] looks after a running member: it reports changes of
+//     leader and promotes a learner once it has caught up, driven by
+//     etcd's notifications rather than by polling.
 //   - For a cluster of machines: a [CA] that certifies machines and signs
 //     revocation lists, [Token]s (invitations naming the cluster by its
 //     CA's digest), the invitation endpoint ([Bootstrap]) that admits a

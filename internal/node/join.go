@@ -32,21 +32,13 @@ func HasMember(dataDir string) bool {
 	return false
 }
 
-// ErrTooManyLearners is returned by [Join] when the cluster refuses another
+// ErrTooManyLearners is returned by [Admin.Join] when the cluster refuses another
 // learner: etcd admits one learner at a time unless its members are
 // configured otherwise.
 var ErrTooManyLearners = errors.New("the cluster already has as many learners as it admits")
 
-// Join registers a member named name, reachable at peerURLs, as a learner
-// of the cluster cli talks to, like [AddLearner], and returns its ID and
-// the InitialCluster it must start with (with InitialClusterState
-// ClusterStateExisting).
-//
-// Join can be repeated after a failed start: a member registered with
-// exactly peerURLs that has never started (it has no name yet) is taken to
-// be this one, left in place and returned. A member that has started with
-// any of peerURLs is an error: it must be removed first.
-func Join(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
+// join is [Admin.Join] through cli.
+func join(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
 	want := make([]string, 0, len(peerURLs))
 	for _, u := range peerURLs {
 		pu, err := parseMemberURL(u)
@@ -83,7 +75,7 @@ func Join(ctx context.Context, cli *clientv3.Client, name string, peerURLs []str
 			return 0, "", fmt.Errorf("node: join as %q: member %q (%x) already uses peer URLs %v; remove it first", name, m.Name, m.ID, m.PeerURLs)
 		}
 	}
-	id, initialCluster, err = AddLearner(ctx, cli, name, peerURLs)
+	id, initialCluster, err = addLearner(ctx, cli, name, peerURLs)
 	if errors.Is(err, rpctypes.ErrTooManyLearners) {
 		err = fmt.Errorf("%w: %w", ErrTooManyLearners, err)
 	}
@@ -112,9 +104,8 @@ type Membership struct {
 	Learners int // members that receive the log but do not vote
 }
 
-// CountMembers counts the voting members and the learners of the cluster
-// cli talks to.
-func CountMembers(ctx context.Context, cli *clientv3.Client) (Membership, error) {
+// countMembers is [Admin.CountMembers] through cli.
+func countMembers(ctx context.Context, cli *clientv3.Client) (Membership, error) {
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
 		return Membership{}, fmt.Errorf("node: list members: %w", err)
@@ -130,25 +121,8 @@ func CountMembers(ctx context.Context, cli *clientv3.Client) (Membership, error)
 	return m, nil
 }
 
-// IsLearnerID reports whether the member id of the cluster cli talks to is
-// a learner. It fails if the cluster has no member id.
-func IsLearnerID(ctx context.Context, cli *clientv3.Client, id uint64) (bool, error) {
-	resp, err := cli.MemberList(ctx)
-	if err != nil {
-		return false, fmt.Errorf("node: list members: %w", err)
-	}
-	for _, m := range resp.Members {
-		if m.ID == id {
-			return m.IsLearner, nil
-		}
-	}
-	return false, fmt.Errorf("node: member %x is not in the cluster", id)
-}
-
-// MemberID returns the ID of the member named name in the cluster cli talks
-// to. A member that has not started has no name; it may be named by its ID
-// in hexadecimal.
-func MemberID(ctx context.Context, cli *clientv3.Client, name string) (uint64, error) {
+// memberID is [Admin.MemberID] through cli.
+func memberID(ctx context.Context, cli *clientv3.Client, name string) (uint64, error) {
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("node: list members: %w", err)

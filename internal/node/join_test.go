@@ -3,45 +3,41 @@ package node_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/store"
 )
 
 // TestJoin adds a learner with Join, repeats the Join as a restarted
 // joiner would, starts and promotes the member, and removes it.
 func TestJoin(t *testing.T) {
 	first := startNode(t, testConfig(t, "m1"))
-	cli := newClient(t, first.ClientURLs())
+	adm := newAdmin(t, first.ClientURLs())
 	ctx := testContext(t, 30*time.Second)
 	if node.HasMember(testConfig(t, "x").DataDir) {
 		t.Fatal("HasMember of a fresh directory")
 	}
 
 	cfg := testConfig(t, "m2")
-	id, initial, err := node.Join(ctx, cli, "m2", cfg.ListenPeerURLs)
+	id, initial, err := adm.Join(ctx, "m2", cfg.ListenPeerURLs)
 	if err != nil {
 		t.Fatalf("Join: %v", err)
 	}
 	// Joining again before the member started finds the same registration.
-	id2, initial2, err := node.Join(ctx, cli, "m2", cfg.ListenPeerURLs)
+	id2, initial2, err := adm.Join(ctx, "m2", cfg.ListenPeerURLs)
 	if err != nil || id2 != id || initial2 != initial {
 		t.Fatalf("second Join = %x, %q, %v; want %x, %q", id2, initial2, err, id, initial)
 	}
-	if _, _, err := node.Join(ctx, cli, "m1", []string{"http://127.0.0.1:1"}); err == nil || !strings.Contains(err.Error(), "already has a member of that name") {
+	if _, _, err := adm.Join(ctx, "m1", []string{"http://127.0.0.1:1"}); err == nil || !strings.Contains(err.Error(), "already has a member of that name") {
 		t.Errorf("Join under a running member's name: %v", err)
 	}
-	if _, _, err := node.Join(ctx, cli, "m3", first.PeerURLs()); err == nil || !strings.Contains(err.Error(), "already uses peer URLs") {
+	if _, _, err := adm.Join(ctx, "m3", first.PeerURLs()); err == nil || !strings.Contains(err.Error(), "already uses peer URLs") {
 		t.Errorf("Join with a running member's peer URL: %v", err)
 	}
-	if m, err := node.CountMembers(ctx, cli); err != nil || m != (node.Membership{Voters: 1, Learners: 1}) {
+	if m, err := adm.CountMembers(ctx); err != nil || m != (node.Membership{Voters: 1, Learners: 1}) {
 		t.Fatalf("CountMembers = %+v, %v", m, err)
 	}
 
@@ -53,13 +49,13 @@ func TestJoin(t *testing.T) {
 	if !node.HasMember(cfg.DataDir) {
 		t.Error("HasMember of a running member's directory is false")
 	}
-	if learner, err := node.IsLearnerID(ctx, cli, id); err != nil || !learner {
+	if learner, err := adm.IsLearner(ctx, id); err != nil || !learner {
 		t.Errorf("IsLearnerID = %v, %v", learner, err)
 	}
-	if got, err := node.MemberID(ctx, cli, "m2"); err != nil || got != id {
+	if got, err := adm.MemberID(ctx, "m2"); err != nil || got != id {
 		t.Errorf("MemberID(m2) = %x, %v", got, err)
 	}
-	if err := node.Promote(ctx, cli, id); err != nil {
+	if err := adm.Promote(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "m2 votes", func() bool { return !n.IsLearner() && n.Voters() == 2 })
@@ -68,7 +64,7 @@ func TestJoin(t *testing.T) {
 		return lead == first.ID() && term > 0 && n.MemberName(lead) == "m1"
 	})
 
-	st, err := node.StatusAny(ctx, cli)
+	st, err := adm.StatusAny(ctx)
 	if err != nil || len(st) != 2 {
 		t.Fatalf("StatusAny = %+v, %v", st, err)
 	}
@@ -78,7 +74,7 @@ func TestJoin(t *testing.T) {
 		}
 	}
 
-	if err := node.RemoveMember(ctx, cli, "m2"); err != nil {
+	if err := adm.RemoveMember(ctx, "m2"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -89,7 +85,7 @@ func TestJoin(t *testing.T) {
 	// The member either applied its own removal (Removed) or was told by
 	// m1 that it is gone before it did; then only the cluster knows why.
 	if !n.Removed() {
-		if member, err := node.IsMember(ctx, cli, id); err != nil || member {
+		if member, err := adm.IsMember(ctx, id); err != nil || member {
 			t.Errorf("after removal: Removed() = false, IsMember = %v, %v; member stopped with %v", member, err, n.Err())
 		}
 	}
@@ -109,24 +105,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestUnavailable(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{errors.New("boom"), false},
-		{context.DeadlineExceeded, true},
-		{fmt.Errorf("node: list members: %w", context.DeadlineExceeded), true},
-		{rpctypes.ErrNoLeader, true},
-		{fmt.Errorf("x: %w", rpctypes.ErrGRPCNoLeader), true},
-		{status.Error(codes.Unavailable, "connection refused"), true},
-		{fmt.Errorf("x: %w", status.Error(codes.Unavailable, "connection refused")), true},
-		{rpctypes.ErrMemberNotFound, false},
-		{status.Error(codes.PermissionDenied, "no"), false},
+// Errors from an unreachable cluster are store's ErrUnavailable, mapped
+// once by the Admin: its callers need nothing of etcd to tell them apart.
+func TestAdminErrorsMapped(t *testing.T) {
+	urls, err := node.FreeLoopbackURLs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := newAdmin(t, urls)
+	ctx := testContext(t, 10*time.Second)
+	for what, call := range map[string]func(context.Context) error{
+		"Status":     func(ctx context.Context) error { _, err := adm.Status(ctx); return err },
+		"MemberList": func(ctx context.Context) error { _, err := adm.MemberList(ctx); return err },
+		"Join": func(ctx context.Context) error {
+			_, _, err := adm.Join(ctx, "m9", []string{"http://127.0.0.1:1"})
+			return err
+		},
+		"Promote":      func(ctx context.Context) error { return adm.Promote(ctx, 1) },
+		"RemoveMember": func(ctx context.Context) error { return adm.RemoveMember(ctx, "m9") },
+		"CountMembers": func(ctx context.Context) error { _, err := adm.CountMembers(ctx); return err },
 	} {
-		if got := node.Unavailable(c.err); got != c.want {
-			t.Errorf("Unavailable(%v) = %v, want %v", c.err, got, c.want)
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := call(cctx)
+		cancel()
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s on an unreachable cluster = %v, want store.ErrUnavailable", what, err)
 		}
 	}
 }

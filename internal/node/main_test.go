@@ -97,6 +97,22 @@ func newClient(t *testing.T, endpoints []string) *clientv3.Client {
 	return cli
 }
 
+// newAdmin returns an Admin of the cluster at endpoints, closed when the
+// test ends.
+func newAdmin(t *testing.T, endpoints []string) *node.Admin {
+	t.Helper()
+	adm, err := node.OpenAdmin(node.AdminConfig{Endpoints: endpoints})
+	if err != nil {
+		t.Fatalf("OpenAdmin: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := adm.Close(); err != nil {
+			t.Errorf("Admin.Close: %v", err)
+		}
+	})
+	return adm
+}
+
 // testContext returns a context that ends with the test or after d.
 func testContext(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,23 +22,46 @@ const memberStatusTimeout = 2 * time.Second
 // ErrNoSuchMember means the cluster has no member of that name or ID.
 var ErrNoSuchMember = errors.New("no such member")
 
-// retryInterval is how often a membership change refused for a passing
-// reason is asked for again.
-const retryInterval = 100 * time.Millisecond
+// Membership changes refused for a passing reason are asked for again
+// after a jittered, exponentially growing wait: from about retryFirst up
+// to retryMax, for as long as the caller's context allows.
+const (
+	retryFirst = 50 * time.Millisecond
+	retryMax   = 500 * time.Millisecond
+)
+
+// backoff yields jittered, exponentially growing waits: each is drawn
+// from the upper half of a ceiling that doubles from first up to most,
+// so that clients refused together do not ask again together.
+type backoff struct {
+	ceil, most time.Duration
+}
+
+func newBackoff(first, most time.Duration) *backoff { return &backoff{ceil: first, most: most} }
+
+// next returns the next wait.
+func (b *backoff) next() time.Duration {
+	d := b.ceil/2 + rand.N(b.ceil/2+1)
+	b.ceil = min(2*b.ceil, b.most)
+	return d
+}
 
 // retry calls op until it succeeds, fails with an error for which
-// transient is false, or ctx ends. It returns op's last error, joined with
-// ctx's if ctx ended.
+// transient is false, or ctx ends, backing off between attempts. It
+// returns op's last error, joined with ctx's if ctx ended.
 func retry(ctx context.Context, op func() error, transient func(error) bool) error {
+	b := newBackoff(retryFirst, retryMax)
 	for {
 		err := op()
 		if err == nil || !transient(err) {
 			return err
 		}
+		t := time.NewTimer(b.next())
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
-		case <-time.After(retryInterval):
+		case <-t.C:
 		}
 	}
 }
@@ -50,17 +74,8 @@ func isUnhealthy(err error) bool {
 	return errors.Is(err, rpctypes.ErrUnhealthy)
 }
 
-// AddLearner adds a member named name, reachable at peerURLs, to the
-// cluster cli talks to, as a learner: a member that receives the log but
-// does not vote, so adding it cannot cost the cluster its quorum. It
-// returns the new member's ID and the InitialCluster the new member must
-// be started with (with InitialClusterState ClusterStateExisting). Once the
-// member runs and has caught up, [Promote] makes it a voting member.
-//
-// etcd refuses membership changes while the leader has been connected to a
-// quorum of voting members for less than 5 s, as happens right after a
-// member joined; AddLearner asks again until it is accepted or ctx ends.
-func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
+// addLearner is [Admin.AddLearner] through cli.
+func addLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs []string) (id uint64, initialCluster string, err error) {
 	if name == "" {
 		return 0, "", errors.New("node: add learner: no name")
 	}
@@ -97,10 +112,8 @@ func AddLearner(ctx context.Context, cli *clientv3.Client, name string, peerURLs
 	return id, strings.Join(pairs, ","), nil
 }
 
-// Promote makes the learner id a voting member. etcd refuses while the
-// learner is behind the leader; Promote asks again until it is accepted or
-// ctx ends. Promoting a member that already votes is not an error.
-func Promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
+// promote is [Admin.Promote] through cli.
+func promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
 	err := retry(ctx, func() error {
 		_, err := cli.MemberPromote(ctx, id)
 		return err
@@ -116,12 +129,8 @@ func Promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
 	return nil
 }
 
-// RemoveMember removes the member named name from the cluster cli talks
-// to. A member that has not started yet has no name; it can be named by
-// its ID in hexadecimal, as [MemberStatus] prints it. Removing a running
-// member stops it. Like [AddLearner], RemoveMember asks again while etcd
-// refuses because a member joined less than 5 s ago, until ctx ends.
-func RemoveMember(ctx context.Context, cli *clientv3.Client, name string) error {
+// removeMember is [Admin.RemoveMember] through cli.
+func removeMember(ctx context.Context, cli *clientv3.Client, name string) error {
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
 		return fmt.Errorf("node: remove member %q: %w", name, err)
@@ -185,6 +194,7 @@ const (
 func memberGone(ctx context.Context, cli *clientv3.Client, id uint64) (bool, error) {
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
 	defer cancel()
+	b := newBackoff(retryFirst, retryMax)
 	for {
 		actx, acancel := context.WithTimeout(vctx, verifyAttempt)
 		resp, err := cli.MemberList(actx)
@@ -197,15 +207,17 @@ func memberGone(ctx context.Context, cli *clientv3.Client, id uint64) (bool, err
 			}
 			return true, nil
 		}
+		t := time.NewTimer(b.next())
 		select {
 		case <-vctx.Done():
+			t.Stop()
 			return false, err
-		case <-time.After(retryInterval):
+		case <-t.C:
 		}
 	}
 }
 
-// MemberStatus describes one member of a cluster as [Status] found it.
+// MemberStatus describes one member of a cluster as [Admin.Status] found it.
 type MemberStatus struct {
 	Name       string // empty for a member that has not started yet
 	ID         uint64
@@ -240,12 +252,13 @@ func (m MemberStatus) String() string {
 	return fmt.Sprintf("%s (%x)", m.Name, m.ID)
 }
 
-// Status lists the members of the cluster cli talks to and asks each one
-// for its status, in parallel, giving each up to 2 s within ctx. Members
-// that cannot be reached are listed with Reachable false. Status fails only
-// if the member list itself cannot be had.
-func Status(ctx context.Context, cli *clientv3.Client) ([]MemberStatus, error) {
-	resp, err := cli.MemberList(ctx)
+// memberStatuses is [Admin.Status] through cli, or [Admin.StatusAny] if serializable.
+func memberStatuses(ctx context.Context, cli *clientv3.Client, serializable bool) ([]MemberStatus, error) {
+	var opts []clientv3.OpOption
+	if serializable {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	resp, err := cli.MemberList(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node: list members: %w", err)
 	}

@@ -15,6 +15,7 @@ func TestMembership(t *testing.T) {
 	began := time.Now()
 	first := startNode(t, testConfig(t, "m1"))
 	cli := newClient(t, first.ClientURLs())
+	adm := newAdmin(t, first.ClientURLs())
 	ctx := testContext(t, 30*time.Second)
 	mustPut(t, cli, "k", "v")
 
@@ -22,7 +23,7 @@ func TestMembership(t *testing.T) {
 	for _, name := range []string{"m2", "m3"} {
 		cfg := testConfig(t, name)
 		// For m3 this waits until m2 has been connected for 5 s.
-		id, initial, err := node.AddLearner(ctx, cli, name, cfg.ListenPeerURLs)
+		id, initial, err := adm.AddLearner(ctx, name, cfg.ListenPeerURLs)
 		if err != nil {
 			t.Fatalf("AddLearner %s: %v", name, err)
 		}
@@ -37,7 +38,7 @@ func TestMembership(t *testing.T) {
 		}
 		nodes[name] = n
 
-		st, err := node.Status(ctx, cli)
+		st, err := adm.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,16 +47,16 @@ func TestMembership(t *testing.T) {
 				t.Errorf("after adding %s: member status %+v", name, m)
 			}
 		}
-		if err := node.Promote(ctx, cli, id); err != nil {
+		if err := adm.Promote(ctx, id); err != nil {
 			t.Fatalf("Promote %s: %v", name, err)
 		}
-		if err := node.Promote(ctx, cli, id); err != nil {
+		if err := adm.Promote(ctx, id); err != nil {
 			t.Fatalf("second Promote %s: %v", name, err)
 		}
 	}
 	t.Logf("three-member cluster formed in %v", time.Since(began))
 
-	st, err := node.Status(ctx, cli)
+	st, err := adm.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +83,10 @@ func TestMembership(t *testing.T) {
 		mustGet(t, newClient(t, n.ClientURLs()), "k", "v")
 	}
 
-	if err := node.RemoveMember(ctx, cli, "nobody"); err == nil {
+	if err := adm.RemoveMember(ctx, "nobody"); err == nil {
 		t.Error("RemoveMember of an unknown name succeeded")
 	}
-	if err := node.RemoveMember(ctx, cli, "m3"); err != nil {
+	if err := adm.RemoveMember(ctx, "m3"); err != nil {
 		t.Fatalf("RemoveMember: %v", err)
 	}
 	select {
@@ -96,7 +97,7 @@ func TestMembership(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("removed member still runs")
 	}
-	st, err = node.Status(ctx, cli)
+	st, err = adm.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +111,13 @@ func TestMembership(t *testing.T) {
 // removed by its ID.
 func TestStatusUnstartedMember(t *testing.T) {
 	first := startNode(t, testConfig(t, "m1"))
-	cli := newClient(t, first.ClientURLs())
+	adm := newAdmin(t, first.ClientURLs())
 	ctx := testContext(t, 30*time.Second)
 	peer, err := node.FreeLoopbackURLs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := node.AddLearner(ctx, cli, "ghost", peer)
+	id, _, err := adm.AddLearner(ctx, "ghost", peer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,13 +126,13 @@ func TestStatusUnstartedMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, initial, err := node.AddLearner(ctx, cli, "ghost2", peer2)
+	_, initial, err := adm.AddLearner(ctx, "ghost2", peer2)
 	if err == nil && !strings.Contains(initial, "="+peer[0]) {
 		t.Errorf("initial cluster %q lacks the unstarted member %s", initial, peer[0])
 	}
 	// etcd may refuse more than one learner; that is fine here.
 
-	st, err := node.Status(ctx, cli)
+	st, err := adm.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestStatusUnstartedMember(t *testing.T) {
 			if m.Reachable || m.Err == nil || !m.IsLearner || m.Name != "" {
 				t.Errorf("unstarted learner status %+v", m)
 			}
-			if err := node.RemoveMember(ctx, cli, m.String()); err != nil {
+			if err := adm.RemoveMember(ctx, m.String()); err != nil {
 				t.Errorf("RemoveMember(%q): %v", m.String(), err)
 			}
 		}

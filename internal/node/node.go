@@ -33,6 +33,7 @@ type Node struct {
 	id          uint64
 	clientURLs  []string
 	peerURLs    []string
+	election    time.Duration // raft's election timeout
 	etcd        *embed.Etcd
 	log         *slog.Logger
 	closeLogger func() error
@@ -112,6 +113,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		id:           uint64(e.Server.MemberID()),
 		clientURLs:   cfg.AdvertiseClientURLs,
 		peerURLs:     cfg.InitialAdvertisePeerURLs,
+		election:     cfg.ElectionTimeout,
 		etcd:         e,
 		log:          log,
 		closeLogger:  closeLogger,

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
 	"github.com/parley-chat/parley/internal/node"
@@ -23,8 +21,8 @@ func TestRemoveMemberAfterAnErrorReply(t *testing.T) {
 	eps := storetest.StartCluster(t, 3)
 	// apply says whether the intercepted MemberRemove reaches the cluster.
 	var apply atomic.Bool
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+	adm, err := node.OpenAdmin(node.AdminConfig{
+		Endpoints: eps,
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(
 			func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 				if !strings.HasSuffix(method, "/MemberRemove") {
@@ -41,17 +39,17 @@ func TestRemoveMemberAfterAnErrorReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
+	defer adm.Close()
 	ctx := testContext(t, 30*time.Second)
 
-	if err := node.RemoveMember(ctx, cli, "m2"); err == nil || !strings.Contains(err.Error(), "server stopped") {
+	if err := adm.RemoveMember(ctx, "m2"); err == nil || !strings.Contains(err.Error(), "server stopped") {
 		t.Fatalf("RemoveMember refused with server stopped = %v, want that error", err)
 	}
 	apply.Store(true)
-	if err := node.RemoveMember(ctx, cli, "m2"); err != nil {
+	if err := adm.RemoveMember(ctx, "m2"); err != nil {
 		t.Fatalf("RemoveMember that went through, answered with server stopped = %v, want nil", err)
 	}
-	st, err := node.Status(ctx, cli)
+	st, err := adm.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

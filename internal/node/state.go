@@ -1,17 +1,9 @@
 package node
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"sync"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/pkg/v3/types"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // IsLearner reports whether the member is, at the moment, a learner: a
@@ -46,6 +38,20 @@ func (n *Node) Leader() (id, term uint64) {
 	default:
 		return uint64(n.etcd.Server.Leader()), n.etcd.Server.Term()
 	}
+}
+
+// leaderChanged returns a channel that etcd closes when the member next
+// learns of a newly elected leader. Take it before reading the leader, so
+// that no election between the two goes unnoticed. etcd does not notify
+// the loss of a leader.
+func (n *Node) leaderChanged() <-chan struct{} {
+	return n.etcd.Server.LeaderChangedNotify()
+}
+
+// appliedCommitted returns a channel that is closed once the member has
+// applied every entry it now knows to be committed.
+func (n *Node) appliedCommitted() <-chan struct{} {
+	return n.etcd.Server.ApplyWaitCommit()
 }
 
 // MemberName returns the name of the member id of the cluster, as this
@@ -84,8 +90,8 @@ func (n *Node) Voters() int {
 // Removed reports whether the member stopped because it applied its own
 // removal from its cluster. It is meaningful once [Node.Done] is closed.
 // A member cut off before it applied its removal learns of it from the
-// other members and stops all the same, without knowing why; [IsMember]
-// asks the cluster.
+// other members and stops all the same, without knowing why;
+// [Admin.IsMember] asks the cluster.
 func (n *Node) Removed() bool {
 	select {
 	case <-n.done:
@@ -105,72 +111,4 @@ func (n *Node) OtherClientURLs() []string {
 		}
 	}
 	return out
-}
-
-// IsMember reports whether the cluster cli talks to has a member id.
-func IsMember(ctx context.Context, cli *clientv3.Client, id uint64) (bool, error) {
-	resp, err := cli.MemberList(ctx)
-	if err != nil {
-		return false, fmt.Errorf("node: list members: %w", err)
-	}
-	for _, m := range resp.Members {
-		if m.ID == id {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// StatusAny is [Status] for a cluster that may have lost its quorum: it
-// takes the member list from whichever member the client reaches, without
-// asking the quorum (a serializable read), so an operator can see which
-// members are down while the cluster cannot serve. The list may be stale
-// if that member is cut off from the others.
-func StatusAny(ctx context.Context, cli *clientv3.Client) ([]MemberStatus, error) {
-	resp, err := cli.MemberList(ctx, clientv3.WithSerializable())
-	if err != nil {
-		return nil, fmt.Errorf("node: list members: %w", err)
-	}
-	out := make([]MemberStatus, len(resp.Members))
-	var wg sync.WaitGroup
-	for i, m := range resp.Members {
-		out[i] = MemberStatus{
-			Name:       m.Name,
-			ID:         m.ID,
-			ClientURLs: slices.Clone(m.ClientURLs),
-			PeerURLs:   slices.Clone(m.PeerURLs),
-			IsLearner:  m.IsLearner,
-		}
-		if len(m.ClientURLs) == 0 {
-			out[i].Err = errors.New("member has not started")
-			continue
-		}
-		wg.Go(func() { memberStatus(ctx, cli, &out[i]) })
-	}
-	wg.Wait()
-	return out, nil
-}
-
-// Unavailable reports whether err, from one of this package's functions
-// that talk to a cluster, means that the cluster could not be reached in
-// time or has no leader (no quorum), rather than that it refused.
-func Unavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrGRPCNoLeader) ||
-		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrGRPCTimeout) ||
-		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) || errors.Is(err, rpctypes.ErrGRPCTimeoutDueToLeaderFail) ||
-		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, rpctypes.ErrGRPCTimeoutDueToConnectionLost) {
-		return true
-	}
-	// FromError finds a status anywhere in err's chain.
-	if s, ok := status.FromError(err); ok {
-		switch s.Code() {
-		case codes.Unavailable, codes.DeadlineExceeded:
-			return true
-		}
-	}
-	return false
 }

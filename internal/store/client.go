@@ -158,10 +158,6 @@ func (c *Client) Close() error {
 // Endpoints returns the endpoints the client was configured with.
 func (c *Client) Endpoints() []string { return c.cli.Endpoints() }
 
-// Raw returns the underlying etcd client for cluster administration and
-// benchmarks of raw etcd. Chat code must not use it.
-func (c *Client) Raw() *clientv3.Client { return c.cli }
-
 // EndpointHealth is what one endpoint answered to a status probe.
 type EndpointHealth struct {
 	Endpoint string

@@ -112,12 +112,12 @@ func mapErr(err error) error {
 	return &mappedError{sentinel: sentinel, cause: err}
 }
 
-// IsUnavailable reports whether err, from etcd's client or from this
-// package, means the cluster could not be reached, has no leader or shed
-// the request: what mapErr maps to ErrUnavailable.
-func IsUnavailable(err error) bool {
-	return err != nil && errors.Is(mapErr(err), ErrUnavailable)
-}
+// MapError converts an error from etcd's client into one of the sentinels
+// above, as every call of this package does. It is for the one other
+// package that calls etcd's client, node, whose cluster administration
+// maps its errors through it, once, so that callers of both branch on the
+// same sentinels. An error that is none of them comes back unchanged.
+func MapError(err error) error { return mapErr(err) }
 
 // retryableDescs are the texts of the errors a member returns while it
 // stops, has no leader, changes leaders or sheds load. They are matched as

@@ -72,7 +72,7 @@ func TestTranscriptFoldsEvents(t *testing.T) {
 func joinedBy(t *testing.T, d *driver, room string) *chat.Service {
 	t.Helper()
 	ctx := testCtx(t)
-	bob := login(t, d.m.sh.svc.Store(), "bob")
+	bob := login(t, openStore(t, d.m.sh.svc.Endpoints()), "bob")
 	if err := bob.RequestJoin(ctx, room); err != nil {
 		t.Fatal(err)
 	}
