@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -66,4 +67,80 @@ func TestRoundTrips(t *testing.T) {
 	count(bob, "join request", 4, func() error { return bob.s.RequestJoin(c, "r") })
 	// Approve: room state + users, the transaction, then a refresh.
 	count(alice, "approval", 4, func() error { return alice.s.Approve(c, "r", "bob") })
+}
+
+// TestSummariesBatched: the summaries of a room list come many rooms to a
+// round trip, and say what Summary says of each room.
+func TestSummariesBatched(t *testing.T) {
+	eps := storetest.StartEmbedded(t)
+	c := ctx(t)
+	var n atomic.Int64
+	st, err := store.Open(store.Config{Endpoints: eps, DialOptions: []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			n.Add(1)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	id, _ := crypto.NewIdentity("alice")
+	alice, err := chat.Login(c, st, id, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := newEnv(t, eps).login("bob")
+	const rooms = 130
+	var names []string
+	marks := map[string]int64{}
+	for i := range rooms {
+		r := fmt.Sprintf("room-%03d", i)
+		names = append(names, r)
+		if _, err := alice.CreateRoom(c, r); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			continue // no messages
+		}
+		m := mustSend(t, alice, r, "first in "+r)
+		if i%3 == 2 {
+			// bob writes after alice's mark: one unread for her.
+			marks[r] = m.Revision
+			if err := bob.RequestJoin(c, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := alice.Approve(c, r, "bob"); err != nil {
+				t.Fatal(err)
+			}
+			mustSend(t, bob, r, "bob in "+r)
+		}
+	}
+	seen := func(r string) int64 { return marks[r] }
+	// The room views are in memory already: only the messages are read.
+	before := n.Load()
+	sums, failed, err := alice.Summaries(c, names, seen, nil)
+	if err != nil || len(failed) != 0 {
+		t.Fatalf("Summaries = %v, %v", failed, err)
+	}
+	got := n.Load() - before
+	t.Logf("summaries of %d rooms: %d round trips", rooms, got)
+	if got > 3 {
+		t.Errorf("summaries of %d rooms took %d round trips, want at most 3", rooms, got)
+	}
+	for _, r := range names {
+		one, err := alice.Summary(c, r, seen(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sums[r]; got.Unread != one.Unread || got.Last.ID != one.Last.ID || got.Last.Text != one.Last.Text {
+			t.Errorf("%s: Summaries says %+v, Summary %+v", r, got, one)
+		}
+	}
+	if s := sums["room-002"]; s.Unread != 1 || s.Last.Text != "bob in room-002" {
+		t.Errorf("room-002: %+v, want bob's message unread", s)
+	}
+	if s := sums["room-000"]; s.Last.ID != "" {
+		t.Errorf("room-000 has no messages, summary %+v", s)
+	}
 }

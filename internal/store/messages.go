@@ -296,3 +296,44 @@ func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, erro
 	kv := resp.Kvs[0]
 	return RawMessage{ID: id, Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}, nil
 }
+
+// NewestMessages reads the newest limit messages (newest first) of each of
+// rooms, many rooms to a round trip (a transaction of ranges, within
+// etcd's default of 128 operations): what a room list shows beside each
+// room. Each range is in ascending key order with a limit, so etcd reads
+// no more than it returns.
+func (c *Client) NewestMessages(ctx context.Context, rooms []string, limit int) (map[string]MessagePage, error) {
+	if limit <= 0 {
+		limit = 1
+	}
+	const perTxn = 100
+	out := make(map[string]MessagePage, len(rooms))
+	for start := 0; start < len(rooms); start += perTxn {
+		batch := rooms[start:min(start+perTxn, len(rooms))]
+		ops := make([]clientv3.Op, 0, len(batch))
+		for _, r := range batch {
+			if err := checkRoom(r); err != nil {
+				return nil, err
+			}
+			p := msgPrefix(r)
+			ops = append(ops, clientv3.OpGet(p, clientv3.WithRange(clientv3.GetPrefixRangeEnd(p)), clientv3.WithLimit(int64(limit))))
+		}
+		resp, stale, err := c.txnOrStale(ctx, ops)
+		if err != nil {
+			return nil, fmt.Errorf("read the newest messages of %d rooms: %w", len(batch), mapErr(err))
+		}
+		for i, r := range batch {
+			rr := resp.Responses[i].GetResponseRange()
+			p := msgPrefix(r)
+			page := MessagePage{Revision: resp.Header.Revision, More: rr.More, Stale: stale, Messages: make([]RawMessage, 0, len(rr.Kvs))}
+			for _, kv := range rr.Kvs {
+				page.Messages = append(page.Messages, RawMessage{ID: strings.TrimPrefix(string(kv.Key), p), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision})
+			}
+			if n := len(page.Messages); n > 0 {
+				page.Next = page.Messages[n-1].ID
+			}
+			out[r] = page
+		}
+	}
+	return out, nil
+}

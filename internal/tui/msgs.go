@@ -201,20 +201,23 @@ func roomsCmd(ctx context.Context, d time.Duration, svc *chat.Service, known map
 		if !deliver(ctx, ch, roomsMsg{rooms: rooms, rejected: rejected, err: err, ch: ch}) || err != nil {
 			return nil
 		}
-		msg := summariesMsg{summaries: make(map[string]chat.RoomSummary), ch: ch}
+		var want []string
 		for _, r := range rooms {
-			if !r.Member || known[r.Name] {
-				continue
+			if r.Member && !known[r.Name] {
+				want = append(want, r.Name)
 			}
-			s, err := svc.Summary(ctx, r.Name, svc.ReadMark(r.Name))
-			if err != nil {
+		}
+		sums, failed, err := svc.Summaries(ctx, want, svc.ReadMark, func(int) { wd.Touch() })
+		msg := summariesMsg{summaries: sums, ch: ch}
+		if err != nil {
+			msg.failed, msg.err = len(want)-len(sums), wd.Err(err)
+		}
+		for _, r := range want {
+			if e := failed[r]; e != nil {
 				if msg.failed++; msg.err == nil {
-					msg.err = fmt.Errorf("%s: %w", r.Name, wd.Err(err))
+					msg.err = fmt.Errorf("%s: %w", r, e)
 				}
-			} else {
-				msg.summaries[r.Name] = s
 			}
-			wd.Touch()
 		}
 		deliver(ctx, ch, msg)
 		return nil
