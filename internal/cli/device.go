@@ -169,14 +169,8 @@ func (a *App) link(cmd *cobra.Command, u, label string, noWait bool) error {
 		}
 		pl = chat.ResumeLink(st, dev, code)
 	} else {
-		if dev, err = crypto.NewIdentity(u); err != nil {
-			return err
-		}
-		if pass, err = a.passphrase(fmt.Sprintf("New passphrase for this device's keystore for %s (empty for none): ", u), true); err != nil {
-			return err
-		}
-		data, err := crypto.MarshalKeystore(dev, pass)
-		if err != nil {
+		var data []byte
+		if dev, pass, data, err = a.newKeys(u, "this device's keystore"); err != nil {
 			return err
 		}
 		if pl, err = chat.StartLink(ctx, st, dev, label, time.Now()); err != nil {
@@ -353,6 +347,22 @@ stays yours. Run it on the device that holds the identity.`,
 	return c
 }
 
+// newKeys makes new keys for u and their keystore (what names it in the
+// passphrase prompt), encrypted with PARLEY_PASSPHRASE or a passphrase
+// typed at the terminal (none if empty).
+func (a *App) newKeys(u, what string) (id *crypto.Identity, pass, keystore []byte, err error) {
+	if id, err = crypto.NewIdentity(u); err != nil {
+		return nil, nil, nil, err
+	}
+	if pass, err = a.passphrase(fmt.Sprintf("New passphrase for %s of %s (empty for none): ", what, u), true); err != nil {
+		return nil, nil, nil, err
+	}
+	if keystore, err = crypto.MarshalKeystore(id, pass); err != nil {
+		return nil, nil, nil, err
+	}
+	return id, pass, keystore, nil
+}
+
 func listSuffix(rooms []string) string {
 	if len(rooms) == 0 {
 		return ""
@@ -427,19 +437,11 @@ func (a *App) recover(cmd *cobra.Command, u, label string) error {
 	if err != nil {
 		return err
 	}
-	dev, err := crypto.NewIdentity(u)
+	dev, pass, data, err := a.newKeys(u, "this device's keystore")
 	if err != nil {
 		return err
 	}
 	ld, err := chat.RecoverDevice(ctx, st, dev, code, label, time.Now())
-	if err != nil {
-		return err
-	}
-	pass, err := a.passphrase(fmt.Sprintf("New passphrase for this device's keystore for %s (empty for none): ", u), true)
-	if err != nil {
-		return err
-	}
-	data, err := crypto.MarshalKeystore(dev, pass)
 	if err != nil {
 		return err
 	}

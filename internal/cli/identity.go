@@ -424,14 +424,8 @@ func (a *App) rotate(cmd *cobra.Command, u string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	} else {
-		if next, err = crypto.NewIdentity(u); err != nil {
-			return err
-		}
-		if pass, err = a.passphrase(fmt.Sprintf("Passphrase for the new keystore of %s (empty for none): ", u), true); err != nil {
-			return err
-		}
-		data, err := crypto.MarshalKeystore(next, pass)
-		if err != nil {
+		var data []byte
+		if next, _, data, err = a.newKeys(u, "the new keystore"); err != nil {
 			return err
 		}
 		if err := fsutil.WriteFileAtomic(nextPath, data, 0o600); err != nil {
