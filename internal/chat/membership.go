@@ -236,10 +236,11 @@ func canonicalUsers(users []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(users))
 	for _, u := range users {
-		c, err := names.User(u)
+		cu, err := names.ParseUser(u)
 		if err != nil {
 			return nil, err
 		}
+		c := string(cu)
 		if slices.Contains(out, c) {
 			continue
 		}
@@ -254,10 +255,11 @@ func (s *Service) Deny(ctx context.Context, room, user string) error {
 	if err != nil {
 		return err
 	}
-	u, err := names.User(user)
+	pu, err := names.ParseUser(user)
 	if err != nil {
 		return err
 	}
+	u := string(pu)
 	_, err = s.commit(ctx, name, "deny "+u, func(v *roomView) (*plan, error) {
 		req := v.hasRequest(u)
 		if req == nil {

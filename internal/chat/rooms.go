@@ -226,52 +226,38 @@ func (v *roomView) info(me string) RoomInfo {
 // room with bob; anything else is a group room name (or a direct room name
 // as listed).
 func (s *Service) resolve(arg string) (string, error) {
-	if u, ok := cutAt(arg); ok {
-		peer, err := names.User(u)
-		if err != nil {
-			return "", err
-		}
-		return names.Direct(s.me.Name(), peer)
-	}
-	return names.AnyRoom(arg)
-}
-
-func cutAt(arg string) (string, bool) {
-	if len(arg) > 1 && arg[0] == '@' {
-		if _, _, ok := names.DirectPair(arg); !ok {
-			return arg[1:], true
-		}
-	}
-	return "", false
+	r, err := names.ParseRoomArg(names.User(s.me.Name()), arg)
+	return string(r), err
 }
 
 // CreateRoom creates a group room with me as its creator and only member.
 func (s *Service) CreateRoom(ctx context.Context, room string) (RoomInfo, error) {
-	name, err := names.Room(room)
+	name, err := names.ParseGroupRoom(room)
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	return s.create(ctx, name, store.RoomGroup, nil)
+	return s.create(ctx, string(name), store.RoomGroup, nil)
 }
 
 // DirectRoom opens my direct room with user, creating it if needed. There
 // is at most one direct room per pair; no third user can ever join it.
 func (s *Service) DirectRoom(ctx context.Context, user string) (RoomInfo, error) {
-	peer, err := names.User(user)
+	peer, err := names.ParseUser(user)
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	name, err := names.Direct(s.me.Name(), peer)
+	room, err := names.DirectRoom(names.User(s.me.Name()), peer)
 	if err != nil {
 		return RoomInfo{}, fmt.Errorf("direct room with %q: %w", peer, err)
 	}
+	name := string(room)
 	if v, err := s.loadView(ctx, name); err == nil {
 		return v.info(s.me.Name()), nil
 	} else if !errors.Is(err, ErrNoRoom) {
 		return RoomInfo{}, err
 	}
-	a, b, _ := names.DirectPair(name)
-	info, err := s.create(ctx, name, store.RoomDirect, []string{a, b})
+	a, b, _ := room.Pair()
+	info, err := s.create(ctx, name, store.RoomDirect, []string{string(a), string(b)})
 	if errors.Is(err, ErrRoomExists) {
 		// The peer created it at the same moment: use theirs.
 		return s.Room(ctx, name)

@@ -190,7 +190,7 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	if s.heads == nil {
 		s.heads = newMemHeads()
 	}
-	if _, err := names.User(me.Name()); err != nil {
+	if _, err := names.ParseUser(me.Name()); err != nil {
 		return nil, err
 	}
 	pub := me.Public()
@@ -329,7 +329,7 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 			continue
 		}
 		seen[n] = true
-		if c, err := names.User(n); err != nil || c != n {
+		if c, err := names.ParseUser(n); err != nil || string(c) != n {
 			// A name read from etcd that no user can have.
 			bad[n] = fmt.Errorf("%w: %q is not a user name", ErrNoUser, n)
 			continue
@@ -383,10 +383,11 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 
 // User returns the verified public identity of a user.
 func (s *Service) User(ctx context.Context, name string) (*crypto.PublicIdentity, error) {
-	n, err := names.User(name)
+	u, err := names.ParseUser(name)
 	if err != nil {
 		return nil, err
 	}
+	n := string(u)
 	got, bad, err := s.lookupUsers(ctx, []string{n})
 	if err != nil {
 		return nil, err

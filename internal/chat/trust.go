@@ -94,10 +94,11 @@ func (s *Service) isVerified(user, fp string) bool {
 
 // other checks that name is a user name and not mine.
 func (s *Service) other(name string) (string, error) {
-	n, err := names.User(name)
+	u, err := names.ParseUser(name)
 	if err != nil {
 		return "", err
 	}
+	n := string(u)
 	if n == s.me.Name() {
 		return "", fmt.Errorf("%w: %s is you: compare your key with someone else's", ErrNotAllowed, n)
 	}

@@ -73,11 +73,11 @@ func parseCommitKey(rest string) (uint64, error) {
 
 // parseRequestKey parses the part of a request key after requestPrefix(room).
 func parseRequestKey(rest string) (string, error) {
-	u, err := names.User(rest)
-	if err != nil || u != rest || strings.Contains(rest, "/") {
+	u, err := names.ParseUser(rest)
+	if err != nil || string(u) != rest || strings.Contains(rest, "/") {
 		return "", fmt.Errorf("bad request key %q", rest)
 	}
-	return u, nil
+	return string(u), nil
 }
 
 // validTag accepts wrap-set tags and device ids: 1 to 32 lowercase hex
@@ -98,22 +98,22 @@ func validTag(s string) bool {
 // checkUser and checkRoom guard key construction: a name that is not
 // canonical never becomes part of a key.
 func checkUser(u string) error {
-	c, err := names.User(u)
+	c, err := names.ParseUser(u)
 	if err != nil {
 		return err
 	}
-	if c != u {
+	if string(c) != u {
 		return fmt.Errorf("%w: user name %q is not in canonical form %q", names.ErrInvalid, u, c)
 	}
 	return nil
 }
 
 func checkRoom(r string) error {
-	c, err := names.AnyRoom(r)
+	c, err := names.ParseRoom(r)
 	if err != nil {
 		return err
 	}
-	if c != r {
+	if string(c) != r {
 		return fmt.Errorf("%w: room name %q is not in canonical form %q", names.ErrInvalid, r, c)
 	}
 	return nil

@@ -103,7 +103,7 @@ func (m *model) forMe(room string, msg chat.Message) bool {
 	if msg.Mine || msg.Rejected != "" || (msg.Kind != chat.KindText && msg.Kind != chat.KindReply && msg.Kind != "") {
 		return false
 	}
-	if _, _, direct := names.DirectPair(room); direct {
+	if names.Room(room).IsDirect() {
 		return true
 	}
 	return msg.Mentions(m.sh.me)
@@ -207,16 +207,14 @@ func (c *conversation) muteCommand(mute bool, arg string) tea.Cmd {
 // resolveRoom reads a room named in a command: "@bob" for my direct room
 // with bob.
 func (c *conversation) resolveRoom(arg string) (string, error) {
-	if len(arg) > 1 && arg[0] == '@' && c.sh.me != "" {
-		if _, _, pair := names.DirectPair(arg); !pair {
-			peer, err := names.User(arg[1:])
-			if err != nil {
-				return "", err
-			}
-			return names.Direct(c.sh.me, peer)
-		}
+	var r names.Room
+	var err error
+	if c.sh.me != "" {
+		r, err = names.ParseRoomArg(names.User(c.sh.me), arg)
+	} else {
+		r, err = names.ParseRoom(arg)
 	}
-	return names.AnyRoom(arg)
+	return r.String(), err
 }
 
 // topicCommand is /topic (show), /topic TEXT (set) and /topic --clear.

@@ -524,12 +524,12 @@ func (c *conversation) submitLine(tl typedLine) tea.Cmd {
 func (c *conversation) run(tl typedLine) tea.Cmd {
 	sh, svc, room := c.sh, c.sh.svc, c.room.Name
 	user := func() (string, bool) {
-		u, err := names.User(tl.arg)
+		u, err := names.ParseUser(tl.arg)
 		if err != nil {
 			c.addError(err)
 			return "", false
 		}
-		return u, true
+		return u.String(), true
 	}
 	switch tl.cmd {
 	case "approve":

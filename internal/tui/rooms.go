@@ -228,27 +228,27 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 	v := strings.TrimSpace(r.input.Value())
 	switch r.prompt {
 	case promptCreate:
-		name, err := names.Room(v)
+		name, err := names.ParseGroupRoom(v)
 		if err != nil {
 			r.err = err.Error()
 			return nil
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
-		r.info = "Creating " + name + "…"
-		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name)
+		r.info = "Creating " + name.String() + "…"
+		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name.String())
 	case promptDirect:
-		u, err := names.User(strings.TrimPrefix(v, "@"))
+		u, err := names.ParseUser(strings.TrimPrefix(v, "@"))
 		if err != nil {
 			r.err = err.Error()
 			return nil
 		}
-		if u == r.sh.me {
+		if u.String() == r.sh.me {
 			r.err = "That is you: a direct chat needs someone else."
 			return nil
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
-		r.info = "Opening your direct chat with " + u + "…"
-		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u)
+		r.info = "Opening your direct chat with " + u.String() + "…"
+		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u.String())
 	}
 	return nil
 }
