@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"fmt"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // EndpointStatus is what one etcd endpoint answered to a probe.
@@ -48,11 +50,8 @@ const UnreadScan = 100
 
 // Summary returns the newest message of room and how many messages from
 // others arrived after revision seen (0: count none).
-func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSummary, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return RoomSummary{}, err
-	}
+func (s *Service) Summary(ctx context.Context, room names.Room, seen int64) (RoomSummary, error) {
+	name := string(room)
 	sum := RoomSummary{Room: name}
 	v, err := s.cachedView(ctx, name)
 	if err != nil {
@@ -62,7 +61,7 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 	if seen > 0 {
 		limit = UnreadScan
 	}
-	page, err := s.st.Messages(ctx, name, "", limit, 0)
+	page, err := s.st.Messages(ctx, names.Room(name), "", limit, 0)
 	if err != nil {
 		return sum, err
 	}
@@ -108,26 +107,20 @@ func summarize(room string, msgs []Message, seen int64, more bool, me string) Ro
 
 // ReadMark returns the revision of the newest message of room I have seen,
 // as recorded by MarkRead (in this process or an earlier one); 0 if none.
-func (s *Service) ReadMark(room string) int64 {
+func (s *Service) ReadMark(room names.Room) int64 {
 	if s.readMarks == nil {
 		return 0
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return 0
-	}
+	name := string(room)
 	return s.readMarks.ReadMark(name)
 }
 
 // MarkRead records that I have seen room's messages up to revision rev.
-func (s *Service) MarkRead(room string, rev int64) error {
+func (s *Service) MarkRead(room names.Room, rev int64) error {
 	if s.readMarks == nil || rev <= 0 {
 		return nil
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
+	name := string(room)
 	if err := s.readMarks.SetReadMark(name, rev); err != nil {
 		return fmt.Errorf("remember what I read in %q: %w", name, err)
 	}

@@ -232,7 +232,7 @@ func (s *Service) AcceptKey(ctx context.Context, user, fp string) error {
 // storedKey returns the key etcd holds for user, whose record must verify
 // under it, whatever the pin says.
 func (s *Service) storedKey(ctx context.Context, user string) (*crypto.PublicIdentity, error) {
-	found, bad, err := s.st.Users(ctx, []string{user})
+	found, bad, err := s.st.Users(ctx, []names.User{names.User(user)})
 	if err != nil {
 		return nil, err
 	}

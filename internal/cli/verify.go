@@ -204,7 +204,7 @@ home only: the cluster is not needed.`,
 
 // printAdmitted prints the fingerprint the room admitted for user, after
 // an approval: what to compare before trusting the newcomer.
-func (a *App) printAdmitted(ctx context.Context, w io.Writer, s *chat.Service, room, user string) {
+func (a *App) printAdmitted(ctx context.Context, w io.Writer, s *chat.Service, room names.Room, user string) {
 	u, err := names.ParseUser(user)
 	if err != nil {
 		return

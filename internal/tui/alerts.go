@@ -235,7 +235,7 @@ func (c *conversation) topicCommand(arg string) tea.Cmd {
 		return nil
 	}
 	svc, room := c.sh.svc, c.room.Name
-	return actCmd(c.sh.ctx, c.sh.timeout, room, "topic", func(ctx context.Context) (chat.Message, error) { return svc.SetTopic(ctx, room, arg) })
+	return actCmd(c.sh.ctx, c.sh.timeout, room, "topic", func(ctx context.Context) (chat.Message, error) { return svc.SetTopic(ctx, names.Room(room), arg) })
 }
 
 // disappearCommand is /disappear (show) and /disappear DURATION.
@@ -259,7 +259,7 @@ func (c *conversation) disappearCommand(arg string) tea.Cmd {
 		return nil
 	}
 	svc, room := c.sh.svc, c.room.Name
-	return actionCmd(c.sh.ctx, c.sh.timeout, room, func(ctx context.Context) error { return svc.SetDisappear(ctx, room, d) })
+	return actionCmd(c.sh.ctx, c.sh.timeout, room, func(ctx context.Context) error { return svc.SetDisappear(ctx, names.Room(room), d) })
 }
 
 // secondsDuration is a lifetime in seconds as a duration.

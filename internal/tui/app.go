@@ -578,7 +578,7 @@ func (m *model) markRead(room string, rev int64) tea.Cmd {
 	a.marked = rev
 	svc := m.sh.svc
 	return func() tea.Msg {
-		if err := svc.MarkRead(room, rev); err != nil {
+		if err := svc.MarkRead(names.Room(room), rev); err != nil {
 			return readMarkMsg{err: err}
 		}
 		return nil

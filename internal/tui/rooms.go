@@ -217,7 +217,7 @@ func (r *roomsModel) choose(e listEntry) tea.Cmd {
 		if e.room.Requested {
 			r.info = "Opening " + e.room.Name + "…"
 		}
-		return joinCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, e.room.Name)
+		return joinCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, names.Room(e.room.Name))
 	}
 	r.input.Reset()
 	r.input.CharLimit = names.MaxLen
@@ -235,7 +235,7 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
 		r.info = "Creating " + name.String() + "…"
-		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name.String())
+		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name)
 	case promptDirect:
 		u, err := names.ParseUser(strings.TrimPrefix(v, "@"))
 		if err != nil {
@@ -248,7 +248,7 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
 		r.info = "Opening your direct chat with " + u.String() + "…"
-		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u.String())
+		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u)
 	}
 	return nil
 }
