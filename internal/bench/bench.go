@@ -20,6 +20,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -35,7 +36,7 @@ type Config struct {
 	Progress func(format string, args ...any)
 	// ReadHistory reads the history room in a separate client process and
 	// reports what it measured; nil reads in this process.
-	ReadHistory func(ctx context.Context, room string) (HistoryResult, error)
+	ReadHistory func(ctx context.Context, room names.Room) (HistoryResult, error)
 }
 
 func (c *Config) defaults() {
@@ -121,10 +122,10 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 	// Everything the run writes goes when it ends, however it ends (an
 	// interrupt included): its rooms, with their messages, and its raw
 	// keys. Rooms left behind would shift every user's room numbers.
-	var rooms []string
+	var rooms []names.Room
 	defer func() { cleanup(ctx, cfg, st, tag, rooms) }()
 
-	room := "bench-" + tag
+	room := names.Room("bench-" + tag) // canonical: a fixed prefix and a hex tag
 	rooms = append(rooms, room)
 	if _, err := u.Sender.CreateRoom(ctx, room); err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 
 	res.VerifyLimitPerS = verifyLimit(time.Second)
 	if cfg.History > 0 {
-		hroom := "history-" + tag
+		hroom := names.Room("history-" + tag)
 		rooms = append(rooms, hroom)
 		if _, err := u.Sender.CreateRoom(ctx, hroom); err != nil {
 			return nil, err
@@ -174,7 +175,7 @@ func Run(ctx context.Context, u Users, cfg Config) (*Result, error) {
 		}
 		read := cfg.ReadHistory
 		if read == nil {
-			read = func(ctx context.Context, room string) (HistoryResult, error) {
+			read = func(ctx context.Context, room names.Room) (HistoryResult, error) {
 				return ReadHistory(ctx, u.Reader, room, nil)
 			}
 		}
@@ -194,7 +195,7 @@ const CleanupTimeout = 30 * time.Second
 
 // cleanup deletes the rooms and raw keys of the run tag, with a context
 // of its own.
-func cleanup(ctx context.Context, cfg Config, st *store.Client, tag string, rooms []string) {
+func cleanup(ctx context.Context, cfg Config, st *store.Client, tag string, rooms []names.Room) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
 	defer cancel()
 	err := errors.Join(
@@ -209,7 +210,7 @@ func cleanup(ctx context.Context, cfg Config, st *store.Client, tag string, room
 	cfg.Progress("removed the benchmark's rooms %v and raw keys", rooms)
 }
 
-func join(ctx context.Context, u Users, room string) error {
+func join(ctx context.Context, u Users, room names.Room) error {
 	if err := u.Reader.RequestJoin(ctx, room); err != nil {
 		return err
 	}
@@ -286,7 +287,7 @@ func load(ctx context.Context, c, n int, fn func(context.Context) error) ([]time
 	return lat, time.Since(start), firstErr
 }
 
-func latency(ctx context.Context, cfg Config, u Users, room, tag string, value []byte, text string, res *Result) error {
+func latency(ctx context.Context, cfg Config, u Users, room names.Room, tag string, value []byte, text string, res *Result) error {
 	st, rst := u.SenderStore, u.ReaderStore
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -345,7 +346,7 @@ func latency(ctx context.Context, cfg Config, u Users, room, tag string, value [
 
 // fill writes cfg.History messages into room as fast as the cluster takes
 // them.
-func fill(ctx context.Context, cfg Config, s *chat.Service, room, text string) error {
+func fill(ctx context.Context, cfg Config, s *chat.Service, room names.Room, text string) error {
 	const workers = 32
 	var done atomic.Int64
 	stop := make(chan struct{})
@@ -375,7 +376,7 @@ func fill(ctx context.Context, cfg Config, s *chat.Service, room, text string) e
 // messages first, then the whole history, verified and decrypted; then,
 // if reopen is not nil, it reads the whole history again in a fresh client
 // from reopen (which shares the reader's on-disk verification memory).
-func ReadHistory(ctx context.Context, reader *chat.Service, room string, reopen func(context.Context) (*chat.Service, error)) (HistoryResult, error) {
+func ReadHistory(ctx context.Context, reader *chat.Service, room names.Room, reopen func(context.Context) (*chat.Service, error)) (HistoryResult, error) {
 	var h HistoryResult
 	t := time.Now()
 	p, err := reader.History(ctx, room, 50)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -110,14 +111,14 @@ func commitKey(room string, n uint64) string {
 func groupOf(t *testing.T, room string, alice *chat.Service, others ...*chat.Service) {
 	t.Helper()
 	c := ctx(t)
-	if _, err := alice.CreateRoom(c, room); err != nil {
+	if _, err := alice.CreateRoom(c, names.Room(room)); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range others {
-		if err := s.RequestJoin(c, room); err != nil {
+		if err := s.RequestJoin(c, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.Approve(c, room, s.Me()); err != nil {
+		if err := alice.Approve(c, names.Room(room), s.Me()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func groupOf(t *testing.T, room string, alice *chat.Service, others ...*chat.Ser
 // canRead reports whether s decrypts a message with text in room.
 func canRead(t *testing.T, s *chat.Service, room, text string) bool {
 	t.Helper()
-	p, err := s.History(ctx(t), room, 0)
+	p, err := s.History(ctx(t), names.Room(room), 0)
 	if err != nil {
 		return false
 	}
@@ -356,7 +357,7 @@ func forgeMessage(t *testing.T, e *env, id *crypto.Identity, room string, n uint
 	h := crypto.Header{Commit: uint32(n), Sender: id.Name(), Seq: seq, Time: time.Now().UnixMilli()}
 	// With the commit's digest if it can be read (an attacker may have
 	// destroyed it).
-	if cr, err := e.st.RoomChain(ctx(t), room, 0, n, 1); err == nil && len(cr.Commits) == 1 && cr.Commits[0].Body.N == n {
+	if cr, err := e.st.RoomChain(ctx(t), names.Room(room), 0, n, 1); err == nil && len(cr.Commits) == 1 && cr.Commits[0].Body.N == n {
 		copy(h.CommitDigest[:], cr.Commits[0].Digest())
 	}
 	mid := crypto.NewMessageID(time.Now())
@@ -546,11 +547,11 @@ func flowLastMemberAndDirectRooms(t *testing.T, e *env) {
 	if _, err := alice.DirectRoom(c, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if err := bob.Leave(c, "@alice", chat.LeaveOptions{}); !errors.Is(err, chat.ErrDirectRoom) {
+	if err := bob.Leave(c, "@alice+bob", chat.LeaveOptions{}); !errors.Is(err, chat.ErrDirectRoom) {
 		t.Fatalf("leave a direct room: %v, want ErrDirectRoom", err)
 	}
-	mustSend(t, alice, "@bob", "still here?")
-	if !canRead(t, bob, "@alice", "still here?") {
+	mustSend(t, alice, "@alice+bob", "still here?")
+	if !canRead(t, bob, "@alice+bob", "still here?") {
 		t.Fatal("the direct room died")
 	}
 }

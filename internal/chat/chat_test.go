@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 	"github.com/parley-chat/parley/internal/testkit"
@@ -140,7 +141,7 @@ func texts(p *chat.Page) []string {
 
 func mustSend(t *testing.T, s *chat.Service, room, text string) chat.Message {
 	t.Helper()
-	m, err := s.Send(ctx(t), room, text)
+	m, err := s.Send(ctx(t), names.Room(room), text)
 	if err != nil {
 		t.Fatalf("%s: Send(%s, %q) = %v", s.Me(), room, text, err)
 	}
@@ -284,19 +285,27 @@ func flowDirectRoom(t *testing.T, e *env) {
 	if err != nil || r2.Name != r.Name {
 		t.Fatalf("bob's DirectRoom = %+v, %v", r2, err)
 	}
-	mustSend(t, alice, "@bob", "psst")
-	mustSend(t, bob, "@alice", "hi")
-	p, err := bob.History(c, "@alice", 0)
+	for _, tc := range []struct {
+		s   *chat.Service
+		arg string
+	}{{alice, "@bob"}, {bob, "@Alice"}, {carol, "@alice+bob"}} {
+		if got, err := tc.s.ParseRoom(tc.arg); err != nil || got != "@alice+bob" {
+			t.Fatalf("%s: ParseRoom(%q) = %q, %v; want @alice+bob", tc.s.Me(), tc.arg, got, err)
+		}
+	}
+	mustSend(t, alice, "@alice+bob", "psst")
+	mustSend(t, bob, "@alice+bob", "hi")
+	p, err := bob.History(c, "@alice+bob", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := texts(p), []string{"alice: psst", "bob: hi"}; !slices.Equal(got, want) {
 		t.Fatalf("history = %q, want %q", got, want)
 	}
-	if err := carol.RequestJoin(c, r.Name); !errors.Is(err, chat.ErrDirectRoom) {
+	if err := carol.RequestJoin(c, names.Room(r.Name)); !errors.Is(err, chat.ErrDirectRoom) {
 		t.Fatalf("carol joins direct room: %v, want ErrDirectRoom", err)
 	}
-	if _, err := carol.History(c, r.Name, 0); !errors.Is(err, chat.ErrNotMember) {
+	if _, err := carol.History(c, names.Room(r.Name), 0); !errors.Is(err, chat.ErrNotMember) {
 		t.Fatalf("carol reads direct room: %v", err)
 	}
 	rooms, _, err := carol.Rooms(c)

@@ -7,6 +7,7 @@ import (
 	"maps"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -28,13 +29,13 @@ var ErrNoTarget = errors.New("no such message in this room")
 var ErrNotYours = errors.New("not your message")
 
 // Reply sends text in answer to message id of room.
-func (s *Service) Reply(ctx context.Context, room, id, text string) (Message, error) {
+func (s *Service) Reply(ctx context.Context, room names.Room, id, text string) (Message, error) {
 	return s.ReplyID(ctx, room, "", id, text)
 }
 
 // ReplyID is Reply with an id for the reply from NewMessageID ("" picks
 // one), as SendID.
-func (s *Service) ReplyID(ctx context.Context, room, replyID, id, text string) (Message, error) {
+func (s *Service) ReplyID(ctx context.Context, room names.Room, replyID, id, text string) (Message, error) {
 	return s.sendEvent(ctx, room, replyID, "reply", id, false, func(name string, t crypto.MessageID) (payload, error) {
 		if err := checkText(text); err != nil {
 			return payload{}, err
@@ -44,7 +45,7 @@ func (s *Service) ReplyID(ctx context.Context, room, replyID, id, text string) (
 }
 
 // Edit replaces the text of my message id in room.
-func (s *Service) Edit(ctx context.Context, room, id, text string) (Message, error) {
+func (s *Service) Edit(ctx context.Context, room names.Room, id, text string) (Message, error) {
 	return s.sendEvent(ctx, room, "", "edit", id, true, func(name string, t crypto.MessageID) (payload, error) {
 		if err := checkText(text); err != nil {
 			return payload{}, err
@@ -56,7 +57,7 @@ func (s *Service) Edit(ctx context.Context, room, id, text string) (Message, err
 // Delete withdraws my message id in room: readers show "message
 // deleted" in its place. (The envelope stays in etcd, as every record:
 // its key is gone from every reader's view.)
-func (s *Service) Delete(ctx context.Context, room, id string) (Message, error) {
+func (s *Service) Delete(ctx context.Context, room names.Room, id string) (Message, error) {
 	return s.sendEvent(ctx, room, "", "delete", id, true, func(name string, t crypto.MessageID) (payload, error) {
 		return payload{kind: KindDelete, target: t}, nil
 	})
@@ -64,7 +65,7 @@ func (s *Service) Delete(ctx context.Context, room, id string) (Message, error) 
 
 // React puts emoji on message id of room, or takes it back if I had put
 // it there (as every chat does when the same reaction is chosen again).
-func (s *Service) React(ctx context.Context, room, id, emoji string) (Message, error) {
+func (s *Service) React(ctx context.Context, room names.Room, id, emoji string) (Message, error) {
 	if err := checkEmoji(emoji); err != nil {
 		return Message{}, err
 	}
@@ -72,7 +73,7 @@ func (s *Service) React(ctx context.Context, room, id, emoji string) (Message, e
 		add := true
 		// Whether I reacted so before: in the newest messages (a
 		// reaction older than that is taken for none).
-		if p, err := s.History(ctx, name, 2000); err == nil {
+		if p, err := s.History(ctx, names.Room(name), 2000); err == nil {
 			for _, m := range Fold(p.Messages) {
 				if m.ID == t.String() {
 					add = !m.reactedBy(s.me.Name(), emoji)
@@ -84,11 +85,8 @@ func (s *Service) React(ctx context.Context, room, id, emoji string) (Message, e
 }
 
 // SetTopic changes the room's topic (empty: no topic).
-func (s *Service) SetTopic(ctx context.Context, room, topic string) (Message, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
+func (s *Service) SetTopic(ctx context.Context, room names.Room, topic string) (Message, error) {
+	name := string(room)
 	if err := CheckTopic(topic); err != nil {
 		return Message{}, err
 	}
@@ -98,11 +96,8 @@ func (s *Service) SetTopic(ctx context.Context, room, topic string) (Message, er
 // sendEvent checks that target is a genuine message of the room (and,
 // if mine is set, mine) before anything is written, then sends the
 // payload build makes, under eventID ("" picks one).
-func (s *Service) sendEvent(ctx context.Context, room, eventID, what, target string, mine bool, build func(string, crypto.MessageID) (payload, error)) (Message, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
+func (s *Service) sendEvent(ctx context.Context, room names.Room, eventID, what, target string, mine bool, build func(string, crypto.MessageID) (payload, error)) (Message, error) {
+	name := string(room)
 	t, err := crypto.ParseMessageID(target)
 	if err != nil {
 		return Message{}, fmt.Errorf("%s %s in %q: %w: bad id", what, target, name, ErrNoTarget)
@@ -136,7 +131,7 @@ func (s *Service) message(ctx context.Context, name, id string) (Message, error)
 	if err != nil {
 		return Message{}, err
 	}
-	raw, err := s.st.Message(ctx, name, id)
+	raw, err := s.st.Message(ctx, names.Room(name), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Message{}, ErrNoTarget
 	}

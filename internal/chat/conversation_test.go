@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -149,7 +150,7 @@ func forgeEvent(t *testing.T, e *env, s *chat.Service, room string, tag byte, ta
 	t.Helper()
 	id, _ := crypto.ParseMessageID(target)
 	body := append(append([]byte{tag}, id[:]...), text...)
-	if _, err := chat.SendRaw(ctx(t), s, room, body); err != nil {
+	if _, err := chat.SendRaw(ctx(t), s, names.Room(room), body); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -110,7 +111,7 @@ func (s *Service) deviceKey(ctx context.Context, user, fp, dev string, pin bool)
 	if p != nil {
 		return p, nil
 	}
-	rec, err := s.st.Device(ctx, user, dev)
+	rec, err := s.st.Device(ctx, names.User(user), dev)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: device %s of %s has no certificate in etcd", ErrNoDevice, dev, user)
@@ -231,7 +232,7 @@ func (s *Service) Devices(ctx context.Context, user string) ([]Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	ud, err := s.st.Devices(ctx, user)
+	ud, err := s.st.Devices(ctx, names.User(user))
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +341,7 @@ func StartLink(ctx context.Context, st *store.Client, device *crypto.Identity, l
 	if len(label) > 64 {
 		return nil, fmt.Errorf("device label is %d bytes, at most 64", len(label))
 	}
-	if _, err := st.User(ctx, user); err != nil {
+	if _, err := st.User(ctx, names.User(user)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("link a device of %s: %w: create the identity first (log in on another machine), or import it", user, ErrNoUser)
 		}
@@ -354,7 +355,7 @@ func StartLink(ctx context.Context, st *store.Client, device *crypto.Identity, l
 	if err != nil {
 		return nil, err
 	}
-	if err := st.PutLink(ctx, user, code.ID(), b, LinkTTL); err != nil {
+	if err := st.PutLink(ctx, names.User(user), code.ID(), b, LinkTTL); err != nil {
 		return nil, err
 	}
 	return &PendingLink{Code: code, st: st, device: device}, nil
@@ -366,7 +367,7 @@ func StartLink(ctx context.Context, st *store.Client, device *crypto.Identity, l
 // identity's for this device's keys.
 func (l *PendingLink) Wait(ctx context.Context) (*LinkedDevice, error) {
 	user := l.device.Name()
-	raw, err := l.st.WaitLinkAnswer(ctx, user, l.Code.ID())
+	raw, err := l.st.WaitLinkAnswer(ctx, names.User(user), l.Code.ID())
 	if err != nil {
 		return nil, err
 	}
@@ -377,13 +378,13 @@ func (l *PendingLink) Wait(ctx context.Context) (*LinkedDevice, error) {
 	if err := checkLinkedCert(id, nil, l.device, a.Cert); err != nil {
 		return nil, fmt.Errorf("link a device of %s: %w: %v", user, ErrLinkTampered, err)
 	}
-	_ = l.st.DeleteLink(ctx, user, l.Code.ID())
+	_ = l.st.DeleteLink(ctx, names.User(user), l.Code.ID())
 	return &LinkedDevice{Identity: id, Cert: a.Cert}, nil
 }
 
 // Cancel withdraws the link request.
 func (l *PendingLink) Cancel(ctx context.Context) error {
-	return l.st.DeleteLink(ctx, l.device.Name(), l.Code.ID())
+	return l.st.DeleteLink(ctx, names.User(l.device.Name()), l.Code.ID())
 }
 
 // checkLinkedCert checks that cert certifies device's keys under id (or
@@ -415,7 +416,7 @@ func (s *Service) ApproveLink(ctx context.Context, code crypto.LinkCode) (Device
 	if s.linked {
 		return Device{}, nil, ErrLinkedDevice
 	}
-	raw, err := s.st.Link(ctx, me, code.ID())
+	raw, err := s.st.Link(ctx, names.User(me), code.ID())
 	if errors.Is(err, store.ErrNotFound) {
 		return Device{}, nil, ErrNoLink
 	}
@@ -438,7 +439,7 @@ func (s *Service) ApproveLink(ctx context.Context, code crypto.LinkCode) (Device
 	if err := s.st.PutDevice(ctx, s.me, d); err != nil {
 		return Device{}, nil, err
 	}
-	rec, err := s.st.Device(ctx, me, dev)
+	rec, err := s.st.Device(ctx, names.User(me), dev)
 	if err != nil {
 		return Device{}, nil, err
 	}
@@ -455,7 +456,7 @@ func (s *Service) ApproveLink(ctx context.Context, code crypto.LinkCode) (Device
 	if err != nil {
 		return Device{}, rooms, err
 	}
-	if err := s.st.PutLinkAnswer(ctx, me, code.ID(), b, LinkTTL); err != nil {
+	if err := s.st.PutLinkAnswer(ctx, names.User(me), code.ID(), b, LinkTTL); err != nil {
 		return Device{}, rooms, err
 	}
 	return Device{ID: dev, Label: r.Label, Created: rec.Body.Created}, rooms, nil
@@ -492,7 +493,7 @@ func (s *Service) SyncDevices(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	hints, err := s.st.MyRooms(ctx, me)
+	hints, err := s.st.MyRooms(ctx, names.User(me))
 	if err != nil {
 		return nil, err
 	}
@@ -552,7 +553,7 @@ var ErrBadRecovery = errors.New("this recovery code is not the user's (or the us
 // asks each room to list it (RequestDevice) and a member approves.
 func RecoverDevice(ctx context.Context, st *store.Client, device *crypto.Identity, code crypto.RecoveryCode, label string, now time.Time) (*LinkedDevice, error) {
 	user := device.Name()
-	rec, err := st.User(ctx, user)
+	rec, err := st.User(ctx, names.User(user))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("recover %s: %w", user, ErrNoUser)
@@ -578,7 +579,7 @@ func RecoverDevice(ctx context.Context, st *store.Client, device *crypto.Identit
 	if err := st.PutDevice(ctx, rk, d); err != nil {
 		return nil, err
 	}
-	cert, err := st.Device(ctx, user, d.ID)
+	cert, err := st.Device(ctx, names.User(user), d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +596,7 @@ func RecoverDevice(ctx context.Context, st *store.Client, device *crypto.Identit
 // mine to do it). It returns the rooms asked.
 func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
 	me := s.me.Name()
-	hints, err := s.st.MyRooms(ctx, me)
+	hints, err := s.st.MyRooms(ctx, names.User(me))
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +626,7 @@ func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
 			continue
 		}
 		req := store.Request{User: me, Key: m.Key, Created: s.now().UTC(), Device: s.dev, Devices: devs}
-		if err := s.st.PutRequest(ctx, s.me, room, req); err != nil && !errors.Is(err, store.ErrExists) {
+		if err := s.st.PutRequest(ctx, s.me, names.Room(room), req); err != nil && !errors.Is(err, store.ErrExists) {
 			errs = append(errs, err)
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -195,7 +196,7 @@ func linkedOf(t *testing.T, e *env, owner *chat.Service, dev *crypto.Identity) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := e.st.Device(ctx(t), owner.Me(), chat.DeviceID(dev.Public()))
+	rec, err := e.st.Device(ctx(t), names.User(owner.Me()), chat.DeviceID(dev.Public()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func flowDeviceRecovery(t *testing.T, e *env) {
 		t.Fatalf("bob sees requests %+v, %v", reqs, err)
 	}
 	for _, room := range asked {
-		if err := bob.Approve(c, room, "alice"); err != nil {
+		if err := bob.Approve(c, names.Room(room), "alice"); err != nil {
 			t.Fatalf("bob approves alice's new device in %s: %v", room, err)
 		}
 	}

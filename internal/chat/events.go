@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -84,11 +85,8 @@ type Notice struct {
 // watch, so nothing is polled; after a lost connection it resumes from the
 // last revision delivered, and if that revision was compacted away it
 // re-reads the messages it missed, so nothing is skipped or repeated.
-func (s *Service) Subscribe(ctx context.Context, room string, fromRev int64) (<-chan Event, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Subscribe(ctx context.Context, room names.Room, fromRev int64) (<-chan Event, error) {
+	name := string(room)
 	v, err := s.cachedView(ctx, name)
 	if err != nil {
 		return nil, err
@@ -126,7 +124,7 @@ func (sub *subscription) emit(ctx context.Context, ev Event) bool {
 func (sub *subscription) run(ctx context.Context) {
 	defer close(sub.out)
 	for ctx.Err() == nil {
-		ch, err := sub.s.st.WatchRoom(ctx, sub.name, sub.last+1)
+		ch, err := sub.s.st.WatchRoom(ctx, names.Room(sub.name), sub.last+1)
 		if err != nil {
 			sub.emit(ctx, Event{Kind: EventStatus, Err: err})
 			return
@@ -291,7 +289,7 @@ func (sub *subscription) catchUp(ctx context.Context) error {
 	var raws []store.RawMessage
 	cursor, rev := "", int64(0)
 	for {
-		page, err := sub.s.st.Messages(ctx, sub.name, cursor, pageSize, rev)
+		page, err := sub.s.st.Messages(ctx, names.Room(sub.name), cursor, pageSize, rev)
 		if err != nil {
 			return err
 		}

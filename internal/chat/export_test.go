@@ -4,17 +4,14 @@ import (
 	"context"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
 // SendRaw sends body as the plaintext of a message, with none of the
 // checks of the typed senders: tests use it to play a modified client.
-func SendRaw(ctx context.Context, s *Service, room string, body []byte) (Message, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
-	o, err := s.newOutgoing(name, "", string(body))
+func SendRaw(ctx context.Context, s *Service, room names.Room, body []byte) (Message, error) {
+	o, err := s.newOutgoing(string(room), "", string(body))
 	if err != nil {
 		return Message{}, err
 	}

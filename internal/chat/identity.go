@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -184,7 +185,7 @@ func (s *Service) RotateIdentity(ctx context.Context, next *crypto.Identity) ([]
 		}
 	}
 	slices.Sort(list[1:])
-	hints, err := s.st.MyRooms(ctx, me)
+	hints, err := s.st.MyRooms(ctx, names.User(me))
 	if err != nil {
 		return nil, err
 	}

@@ -18,11 +18,8 @@ import (
 // RequestJoin asks to join a group room. Members see the request and one of
 // them approves or denies it. Asking again while a request is pending is
 // not an error.
-func (s *Service) RequestJoin(ctx context.Context, room string) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
+func (s *Service) RequestJoin(ctx context.Context, room names.Room) error {
+	name := string(room)
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return fmt.Errorf("join %q: %w", name, err)
@@ -40,7 +37,7 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 	}
 	if d := v.Denied[me]; d != nil {
 		// A new request replaces the denied one (its digest differs).
-		_ = s.st.DeleteRequest(ctx, name, me)
+		_ = s.st.DeleteRequest(ctx, names.Room(name), names.User(me))
 	}
 	req := store.Request{User: me, Key: s.root.Fingerprint(), Created: s.now().UTC(), Device: s.signingDevice()}
 	// The room's key is to be wrapped to every device I have.
@@ -51,7 +48,7 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 	if len(devs) > 1 {
 		req.Devices = devs
 	}
-	err = s.st.PutRequest(ctx, s.me, name, req)
+	err = s.st.PutRequest(ctx, s.me, names.Room(name), req)
 	if errors.Is(err, store.ErrExists) {
 		return nil // filed meanwhile (a retry, or another of my processes)
 	}
@@ -62,12 +59,9 @@ func (s *Service) RequestJoin(ctx context.Context, room string) error {
 }
 
 // CancelJoin withdraws my pending join request.
-func (s *Service) CancelJoin(ctx context.Context, room string) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
-	return s.st.DeleteRequest(ctx, name, s.me.Name())
+func (s *Service) CancelJoin(ctx context.Context, room names.Room) error {
+	name := string(room)
+	return s.st.DeleteRequest(ctx, names.Room(name), s.user)
 }
 
 // JoinStatus is where my membership of a room stands.
@@ -102,11 +96,8 @@ func (s *Service) joinStatus(v *roomView) Approval {
 
 // WaitApproval blocks until my request to join room is approved (nil) or
 // denied (ErrDenied), or ctx ends. It watches the room; it does not poll.
-func (s *Service) WaitApproval(ctx context.Context, room string) (Approval, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Approval{}, err
-	}
+func (s *Service) WaitApproval(ctx context.Context, room names.Room) (Approval, error) {
+	name := string(room)
 	for {
 		v, err := s.loadView(ctx, name)
 		if err != nil {
@@ -122,7 +113,7 @@ func (s *Service) WaitApproval(ctx context.Context, room string) (Approval, erro
 			return a, fmt.Errorf("join %q: %w", name, ErrNoRequest)
 		}
 		wctx, cancel := context.WithCancel(ctx)
-		ch, err := s.st.WatchRoom(wctx, name, v.revision+1)
+		ch, err := s.st.WatchRoom(wctx, names.Room(name), v.revision+1)
 		if err != nil {
 			cancel()
 			return Approval{}, err
@@ -146,11 +137,8 @@ func (s *Service) WaitApproval(ctx context.Context, room string) (Approval, erro
 }
 
 // Requests lists a room's pending join requests.
-func (s *Service) Requests(ctx context.Context, room string) ([]JoinRequest, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Requests(ctx context.Context, room names.Room) ([]JoinRequest, error) {
+	name := string(room)
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return nil, err
@@ -171,18 +159,15 @@ type CommitStats struct {
 // key, from which they derive every older one, so they read the whole
 // history. Any member may approve. If two members approve at once, one
 // succeeds and the other gets ErrAlreadyMember.
-func (s *Service) Approve(ctx context.Context, room, user string) error {
+func (s *Service) Approve(ctx context.Context, room names.Room, user string) error {
 	_, err := s.ApproveUsers(ctx, room, []string{user})
 	return err
 }
 
 // ApproveUsers admits several users whose requests are pending, in one
 // commit (at most MaxBatchUsers).
-func (s *Service) ApproveUsers(ctx context.Context, room string, users []string) (CommitStats, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return CommitStats{}, err
-	}
+func (s *Service) ApproveUsers(ctx context.Context, room names.Room, users []string) (CommitStats, error) {
+	name := string(room)
 	us, err := canonicalUsers(users)
 	if err != nil {
 		return CommitStats{}, err
@@ -236,10 +221,11 @@ func canonicalUsers(users []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(users))
 	for _, u := range users {
-		c, err := names.User(u)
+		cu, err := names.ParseUser(u)
 		if err != nil {
 			return nil, err
 		}
+		c := string(cu)
 		if slices.Contains(out, c) {
 			continue
 		}
@@ -249,15 +235,13 @@ func canonicalUsers(users []string) ([]string, error) {
 }
 
 // Deny refuses user's pending request to join room.
-func (s *Service) Deny(ctx context.Context, room, user string) error {
-	name, err := s.resolve(room)
+func (s *Service) Deny(ctx context.Context, room names.Room, user string) error {
+	name := string(room)
+	pu, err := names.ParseUser(user)
 	if err != nil {
 		return err
 	}
-	u, err := names.User(user)
-	if err != nil {
-		return err
-	}
+	u := string(pu)
 	_, err = s.commit(ctx, name, "deny "+u, func(v *roomView) (*plan, error) {
 		req := v.hasRequest(u)
 		if req == nil {
@@ -287,13 +271,10 @@ type LeaveOptions struct {
 // what is sent afterwards. The last member of a group room must say
 // Delete. A direct room cannot be left (it is hidden instead, by the front
 // ends): ErrDirectRoom.
-func (s *Service) Leave(ctx context.Context, room string, opts LeaveOptions) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
+func (s *Service) Leave(ctx context.Context, room names.Room, opts LeaveOptions) error {
+	name := string(room)
 	me := s.me.Name()
-	_, err = s.commit(ctx, name, "leave", func(v *roomView) (*plan, error) {
+	_, err := s.commit(ctx, name, "leave", func(v *roomView) (*plan, error) {
 		if v.Kind == store.RoomDirect {
 			return nil, fmt.Errorf("%w: a direct room stays open for both; hide it instead", ErrDirectRoom)
 		}
@@ -322,17 +303,14 @@ func (s *Service) Leave(ctx context.Context, room string, opts LeaveOptions) err
 // Remove ends user's membership of room and rotates the room key in the
 // same commit, so they cannot read what is sent afterwards. Any member may
 // remove any other member except the room's creator.
-func (s *Service) Remove(ctx context.Context, room, user string) error {
+func (s *Service) Remove(ctx context.Context, room names.Room, user string) error {
 	_, err := s.RemoveUsers(ctx, room, []string{user})
 	return err
 }
 
 // RemoveUsers removes several members in one commit with one rotation.
-func (s *Service) RemoveUsers(ctx context.Context, room string, users []string) (CommitStats, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return CommitStats{}, err
-	}
+func (s *Service) RemoveUsers(ctx context.Context, room names.Room, users []string) (CommitStats, error) {
+	name := string(room)
 	us, err := canonicalUsers(users)
 	if err != nil {
 		return CommitStats{}, err
@@ -383,11 +361,8 @@ func lastSpan(st *roomState, u string) *span {
 }
 
 // Rotate starts a new key epoch for the same members.
-func (s *Service) Rotate(ctx context.Context, room string) (CommitStats, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return CommitStats{}, err
-	}
+func (s *Service) Rotate(ctx context.Context, room names.Room) (CommitStats, error) {
+	name := string(room)
 	return s.commit(ctx, name, "rotate", func(v *roomView) (*plan, error) {
 		return &plan{op: store.OpRotate}, nil
 	})
@@ -396,16 +371,13 @@ func (s *Service) Rotate(ctx context.Context, room string) (CommitStats, error) 
 // SetDisappear makes messages sent into room from now on disappear after
 // d (0: they stay). The setting is a signed commit every member sees; the
 // cluster itself deletes each message on time (an etcd lease).
-func (s *Service) SetDisappear(ctx context.Context, room string, d time.Duration) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
+func (s *Service) SetDisappear(ctx context.Context, room names.Room, d time.Duration) error {
+	name := string(room)
 	secs := int64(d / time.Second)
 	if d < 0 || secs > maxDisappear || (d > 0 && secs < 1) {
 		return fmt.Errorf("disappearing messages: %v: give a duration from 1s to a year, or 0 to keep messages", d)
 	}
-	_, err = s.commit(ctx, name, "set disappearing messages", func(v *roomView) (*plan, error) {
+	_, err := s.commit(ctx, name, "set disappearing messages", func(v *roomView) (*plan, error) {
 		if v.Disappear == secs {
 			return nil, errDone
 		}
@@ -471,7 +443,7 @@ func (s *Service) commit(ctx context.Context, name, what string, build func(*roo
 // stored), until ctx ends.
 func (s *Service) putCommit(ctx context.Context, name string, body store.Commit, opts store.CommitOptions) (*store.CommitResult, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := s.st.PutCommit(ctx, s.me, name, body, opts)
+		res, err := s.st.PutCommit(ctx, s.me, names.Room(name), body, opts)
 		if !errors.Is(err, store.ErrUnavailable) {
 			return res, err
 		}
@@ -493,13 +465,17 @@ func (s *Service) makeCommit(ctx context.Context, v *roomView, p *plan) (store.C
 	}
 	opts := store.CommitOptions{Requests: p.requests}
 	for _, e := range p.add {
-		opts.Joined = append(opts.Joined, e.User)
+		opts.Joined = append(opts.Joined, names.User(e.User))
 	}
-	opts.Joined = append(opts.Joined, p.relist...)
+	for _, u := range p.relist {
+		opts.Joined = append(opts.Joined, names.User(u))
+	}
 	for _, e := range p.deny {
-		opts.Gone = append(opts.Gone, e.User)
+		opts.Gone = append(opts.Gone, names.User(e.User))
 	}
-	opts.Gone = append(opts.Gone, p.end...)
+	for _, u := range p.end {
+		opts.Gone = append(opts.Gone, names.User(u))
+	}
 	// The roster after the change, as the digest sees it.
 	after := &roomState{RosterSum: v.RosterSum, Count: v.Count}
 	for _, e := range p.add {
@@ -648,7 +624,7 @@ func wrapTo(p *crypto.PublicIdentity, room string, n uint64, tag, user, dev stri
 	if err != nil {
 		return store.WrapPut{}, fmt.Errorf("wrap the room key for %s: %w", user, err)
 	}
-	return store.WrapPut{User: user, Device: dev, Sealed: sealed}, nil
+	return store.WrapPut{User: names.User(user), Device: dev, Sealed: sealed}, nil
 }
 
 func newTag() string {
@@ -670,7 +646,7 @@ func (s *Service) memberView(ctx context.Context, name string) (*roomView, error
 			if v.blocker != nil && attempt < 20 {
 				// An invalid commit sits where the next one goes: it can
 				// never count, so remove exactly that record and go on.
-				if err := s.st.DropCommit(ctx, name, v.blocker.Body.N, v.blocker.ModRevision); err != nil && !errors.Is(err, store.ErrConflict) {
+				if err := s.st.DropCommit(ctx, names.Room(name), v.blocker.Body.N, v.blocker.ModRevision); err != nil && !errors.Is(err, store.ErrConflict) {
 					return nil, err
 				}
 				s.log.Warn("removed an invalid commit", "room", name, "commit", v.blocker.Body.N, "err", v.fault)

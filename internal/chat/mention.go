@@ -43,8 +43,8 @@ func MentionsIn(text string) []Mention {
 			end--
 		}
 		if end > i+size {
-			if u, err := names.User(text[i+size : end]); err == nil {
-				out = append(out, Mention{User: u, Start: i, End: end})
+			if u, err := names.ParseUser(text[i+size : end]); err == nil {
+				out = append(out, Mention{User: string(u), Start: i, End: end})
 			}
 		}
 		prev, _ = utf8.DecodeLastRuneInString(text[:j])

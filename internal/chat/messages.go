@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -87,21 +88,15 @@ type Page struct {
 
 // History returns the newest limit messages of room (all of them if limit
 // <= 0), verified and decrypted, oldest first.
-func (s *Service) History(ctx context.Context, room string, limit int) (*Page, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) History(ctx context.Context, room names.Room, limit int) (*Page, error) {
+	name := string(room)
 	return s.readPages(ctx, name, "", 0, limit, nil)
 }
 
 // Older returns up to limit messages older than the page that returned
 // cursor, read at the same revision.
-func (s *Service) Older(ctx context.Context, room, cursor string, rev int64, limit int) (*Page, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Older(ctx context.Context, room names.Room, cursor string, rev int64, limit int) (*Page, error) {
+	name := string(room)
 	return s.readPages(ctx, name, cursor, rev, limit, nil)
 }
 
@@ -111,11 +106,8 @@ func (s *Service) Older(ctx context.Context, room, cursor string, rev int64, lim
 // page shows at once, and each page is its own round trip, so a long
 // history is never taken for an unavailable cluster. The Page returned
 // holds no messages, only the warnings, revision and rejected records.
-func (s *Service) StreamHistory(ctx context.Context, room string, limit int, each func(*Page) error) (*Page, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) StreamHistory(ctx context.Context, room names.Room, limit int, each func(*Page) error) (*Page, error) {
+	name := string(room)
 	return s.readPages(ctx, name, "", 0, limit, each)
 }
 
@@ -166,7 +158,7 @@ func (s *Service) readPages(ctx context.Context, name, cursor string, rev int64,
 				n = min(n, max(limit-counted.n, 1))
 				counted.Unlock()
 			}
-			page, err := s.st.Messages(ctx, name, cursor, n, rev)
+			page, err := s.st.Messages(ctx, names.Room(name), cursor, n, rev)
 			select {
 			case pages <- fetched{page, err}:
 			case <-ctx.Done():

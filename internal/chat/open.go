@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"slices"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // RoomScreen is what a conversation opens with, read in one call: the
@@ -27,11 +29,8 @@ type RoomScreen struct {
 // members, pending join requests and summary. Only a member may open a
 // room (ErrNotMember otherwise). An error means nothing was read: there is
 // no screen half filled.
-func (s *Service) OpenRoom(ctx context.Context, room string, n int) (RoomScreen, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return RoomScreen{}, err
-	}
+func (s *Service) OpenRoom(ctx context.Context, room names.Room, n int) (RoomScreen, error) {
+	name := string(room)
 	page, err := s.readPages(ctx, name, "", 0, n, nil)
 	if err != nil {
 		return RoomScreen{}, err
@@ -46,6 +45,6 @@ func (s *Service) OpenRoom(ctx context.Context, room string, n int) (RoomScreen,
 		Page:     page,
 		Members:  s.members(v),
 		Requests: slices.Clone(v.requests),
-		Summary:  summarize(name, page.Messages, s.ReadMark(name), page.More, s.me.Name()),
+		Summary:  summarize(name, page.Messages, s.ReadMark(room), page.More, s.me.Name()),
 	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -53,23 +54,20 @@ const outboxRoomPrefix = "parley/v1/outbox/"
 // DeliverOutbox (or RunOutbox) sends it later, exactly once. While messages
 // wait in the outbox, it queues behind them at once, to keep my order, and
 // wakes RunOutbox. With no outbox configured it behaves like Send.
-func (s *Service) SendOrQueue(ctx context.Context, room, text string, wait time.Duration) (Message, error) {
+func (s *Service) SendOrQueue(ctx context.Context, room names.Room, text string, wait time.Duration) (Message, error) {
 	return s.SendOrQueueID(ctx, room, "", text, wait)
 }
 
 // SendOrQueueID is SendOrQueue with an id from NewMessageID ("" picks
 // one): sent or queued, the message keeps it.
-func (s *Service) SendOrQueueID(ctx context.Context, room, id, text string, wait time.Duration) (Message, error) {
+func (s *Service) SendOrQueueID(ctx context.Context, room names.Room, id, text string, wait time.Duration) (Message, error) {
 	if s.outbox == nil {
 		return s.SendID(ctx, room, id, text)
 	}
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
+	name := string(room)
 	if err := checkText(text); err != nil {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
@@ -80,7 +78,7 @@ func (s *Service) SendOrQueueID(ctx context.Context, room, id, text string, wait
 	}
 	if n == 0 {
 		sctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := s.SendID(sctx, name, id, text)
+		m, err := s.SendID(sctx, room, id, text)
 		cancel()
 		unavailable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 		var ue *unsentError

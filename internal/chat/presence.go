@@ -11,7 +11,7 @@ import (
 // marks me offline at once. Presence is a hint, not a proof: it is not
 // signed, and anyone with write access to etcd can fake it.
 func (s *Service) GoOnline(ctx context.Context) (stop func(), err error) {
-	return s.st.Presence(ctx, s.me.Name())
+	return s.st.Presence(ctx, s.user)
 }
 
 // Online returns the users online now and the revision read.

@@ -86,7 +86,7 @@ func (s *Service) RoomsProgress(ctx context.Context, progress func(read int)) (r
 		rejected = append(rejected, Rejected{What: "room record", Reason: b.Err.Error(), Revision: b.Revision})
 	}
 	me := s.me.Name()
-	mine, err := s.st.MyRooms(ctx, me)
+	mine, err := s.st.MyRooms(ctx, names.User(me))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,11 +190,8 @@ func (s *Service) verifyListed(ctx context.Context, n int, verify func(context.C
 }
 
 // Room describes one room.
-func (s *Service) Room(ctx context.Context, room string) (RoomInfo, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return RoomInfo{}, err
-	}
+func (s *Service) Room(ctx context.Context, room names.Room) (RoomInfo, error) {
+	name := string(room)
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return RoomInfo{}, err
@@ -222,59 +219,42 @@ func (v *roomView) info(me string) RoomInfo {
 	return ri
 }
 
-// resolve turns a room argument into a room name: "@bob" means my direct
-// room with bob; anything else is a group room name (or a direct room name
-// as listed).
-func (s *Service) resolve(arg string) (string, error) {
-	if u, ok := cutAt(arg); ok {
-		peer, err := names.User(u)
-		if err != nil {
-			return "", err
-		}
-		return names.Direct(s.me.Name(), peer)
-	}
-	return names.AnyRoom(arg)
-}
-
-func cutAt(arg string) (string, bool) {
-	if len(arg) > 1 && arg[0] == '@' {
-		if _, _, ok := names.DirectPair(arg); !ok {
-			return arg[1:], true
-		}
-	}
-	return "", false
+// ParseRoom parses a room as the user typed it (names.ParseRoomArg, for
+// me): "@bob" means my direct room with bob; anything else is a group
+// room name (or a direct room name as listed). The front ends call it
+// once per argument, and pass the name it returns.
+func (s *Service) ParseRoom(arg string) (names.Room, error) {
+	return names.ParseRoomArg(s.user, arg)
 }
 
 // CreateRoom creates a group room with me as its creator and only member.
-func (s *Service) CreateRoom(ctx context.Context, room string) (RoomInfo, error) {
-	name, err := names.Room(room)
-	if err != nil {
+// A direct room is opened with DirectRoom instead.
+func (s *Service) CreateRoom(ctx context.Context, room names.Room) (RoomInfo, error) {
+	if room.IsDirect() {
+		_, err := names.ParseGroupRoom(string(room)) // the error it gives for typed input
 		return RoomInfo{}, err
 	}
-	return s.create(ctx, name, store.RoomGroup, nil)
+	return s.create(ctx, string(room), store.RoomGroup, nil)
 }
 
 // DirectRoom opens my direct room with user, creating it if needed. There
 // is at most one direct room per pair; no third user can ever join it.
-func (s *Service) DirectRoom(ctx context.Context, user string) (RoomInfo, error) {
-	peer, err := names.User(user)
-	if err != nil {
-		return RoomInfo{}, err
-	}
-	name, err := names.Direct(s.me.Name(), peer)
+func (s *Service) DirectRoom(ctx context.Context, peer names.User) (RoomInfo, error) {
+	room, err := names.DirectRoom(s.user, peer)
 	if err != nil {
 		return RoomInfo{}, fmt.Errorf("direct room with %q: %w", peer, err)
 	}
+	name := string(room)
 	if v, err := s.loadView(ctx, name); err == nil {
 		return v.info(s.me.Name()), nil
 	} else if !errors.Is(err, ErrNoRoom) {
 		return RoomInfo{}, err
 	}
-	a, b, _ := names.DirectPair(name)
-	info, err := s.create(ctx, name, store.RoomDirect, []string{a, b})
+	a, b, _ := room.Pair()
+	info, err := s.create(ctx, name, store.RoomDirect, []string{string(a), string(b)})
 	if errors.Is(err, ErrRoomExists) {
 		// The peer created it at the same moment: use theirs.
-		return s.Room(ctx, name)
+		return s.Room(ctx, room)
 	}
 	return info, err
 }
@@ -328,12 +308,12 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 			}
 			opts.Wraps = append(opts.Wraps, w)
 		}
-		opts.Joined = append(opts.Joined, m)
+		opts.Joined = append(opts.Joined, names.User(m))
 	}
 	c.Wraps, c.Count, c.Roster = len(opts.Wraps), st.Count, st.rosterDigest()
 	opts.Room = &store.Room{Name: name, Kind: kind, Creator: me, Members: peers, Created: now, Device: s.signingDevice()}
 	for attempt := 0; ; attempt++ {
-		_, err = s.st.PutCommit(ctx, s.me, name, c, opts)
+		_, err = s.st.PutCommit(ctx, s.me, names.Room(name), c, opts)
 		if !errors.Is(err, store.ErrUnavailable) {
 			break
 		}
@@ -357,11 +337,8 @@ func (s *Service) create(ctx context.Context, name, kind string, peers []string)
 
 // Members lists a room's current members. Anyone may list them: membership
 // is visible in etcd to everyone with access.
-func (s *Service) Members(ctx context.Context, room string) ([]Member, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Members(ctx context.Context, room names.Room) ([]Member, error) {
+	name := string(room)
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -92,18 +93,18 @@ func TestSummariesBatched(t *testing.T) {
 	}
 	bob := newEnv(t, eps).login("bob")
 	const rooms = 130
-	var names []string
-	marks := map[string]int64{}
+	var list []names.Room
+	marks := map[names.Room]int64{}
 	for i := range rooms {
-		r := fmt.Sprintf("room-%03d", i)
-		names = append(names, r)
+		r := names.Room(fmt.Sprintf("room-%03d", i))
+		list = append(list, r)
 		if _, err := alice.CreateRoom(c, r); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
 			continue // no messages
 		}
-		m := mustSend(t, alice, r, "first in "+r)
+		m := mustSend(t, alice, string(r), "first in "+string(r))
 		if i%3 == 2 {
 			// bob writes after alice's mark: one unread for her.
 			marks[r] = m.Revision
@@ -113,13 +114,13 @@ func TestSummariesBatched(t *testing.T) {
 			if err := alice.Approve(c, r, "bob"); err != nil {
 				t.Fatal(err)
 			}
-			mustSend(t, bob, r, "bob in "+r)
+			mustSend(t, bob, string(r), "bob in "+string(r))
 		}
 	}
-	seen := func(r string) int64 { return marks[r] }
+	seen := func(r names.Room) int64 { return marks[r] }
 	// The room views are in memory already: only the messages are read.
 	before := n.Load()
-	sums, failed, err := alice.Summaries(c, names, seen, nil)
+	sums, failed, err := alice.Summaries(c, list, seen, nil)
 	if err != nil || len(failed) != 0 {
 		t.Fatalf("Summaries = %v, %v", failed, err)
 	}
@@ -128,12 +129,12 @@ func TestSummariesBatched(t *testing.T) {
 	if got > 3 {
 		t.Errorf("summaries of %d rooms took %d round trips, want at most 3", rooms, got)
 	}
-	for _, r := range names {
+	for _, r := range list {
 		one, err := alice.Summary(c, r, seen(r))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := sums[r]; got.Unread != one.Unread || got.Last.ID != one.Last.ID || got.Last.Text != one.Last.Text {
+		if got := sums[string(r)]; got.Unread != one.Unread || got.Last.ID != one.Last.ID || got.Last.Text != one.Last.Text {
 			t.Errorf("%s: Summaries says %+v, Summary %+v", r, got, one)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -63,14 +64,14 @@ type scaleRoom struct {
 func growRoom(t *testing.T, st *store.Client, alice *chat.Service, a *user, room string, n int) *scaleRoom {
 	t.Helper()
 	c := context.Background()
-	if _, err := alice.CreateRoom(c, room); err != nil {
+	if _, err := alice.CreateRoom(c, names.Room(room)); err != nil {
 		t.Fatal(err)
 	}
 	sr := &scaleRoom{name: room, alice: a}
 	for start := 1; start < n; start += chat.MaxBatchUsers {
 		end := min(start+chat.MaxBatchUsers, n)
 		batch := make([]*crypto.Identity, end-start)
-		names := make([]string, len(batch))
+		users := make([]string, len(batch))
 		var wg sync.WaitGroup
 		var failed atomic.Value
 		for i := range batch {
@@ -79,14 +80,14 @@ func growRoom(t *testing.T, st *store.Client, alice *chat.Service, a *user, room
 			if err != nil {
 				t.Fatal(err)
 			}
-			batch[i], names[i] = id, name
+			batch[i], users[i] = id, name
 			wg.Go(func() {
 				pub := id.Public()
 				if _, err := st.CreateUser(c, id, store.User{Name: name, SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: time.Now().UTC()}); err != nil {
 					failed.Store(err)
 					return
 				}
-				if err := st.PutRequest(c, id, room, store.Request{User: name, Key: pub.Fingerprint(), Created: time.Now().UTC()}); err != nil {
+				if err := st.PutRequest(c, id, names.Room(room), store.Request{User: name, Key: pub.Fingerprint(), Created: time.Now().UTC()}); err != nil {
 					failed.Store(err)
 				}
 			})
@@ -95,7 +96,7 @@ func growRoom(t *testing.T, st *store.Client, alice *chat.Service, a *user, room
 		if err, _ := failed.Load().(error); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := alice.ApproveUsers(c, room, names); err != nil {
+		if _, err := alice.ApproveUsers(c, names.Room(room), users); err != nil {
 			t.Fatalf("approve %d..%d: %v", start, end, err)
 		}
 		sr.ids = append(sr.ids, batch...)
@@ -135,8 +136,8 @@ func TestRoomScale(t *testing.T) {
 			epochs = append(epochs, 50)
 		}
 		for _, ep := range epochs {
-			for ri, _ := alice.Room(context.Background(), room); int(ri.Epoch) < ep; ri, _ = alice.Room(context.Background(), room) {
-				if _, err := alice.Rotate(context.Background(), room); err != nil {
+			for ri, _ := alice.Room(context.Background(), names.Room(room)); int(ri.Epoch) < ep; ri, _ = alice.Room(context.Background(), names.Room(room)) {
+				if _, err := alice.Rotate(context.Background(), names.Room(room)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -150,12 +151,12 @@ func TestRoomScale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := remover.Room(context.Background(), room); err != nil {
+		if _, err := remover.Room(context.Background(), names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
 		m.reset()
 		start = time.Now()
-		stats, err := remover.RemoveUsers(context.Background(), room, []string{sr.ids[0].Name()})
+		stats, err := remover.RemoveUsers(context.Background(), names.Room(room), []string{sr.ids[0].Name()})
 		if err != nil {
 			t.Fatalf("remove from %d members: %v", n, err)
 		}
@@ -166,17 +167,17 @@ func TestRoomScale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := leaver.Leave(context.Background(), room, chat.LeaveOptions{}); err != nil {
+		if err := leaver.Leave(context.Background(), names.Room(room), chat.LeaveOptions{}); err != nil {
 			t.Fatalf("leave %d members: %v", n, err)
 		}
-		if _, err := remover.Send(context.Background(), room, "after the leave"); err != nil {
+		if _, err := remover.Send(context.Background(), names.Room(room), "after the leave"); err != nil {
 			t.Fatalf("send after a leave in %d members: %v", n, err)
 		}
 		last, err := chat.Login(context.Background(), st, sr.ids[len(sr.ids)-1], chat.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := last.History(context.Background(), room, 50)
+		p, err := last.History(context.Background(), names.Room(room), 50)
 		if err != nil || len(p.Messages) == 0 || p.Messages[len(p.Messages)-1].Text != "after the leave" {
 			t.Fatalf("the newest member reads %d members: %v", n, err)
 		}
@@ -200,23 +201,23 @@ func measureRoom(t *testing.T, e *env, sr *scaleRoom, n int) string {
 		return s
 	}
 	running := login()
-	if _, err := running.Send(c, sr.name, "warm up"); err != nil {
+	if _, err := running.Send(c, names.Room(sr.name), "warm up"); err != nil {
 		t.Fatal(err)
 	}
 	m.reset()
-	if _, err := running.Send(c, sr.name, "measured"); err != nil {
+	if _, err := running.Send(c, names.Room(sr.name), "measured"); err != nil {
 		t.Fatal(err)
 	}
 	sendRun := fmt.Sprintf("%d rt %s", m.calls.Load(), kb(int(m.recv.Load())))
 	one := login()
 	m.reset()
-	if _, err := one.Send(c, sr.name, "one-shot"); err != nil {
+	if _, err := one.Send(c, names.Room(sr.name), "one-shot"); err != nil {
 		t.Fatal(err)
 	}
 	sendNew := fmt.Sprintf("%d rt %s", m.calls.Load(), kb(int(m.recv.Load())))
 	reader := login()
 	m.reset()
-	if p, err := reader.History(c, sr.name, 50); err != nil || len(p.Messages) == 0 {
+	if p, err := reader.History(c, names.Room(sr.name), 50); err != nil || len(p.Messages) == 0 {
 		t.Fatalf("read: %v", err)
 	}
 	read := fmt.Sprintf("%d rt %s", m.calls.Load(), kb(int(m.recv.Load())))
@@ -226,12 +227,12 @@ func measureRoom(t *testing.T, e *env, sr *scaleRoom, n int) string {
 	if _, err := e.st.CreateUser(c, id, store.User{Name: id.Name(), SigningKey: pub.SigningKey(), KEMKey: pub.KEMKey(), Created: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.PutRequest(c, id, sr.name, store.Request{User: id.Name(), Key: pub.Fingerprint(), Created: time.Now().UTC()}); err != nil {
+	if err := e.st.PutRequest(c, id, names.Room(sr.name), store.Request{User: id.Name(), Key: pub.Fingerprint(), Created: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
 	approver := login()
 	m.reset()
-	if err := approver.Approve(c, sr.name, id.Name()); err != nil {
+	if err := approver.Approve(c, names.Room(sr.name), id.Name()); err != nil {
 		t.Fatal(err)
 	}
 	approve := fmt.Sprintf("%d rt %s", m.calls.Load(), kb(int(m.recv.Load())))

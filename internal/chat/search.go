@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // ErrEmptyQuery means a search was given no words.
@@ -147,7 +149,7 @@ type SearchResult struct {
 // whole history into memory, verified and decrypted as History does (the
 // verified-digest cache spares the signatures of records seen before),
 // and writes nothing: no plaintext reaches the disk.
-func (s *Service) Search(ctx context.Context, room string, q Query) (SearchResult, error) {
+func (s *Service) Search(ctx context.Context, room names.Room, q Query) (SearchResult, error) {
 	p, err := s.History(ctx, room, 0)
 	if err != nil {
 		return SearchResult{}, err

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -47,16 +48,13 @@ func NewMessageID() string { return crypto.NewMessageID(time.Now()).String() }
 
 // Send encrypts, signs and stores one message in room, exactly once. It
 // retries while the cluster is unavailable, until ctx ends.
-func (s *Service) Send(ctx context.Context, room, text string) (Message, error) {
+func (s *Service) Send(ctx context.Context, room names.Room, text string) (Message, error) {
 	return s.SendID(ctx, room, "", text)
 }
 
 // SendID is Send with an id from NewMessageID ("" picks one).
-func (s *Service) SendID(ctx context.Context, room, id, text string) (Message, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return Message{}, err
-	}
+func (s *Service) SendID(ctx context.Context, room names.Room, id, text string) (Message, error) {
+	name := string(room)
 	if err := checkText(text); err != nil {
 		return Message{}, fmt.Errorf("send to %q: %w", name, err)
 	}
@@ -149,7 +147,7 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 		return Message{}, &unsentError{err: fmt.Errorf("send to %q: %w", name, err), o: o}
 	}
 	for attempt := 0; ; attempt++ {
-		rev, err := s.st.WriteMessage(ctx, name, o.id.String(), env, v.N+1, time.Duration(v.Disappear)*time.Second)
+		rev, err := s.st.WriteMessage(ctx, names.Room(name), o.id.String(), env, v.N+1, time.Duration(v.Disappear)*time.Second)
 		if err == nil {
 			s.sawOwn(name, rev, o.id)
 			return o.message(rev), nil
@@ -174,7 +172,7 @@ func (s *Service) transmit(ctx context.Context, o *outgoing) (Message, error) {
 			}
 		case errors.Is(err, store.ErrExists):
 			// An earlier attempt under an older commit may have gone through.
-			raw, gerr := s.st.Message(ctx, name, o.id.String())
+			raw, gerr := s.st.Message(ctx, names.Room(name), o.id.String())
 			if gerr == nil {
 				for _, e := range o.tried {
 					if string(e) == string(raw.Value) {
@@ -271,7 +269,7 @@ func (s *Service) recoverHead(ctx context.Context, v *roomView) (ChainHead, erro
 	}
 	cursor, read := "", 0
 	for {
-		page, err := s.st.Messages(ctx, v.Name, cursor, 2000, 0)
+		page, err := s.st.Messages(ctx, names.Room(v.Name), cursor, 2000, 0)
 		if err != nil {
 			return head, err
 		}

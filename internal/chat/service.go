@@ -8,6 +8,15 @@
 // and sender's membership check out (messages.go); each message is sent
 // exactly once, in one place (send.go). It knows nothing of etcd keys or
 // transactions (package store owns them) and nothing of terminals.
+//
+// Rooms are named by names.Room, canonical by construction: the front ends
+// parse what the user typed once, with Service.ParseRoom ("@bob" is my
+// direct room with bob), names.ParseGroupRoom (CreateRoom) or
+// names.ParseUser (DirectRoom), and chat never re-reads a room argument.
+// Other users' names given to Approve, Deny, Remove, the trust calls and
+// Devices are still strings as the user typed them, which chat parses.
+// Names in results (RoomInfo.Name, Message.Sender, ...) stay strings, for
+// display and JSON.
 package chat
 
 import (
@@ -116,6 +125,7 @@ type Service struct {
 	// user's identity (me's public half on the identity's own device), dev
 	// this device's id.
 	me     *crypto.Identity
+	user   names.User // me.Name(), parsed
 	root   *crypto.PublicIdentity
 	dev    string
 	linked bool
@@ -190,9 +200,14 @@ func Login(ctx context.Context, st *store.Client, me *crypto.Identity, opts Opti
 	if s.heads == nil {
 		s.heads = newMemHeads()
 	}
-	if _, err := names.User(me.Name()); err != nil {
+	meName, err := names.ParseUser(me.Name())
+	if err != nil {
 		return nil, err
 	}
+	if string(meName) != me.Name() {
+		return nil, fmt.Errorf("%w: user name %q is not in canonical form %q", names.ErrInvalid, me.Name(), meName)
+	}
+	s.user = meName
 	pub := me.Public()
 	s.root, s.dev = pub, deviceID(pub)
 	if opts.Linked != nil {
@@ -321,6 +336,7 @@ func (s *Service) checkPin(user string, p *crypto.PublicIdentity) error {
 func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*crypto.PublicIdentity, map[string]error, error) {
 	out := make(map[string]*crypto.PublicIdentity, len(list))
 	var missing []string
+	var ask []names.User // missing, parsed
 	seen := make(map[string]bool, len(list))
 	bad := make(map[string]error)
 	s.mu.Lock()
@@ -329,7 +345,8 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 			continue
 		}
 		seen[n] = true
-		if c, err := names.User(n); err != nil || c != n {
+		c, err := names.ParseUser(n)
+		if err != nil || string(c) != n {
 			// A name read from etcd that no user can have.
 			bad[n] = fmt.Errorf("%w: %q is not a user name", ErrNoUser, n)
 			continue
@@ -338,13 +355,14 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 			out[n] = p
 		} else {
 			missing = append(missing, n)
+			ask = append(ask, c)
 		}
 	}
 	s.mu.Unlock()
 	if len(missing) == 0 {
 		return out, bad, nil
 	}
-	found, badRecs, err := s.st.Identities(ctx, missing)
+	found, badRecs, err := s.st.Identities(ctx, ask)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -383,10 +401,11 @@ func (s *Service) lookupUsers(ctx context.Context, list []string) (map[string]*c
 
 // User returns the verified public identity of a user.
 func (s *Service) User(ctx context.Context, name string) (*crypto.PublicIdentity, error) {
-	n, err := names.User(name)
+	u, err := names.ParseUser(name)
 	if err != nil {
 		return nil, err
 	}
+	n := string(u)
 	got, bad, err := s.lookupUsers(ctx, []string{n})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -26,27 +27,24 @@ const TypingFor = 6 * time.Second
 const ReadFor = time.Hour
 
 // Typing reports that I am typing in room, for TypingFor.
-func (s *Service) Typing(ctx context.Context, room string) error {
+func (s *Service) Typing(ctx context.Context, room names.Room) error {
 	name, err := s.signalRoom(ctx, room)
 	if err != nil {
 		return err
 	}
-	return s.st.PutSignal(ctx, name, store.SignalTyping, s.me.Name(), strconv.FormatInt(s.now().UnixMilli(), 10), TypingFor)
+	return s.st.PutSignal(ctx, names.Room(name), store.SignalTyping, s.user, strconv.FormatInt(s.now().UnixMilli(), 10), TypingFor)
 }
 
 // StopTyping withdraws my typing indicator in room (a message was sent,
 // the line cleared).
-func (s *Service) StopTyping(ctx context.Context, room string) error {
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
-	return s.st.DeleteSignal(ctx, name, store.SignalTyping, s.me.Name())
+func (s *Service) StopTyping(ctx context.Context, room names.Room) error {
+	name := string(room)
+	return s.st.DeleteSignal(ctx, names.Room(name), store.SignalTyping, s.user)
 }
 
 // ShareRead tells the members of room that I have seen its messages up
 // to revision rev (a Message's Revision), for ReadFor.
-func (s *Service) ShareRead(ctx context.Context, room string, rev int64) error {
+func (s *Service) ShareRead(ctx context.Context, room names.Room, rev int64) error {
 	name, err := s.signalRoom(ctx, room)
 	if err != nil {
 		return err
@@ -54,15 +52,12 @@ func (s *Service) ShareRead(ctx context.Context, room string, rev int64) error {
 	if rev <= 0 {
 		return fmt.Errorf("share what I read in %q: no revision", name)
 	}
-	return s.st.PutSignal(ctx, name, store.SignalRead, s.me.Name(), strconv.FormatInt(rev, 10), ReadFor)
+	return s.st.PutSignal(ctx, names.Room(name), store.SignalRead, s.user, strconv.FormatInt(rev, 10), ReadFor)
 }
 
 // signalRoom resolves a room I may signal in: one I am a member of.
-func (s *Service) signalRoom(ctx context.Context, room string) (string, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return "", err
-	}
+func (s *Service) signalRoom(ctx context.Context, room names.Room) (string, error) {
+	name := string(room)
 	v, err := s.cachedView(ctx, name)
 	if err == nil && !v.isMember(s.me.Name()) {
 		v, err = s.loadView(ctx, name) // admitted since it was read?
@@ -89,11 +84,8 @@ type Signals struct {
 // snapshot, then a new one after every change, until ctx ends (the
 // channel then closes). Snapshots coalesce while unread; a lost watch
 // resumes by itself and a compaction is answered by reading again.
-func (s *Service) FollowSignals(ctx context.Context, room string) (<-chan Signals, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) FollowSignals(ctx context.Context, room names.Room) (<-chan Signals, error) {
+	name := string(room)
 	out := make(chan Signals, 1)
 	put := func(sg Signals) bool {
 		for {
@@ -109,7 +101,7 @@ func (s *Service) FollowSignals(ctx context.Context, room string) (<-chan Signal
 	go func() {
 		defer close(out)
 		for attempt := 0; ctx.Err() == nil; attempt++ {
-			list, rev, err := s.st.Signals(ctx, name)
+			list, rev, err := s.st.Signals(ctx, names.Room(name))
 			if err != nil {
 				if !put(Signals{Err: err}) || sleepCtx(ctx, backoff(min(attempt, 6))) != nil {
 					return
@@ -125,7 +117,7 @@ func (s *Service) FollowSignals(ctx context.Context, room string) (<-chan Signal
 				return
 			}
 			wctx, cancel := context.WithCancel(ctx)
-			ch, err := s.st.WatchSignals(wctx, name, rev+1)
+			ch, err := s.st.WatchSignals(wctx, names.Room(name), rev+1)
 			if err != nil {
 				cancel()
 				continue

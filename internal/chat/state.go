@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -121,7 +122,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 	if base != nil {
 		pin = base.N
 	}
-	read, err := s.st.RoomChain(ctx, room, pin, pin+1, 0)
+	read, err := s.st.RoomChain(ctx, names.Room(room), pin, pin+1, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func (s *Service) loadView(ctx context.Context, room string) (*roomView, error) 
 		if !more {
 			break
 		}
-		next, err := s.st.RoomChain(ctx, room, 0, work.N+1, 0)
+		next, err := s.st.RoomChain(ctx, names.Room(room), 0, work.N+1, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -458,7 +459,7 @@ func (s *Service) epochKey(ctx context.Context, v *roomView, e uint32) (crypto.R
 	k, ok := ring.keys[top]
 	if !ok {
 		dev := s.dev
-		sealed, err := s.st.Wrap(ctx, v.Name, m.WrapN, m.WrapTag, me, dev)
+		sealed, err := s.st.Wrap(ctx, names.Room(v.Name), m.WrapN, m.WrapTag, names.User(me), dev)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return zero, fmt.Errorf("room %q: my key wrap of commit %d is missing from etcd: %w", v.Name, m.WrapN, ErrTampered)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -51,11 +52,8 @@ const UnreadScan = 100
 
 // Summary returns the newest message of room and how many messages from
 // others arrived after revision seen (0: count none).
-func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSummary, error) {
-	name, err := s.resolve(room)
-	if err != nil {
-		return RoomSummary{}, err
-	}
+func (s *Service) Summary(ctx context.Context, room names.Room, seen int64) (RoomSummary, error) {
+	name := string(room)
 	sum := RoomSummary{Room: name}
 	v, err := s.cachedView(ctx, name)
 	if err != nil {
@@ -65,7 +63,7 @@ func (s *Service) Summary(ctx context.Context, room string, seen int64) (RoomSum
 	if seen > 0 {
 		limit = UnreadScan
 	}
-	page, err := s.st.Messages(ctx, name, "", limit, 0)
+	page, err := s.st.Messages(ctx, names.Room(name), "", limit, 0)
 	if err != nil {
 		return sum, err
 	}
@@ -111,26 +109,20 @@ func summarize(room string, msgs []Message, seen int64, more bool, me string) Ro
 
 // ReadMark returns the revision of the newest message of room I have seen,
 // as recorded by MarkRead (in this process or an earlier one); 0 if none.
-func (s *Service) ReadMark(room string) int64 {
+func (s *Service) ReadMark(room names.Room) int64 {
 	if s.readMarks == nil {
 		return 0
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return 0
-	}
+	name := string(room)
 	return s.readMarks.ReadMark(name)
 }
 
 // MarkRead records that I have seen room's messages up to revision rev.
-func (s *Service) MarkRead(room string, rev int64) error {
+func (s *Service) MarkRead(room names.Room, rev int64) error {
 	if s.readMarks == nil || rev <= 0 {
 		return nil
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return err
-	}
+	name := string(room)
 	if err := s.readMarks.SetReadMark(name, rev); err != nil {
 		return fmt.Errorf("remember what I read in %q: %w", name, err)
 	}
@@ -141,27 +133,23 @@ func (s *Service) MarkRead(room string, rev int64) error {
 // reading the newest messages of up to 100 rooms per round trip: a room
 // list of thousands of rooms costs tens of round trips, not thousands.
 // seen gives the read mark of a room (0: count none), progress (if not
-// nil) is called after each batch with the rooms done. A room that cannot
-// be summarized is in failed with the reason; err is for the cluster.
-func (s *Service) Summaries(ctx context.Context, rooms []string, seen func(room string) int64, progress func(done int)) (sums map[string]RoomSummary, failed map[string]error, err error) {
+// nil) is called after each batch with the rooms done. The maps are keyed
+// by room name; a room that cannot be summarized is in failed with the
+// reason; err is for the cluster.
+func (s *Service) Summaries(ctx context.Context, rooms []names.Room, seen func(names.Room) int64, progress func(done int)) (sums map[string]RoomSummary, failed map[string]error, err error) {
 	sums = make(map[string]RoomSummary, len(rooms))
 	failed = make(map[string]error)
-	var plain, unread []string
+	var plain, unread []names.Room
 	for _, r := range rooms {
-		name, err := s.resolve(r)
-		if err != nil {
-			failed[r] = err
-			continue
-		}
-		if seen(name) > 0 {
-			unread = append(unread, name)
+		if seen(r) > 0 {
+			unread = append(unread, r)
 		} else {
-			plain = append(plain, name)
+			plain = append(plain, r)
 		}
 	}
 	done := 0
 	for _, set := range []struct {
-		rooms []string
+		rooms []names.Room
 		limit int
 	}{{plain, 1}, {unread, UnreadScan}} {
 		for start := 0; start < len(set.rooms); start += 100 {
@@ -170,16 +158,16 @@ func (s *Service) Summaries(ctx context.Context, rooms []string, seen func(room 
 			if err != nil {
 				return sums, failed, err
 			}
-			for _, name := range batch {
-				sum, err := s.summaryOf(ctx, name, pages[name], seen(name))
+			for _, r := range batch {
+				sum, err := s.summaryOf(ctx, string(r), pages[r], seen(r))
 				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
 					return sums, failed, err
 				}
 				if err != nil {
-					failed[name] = err
+					failed[string(r)] = err
 					continue
 				}
-				sums[name] = sum
+				sums[string(r)] = sum
 			}
 			done += len(batch)
 			if progress != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -54,15 +55,12 @@ const maxHeld = 4 * pageSize
 // pass, keeping about 40 bytes per message (for the causal order check);
 // the Page returned holds no messages, only the warnings, the revision to
 // follow from, whether older messages exist (More) and rejected records.
-func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOptions, each func(*Page) error) (*Page, error) {
+func (s *Service) StreamForward(ctx context.Context, room names.Room, opts StreamOptions, each func(*Page) error) (*Page, error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = func() {}
 	}
-	name, err := s.resolve(room)
-	if err != nil {
-		return nil, err
-	}
+	name := string(room)
 	v, err := s.loadView(ctx, name)
 	if err != nil {
 		return nil, err
@@ -95,7 +93,7 @@ func (s *Service) StreamForward(ctx context.Context, room string, opts StreamOpt
 		defer close(pages)
 		for i := len(ix.spans) - 1; i >= 0; i-- {
 			sp := ix.spans[i]
-			p, err := s.st.Messages(ctx, name, sp.after, sp.n, ix.rev)
+			p, err := s.st.Messages(ctx, names.Room(name), sp.after, sp.n, ix.rev)
 			select {
 			case pages <- fetched{p, err}:
 			case <-ctx.Done():
@@ -257,7 +255,7 @@ func (s *Service) indexHistory(ctx context.Context, name string, limit int, now 
 		if limit > 0 {
 			n = min(n, max(limit-counted, 1))
 		}
-		page, err := s.st.MessageKeys(ctx, name, cursor, n, ix.rev)
+		page, err := s.st.MessageKeys(ctx, names.Room(name), cursor, n, ix.rev)
 		if err != nil {
 			return nil, err
 		}

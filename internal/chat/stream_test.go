@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -20,7 +21,7 @@ func streamed(t *testing.T, s *chat.Service, room string, limit int) ([][]chat.M
 	t.Helper()
 	var pages [][]chat.Message
 	trips := 0
-	p, err := s.StreamForward(ctx(t), room, chat.StreamOptions{Limit: limit, Progress: func() { trips++ }}, func(p *chat.Page) error {
+	p, err := s.StreamForward(ctx(t), names.Room(room), chat.StreamOptions{Limit: limit, Progress: func() { trips++ }}, func(p *chat.Page) error {
 		pages = append(pages, p.Messages)
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // CheckTopic says why topic cannot be a room's topic, or nil: at most
@@ -34,7 +36,7 @@ var errTopicFound = errors.New("topic found")
 // never had one). It reads the history newest page first and stops at the
 // first page that holds one, so a topic set recently costs one page; a
 // room that never had a topic is read whole.
-func (s *Service) Topic(ctx context.Context, room string) (m Message, found bool, err error) {
+func (s *Service) Topic(ctx context.Context, room names.Room) (m Message, found bool, err error) {
 	_, err = s.StreamHistory(ctx, room, 0, func(p *Page) error {
 		for i := len(p.Messages) - 1; i >= 0; i-- {
 			if t := p.Messages[i]; t.Kind == KindTopic && t.Rejected == "" {

@@ -94,10 +94,11 @@ func (s *Service) isVerified(user, fp string) bool {
 
 // other checks that name is a user name and not mine.
 func (s *Service) other(name string) (string, error) {
-	n, err := names.User(name)
+	u, err := names.ParseUser(name)
 	if err != nil {
 		return "", err
 	}
+	n := string(u)
 	if n == s.me.Name() {
 		return "", fmt.Errorf("%w: %s is you: compare your key with someone else's", ErrNotAllowed, n)
 	}
@@ -231,7 +232,7 @@ func (s *Service) AcceptKey(ctx context.Context, user, fp string) error {
 // storedKey returns the key etcd holds for user, whose record must verify
 // under it, whatever the pin says.
 func (s *Service) storedKey(ctx context.Context, user string) (*crypto.PublicIdentity, error) {
-	found, bad, err := s.st.Users(ctx, []string{user})
+	found, bad, err := s.st.Users(ctx, []names.User{names.User(user)})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -67,7 +68,7 @@ var _ chat.Trust = (*trustHome)(nil)
 
 func memberOf(t *testing.T, s *chat.Service, room, user string) chat.Member {
 	t.Helper()
-	ms, err := s.Members(ctx(t), room)
+	ms, err := s.Members(ctx(t), names.Room(room))
 	if err != nil {
 		t.Fatal(err)
 	}

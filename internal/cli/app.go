@@ -198,10 +198,11 @@ func (a *App) Login(ctx context.Context, user string, passphrase []byte) (*chat.
 	// The terminal UI may start a login while one it gave up on ends.
 	a.loginMu.Lock()
 	defer a.loginMu.Unlock()
-	u, err := names.User(user)
+	pu, err := names.ParseUser(user)
 	if err != nil {
 		return nil, err
 	}
+	u := pu.String()
 	id, created, err := a.identity(u, passphrase)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/bench"
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/node"
 )
 
@@ -116,7 +117,7 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 		if err != nil {
 			return nil, err
 		}
-		users := []string{"bench-w" + tag, "bench-r" + tag}
+		users := []names.User{names.User("bench-w" + tag), names.User("bench-r" + tag)} // canonical: a prefix and a base-36 tag
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bench.CleanupTimeout)
 			defer cancel()
@@ -144,8 +145,8 @@ func (a *App) runBench(ctx context.Context, cfg bench.Config, noHistory bool) (*
 		return nil, err
 	}
 	defer ra.close()
-	cfg.ReadHistory = func(ctx context.Context, room string) (bench.HistoryResult, error) {
-		return a.readInChild(ctx, tmp, eps, readerName, room)
+	cfg.ReadHistory = func(ctx context.Context, room names.Room) (bench.HistoryResult, error) {
+		return a.readInChild(ctx, tmp, eps, readerName, string(room))
 	}
 	res, err := bench.Run(ctx, bench.Users{Sender: sender, Reader: reader, SenderStore: sa.st, ReaderStore: ra.st}, cfg)
 	if err != nil {
@@ -224,7 +225,11 @@ func (a *App) benchReadCmd() *cobra.Command {
 				b := &App{env: a.env, cfg: a.cfg}
 				return b.Login(ctx, a.cfg.User, nil)
 			}
-			h, err := bench.ReadHistory(ctx, s, argv[0], reopen)
+			room, err := s.ParseRoom(argv[0])
+			if err != nil {
+				return err
+			}
+			h, err := bench.ReadHistory(ctx, s, room, reopen)
 			if err != nil {
 				return err
 			}

@@ -48,7 +48,11 @@ marked "(edited)"; the earlier text stays in the room's log (see read
 				return err
 			}
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				m, err := s.Edit(ctx, argv[0], id, strings.Join(argv[2:], " "))
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				m, err := s.Edit(ctx, room, id, strings.Join(argv[2:], " "))
 				if err != nil {
 					return err
 				}
@@ -81,7 +85,11 @@ drops its text.`,
 				return err
 			}
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				m, err := s.Delete(ctx, argv[0], id)
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				m, err := s.Delete(ctx, room, id)
 				if err != nil {
 					return err
 				}
@@ -116,7 +124,11 @@ joined parts), not a word.`,
 				return usageError{err: err, hint: "give a single emoji, such as 👍"}
 			}
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				m, err := s.React(ctx, argv[0], id, argv[2])
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				m, err := s.React(ctx, room, id, argv[2])
 				if err != nil {
 					return err
 				}
@@ -167,9 +179,13 @@ TEXT show the topic and who set it. --clear removes the topic.`, chat.MaxTopicBy
 				}
 			}
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
 				w := cmd.OutOrStdout()
 				if !set {
-					m, found, err := s.Topic(ctx, argv[0])
+					m, found, err := s.Topic(ctx, room)
 					if err != nil {
 						return err
 					}
@@ -186,7 +202,7 @@ TEXT show the topic and who set it. --clear removes the topic.`, chat.MaxTopicBy
 					fmt.Fprintf(w, "%s (set by %s on %s)\n", m.Topic, m.Sender, m.Time.Local().Format(stampLayout))
 					return nil
 				}
-				m, err := s.SetTopic(ctx, argv[0], text)
+				m, err := s.SetTopic(ctx, room, text)
 				if err != nil {
 					return err
 				}
@@ -227,13 +243,17 @@ func (a *App) roomShowCmd() *cobra.Command {
 		Args:    args(1, "a room"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				r, err := s.Room(ctx, argv[0])
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				r, err := s.Room(ctx, room)
 				if err != nil {
 					return err
 				}
 				var topic string
 				if r.Member {
-					m, found, err := s.Topic(ctx, argv[0])
+					m, found, err := s.Topic(ctx, room)
 					if err != nil {
 						return err
 					}
@@ -289,7 +309,11 @@ keep the lifetime they were sent with.`,
 				return err
 			}
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				if err := s.SetDisappear(ctx, argv[0], d); err != nil {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				if err := s.SetDisappear(ctx, room, d); err != nil {
 					return err
 				}
 				if d == 0 {

@@ -116,11 +116,11 @@ encrypted with PARLEY_PASSPHRASE or a passphrase typed at the terminal.`,
 			if a.cfg.User == "" {
 				return usagef("no user: pass --user NAME or set PARLEY_USER")
 			}
-			u, err := names.User(a.cfg.User)
+			u, err := names.ParseUser(a.cfg.User)
 			if err != nil {
 				return err
 			}
-			return a.link(cmd, u, label, noWait)
+			return a.link(cmd, u.String(), label, noWait)
 		},
 	}
 	c.Flags().StringVar(&label, "label", "", "a name for this device, shown in device list (at most 64 bytes)")
@@ -269,11 +269,11 @@ func (a *App) deviceListCmd() *cobra.Command {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
 				user := s.Me()
 				if len(argv) == 1 {
-					u, err := names.User(argv[0])
+					u, err := names.ParseUser(argv[0])
 					if err != nil {
 						return err
 					}
-					user = u
+					user = u.String()
 				}
 				ds, err := s.Devices(ctx, user)
 				if err != nil {
@@ -390,11 +390,11 @@ encrypted with PARLEY_PASSPHRASE or a passphrase typed at the terminal.`,
 			if a.cfg.User == "" {
 				return usagef("no user: pass --user NAME or set PARLEY_USER")
 			}
-			u, err := names.User(a.cfg.User)
+			u, err := names.ParseUser(a.cfg.User)
 			if err != nil {
 				return err
 			}
-			return a.recover(cmd, u, label)
+			return a.recover(cmd, u.String(), label)
 		},
 	}
 	c.Flags().StringVar(&label, "label", "", "a name for this device, shown in device list (at most 64 bytes)")

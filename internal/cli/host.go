@@ -159,8 +159,8 @@ func defaultMachineName() string {
 	h, err := os.Hostname()
 	if err == nil {
 		h, _, _ = strings.Cut(h, ".")
-		if n, err := names.User(strings.ToLower(h)); err == nil {
-			return n
+		if n, err := names.ParseUser(strings.ToLower(h)); err == nil {
+			return n.String()
 		}
 	}
 	return "machine"
@@ -170,11 +170,11 @@ func machineName(flag string) (string, error) {
 	if flag == "" {
 		return defaultMachineName(), nil
 	}
-	n, err := names.User(flag)
+	n, err := names.ParseUser(flag)
 	if err != nil {
 		return "", usagef("--name %q: %v", flag, err)
 	}
-	return n, nil
+	return n.String(), nil
 }
 
 // runHost makes the cluster (first run) or restarts this machine's

@@ -116,7 +116,7 @@ together they are you. The cluster is not needed.`,
 			if a.cfg.User == "" {
 				return usagef("no user: pass --user NAME or set PARLEY_USER")
 			}
-			u, err := names.User(a.cfg.User)
+			u, err := names.ParseUser(a.cfg.User)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ together they are you. The cluster is not needed.`,
 					return fmt.Errorf("%s exists: export writes a new file", out)
 				}
 			}
-			id, err := a.homeIdentity(u)
+			id, err := a.homeIdentity(u.String())
 			if err != nil {
 				return err
 			}
@@ -199,12 +199,12 @@ see parley device link.`,
 			default:
 				return fmt.Errorf("%s is not an identity backup (made by parley identity export) nor a keystore", src)
 			}
-			u, err := names.User(id.Name())
-			if err != nil || u != id.Name() {
+			u, err := names.ParseUser(id.Name())
+			if err != nil || u.String() != id.Name() {
 				return fmt.Errorf("%s holds the identity of %q, which is not a user name", src, id.Name())
 			}
 			if a.cfg.User != "" {
-				want, err := names.User(a.cfg.User)
+				want, err := names.ParseUser(a.cfg.User)
 				if err != nil {
 					return err
 				}
@@ -379,11 +379,11 @@ older ones hold the old key.`,
 			if a.cfg.User == "" {
 				return usagef("no user: pass --user NAME or set PARLEY_USER")
 			}
-			u, err := names.User(a.cfg.User)
+			u, err := names.ParseUser(a.cfg.User)
 			if err != nil {
 				return err
 			}
-			return a.rotate(cmd, u)
+			return a.rotate(cmd, u.String())
 		},
 	}
 }

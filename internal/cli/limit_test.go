@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -49,7 +50,7 @@ func TestReadLimitSkipsFutureDated(t *testing.T) {
 	join := func(room string) {
 		t.Helper()
 		mustRun("create", room)
-		if err := mallory.RequestJoin(ctx, room); err != nil {
+		if err := mallory.RequestJoin(ctx, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
 		mustRun("approve", room, "mallory")
@@ -62,7 +63,7 @@ func TestReadLimitSkipsFutureDated(t *testing.T) {
 	}
 	future := func(room string) chat.Message {
 		t.Helper()
-		m, err := mallory.Send(ctx, room, "from next year")
+		m, err := mallory.Send(ctx, names.Room(room), "from next year")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -96,8 +96,8 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		code = ExitInterrupted
 	}
 	msg := oneLine(err)
-	if me, uerr := names.User(app.cfg.User); uerr == nil {
-		msg = directNames(msg, me)
+	if me, uerr := names.ParseUser(app.cfg.User); uerr == nil {
+		msg = directNames(msg, me.String())
 	}
 	fmt.Fprintf(env.Stderr, "parley: error: %s\n", msg)
 	if hint != "" {

@@ -482,14 +482,14 @@ func memberClientURLs(ctx context.Context, adm *node.Admin) ([]string, error) {
 // admit redeems an invitation for a machine the invitation endpoint
 // checked, and says what the machine needs to join.
 func (r *memberRunner) admit(ctx context.Context, ad node.Admission) (node.Admitted, error) {
-	name, err := names.User(ad.Name)
+	name, err := names.ParseUser(ad.Name)
 	if err != nil {
 		name = "machine"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	_, m, err := r.st.Redeem(ctx, ad.TokenID, ad.SecretHash, time.Now(), store.Machine{
-		Name: name, Hostname: ad.Hostname, OS: ad.OS, Serial: ad.Serial,
+		Name: name.String(), Hostname: ad.Hostname, OS: ad.OS, Serial: ad.Serial,
 	})
 	switch {
 	case errors.Is(err, store.ErrInviteUnknown):

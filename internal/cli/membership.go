@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Commands on a room's members: ask to join, answer requests, list the
@@ -27,8 +28,12 @@ join blocks until the request is approved (exit 0) or denied (exit 4).`,
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx, cancel := a.op(cmd)
 			s, err := a.Service(ctx)
+			var room names.Room
 			if err == nil {
-				err = s.RequestJoin(ctx, argv[0])
+				room, err = s.ParseRoom(argv[0])
+			}
+			if err == nil {
+				err = s.RequestJoin(ctx, room)
 			}
 			cancel()
 			if errors.Is(err, chat.ErrAlreadyMember) {
@@ -43,7 +48,7 @@ join blocks until the request is approved (exit 0) or denied (exit 4).`,
 				return nil
 			}
 			fmt.Fprintf(a.env.Stderr, "waiting for a member of %s to approve...\n", argv[0])
-			ap, err := s.WaitApproval(cmd.Context(), argv[0])
+			ap, err := s.WaitApproval(cmd.Context(), room)
 			if err != nil {
 				return err
 			}
@@ -64,7 +69,11 @@ func (a *App) requestsCmd() *cobra.Command {
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				reqs, err := s.Requests(ctx, argv[0])
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				reqs, err := s.Requests(ctx, room)
 				if err != nil {
 					return err
 				}
@@ -98,11 +107,15 @@ func (a *App) approveCmd() *cobra.Command {
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				if err := s.Approve(ctx, argv[0], argv[1]); err != nil {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				if err := s.Approve(ctx, room, argv[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "approved %s in %s\n", argv[1], argv[0])
-				a.printAdmitted(ctx, cmd.OutOrStdout(), s, argv[0], argv[1])
+				a.printAdmitted(ctx, cmd.OutOrStdout(), s, room, argv[1])
 				return nil
 			})
 		},
@@ -117,7 +130,11 @@ func (a *App) denyCmd() *cobra.Command {
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				if err := s.Deny(ctx, argv[0], argv[1]); err != nil {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				if err := s.Deny(ctx, room, argv[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "denied %s in %s\n", argv[1], argv[0])
@@ -136,7 +153,11 @@ func (a *App) membersCmd() *cobra.Command {
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				ms, err := s.Members(ctx, argv[0])
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				ms, err := s.Members(ctx, room)
 				if err != nil {
 					return err
 				}
@@ -183,7 +204,11 @@ func (a *App) leaveCmd() *cobra.Command {
 		Args:  args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				if err := s.Leave(ctx, argv[0], chat.LeaveOptions{Delete: del}); err != nil {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				if err := s.Leave(ctx, room, chat.LeaveOptions{Delete: del}); err != nil {
 					return err
 				}
 				if del {
@@ -210,7 +235,11 @@ room's creator, who can only leave.`,
 		Args:    args(2, "a room and a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				if err := s.Remove(ctx, argv[0], argv[1]); err != nil {
+				room, err := s.ParseRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				if err := s.Remove(ctx, room, argv[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s; the room key is rotated\n", argv[1], argv[0])

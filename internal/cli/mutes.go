@@ -16,11 +16,11 @@ import (
 // never reaches the cluster.
 
 func (a *App) mutesPath(user string) (string, error) {
-	u, err := names.User(user)
+	u, err := names.ParseUser(user)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(a.userDir(u), "muted"), nil
+	return filepath.Join(a.userDir(u.String()), "muted"), nil
 }
 
 // MutedRooms returns the rooms user muted.
@@ -38,8 +38,8 @@ func (a *App) MutedRooms(user string) ([]string, error) {
 	}
 	var rooms []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if r, err := names.AnyRoom(strings.TrimSpace(l)); err == nil {
-			rooms = append(rooms, r)
+		if r, err := names.ParseRoom(strings.TrimSpace(l)); err == nil {
+			rooms = append(rooms, r.String())
 		}
 	}
 	return rooms, nil

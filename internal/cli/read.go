@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/watchdog"
 )
@@ -32,8 +33,8 @@ const foldChunk = 2000
 // history, and --timeout bounds each round trip, not the whole read.
 // Unless raw, messages show in their final state, folded a chunk at a
 // time (see transcript.flushChunk).
-func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, room string, limit int, tr *transcript, out *bufio.Writer) (*chat.Page, []chat.Message, error) {
-	ctx, wd := a.watch(cmd, "read "+room)
+func (a *App) printHistory(cmd *cobra.Command, s *chat.Service, arg string, room names.Room, limit int, tr *transcript, out *bufio.Writer) (*chat.Page, []chat.Message, error) {
+	ctx, wd := a.watch(cmd, "read "+arg)
 	defer wd.Stop()
 	noted := false
 	var last []chat.Message
@@ -100,16 +101,20 @@ and are reported on stderr.`,
 			if err != nil {
 				return err
 			}
+			room, err := s.ParseRoom(argv[0])
+			if err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			out := bufio.NewWriterSize(w, 64<<10)
 			tr := newTranscript(out, s.Me(), asJSON, rawEvents, follow)
 			tr.mark = a.markStale
-			p, last, err := a.printHistory(cmd, s, argv[0], limit, tr, out)
+			p, last, err := a.printHistory(cmd, s, argv[0], room, limit, tr, out)
 			if err != nil {
 				return err
 			}
 			tr.w = w
-			a.shareRead(cmd, s, argv[0], last)
+			a.shareRead(cmd, s, room, last)
 			for _, r := range p.Rejected {
 				a.warn("rejected %s: %s", r.What, r.Reason)
 			}
@@ -119,7 +124,7 @@ and are reported on stderr.`,
 			if !follow {
 				return nil
 			}
-			ch, err := s.Subscribe(cmd.Context(), argv[0], p.Revision+1)
+			ch, err := s.Subscribe(cmd.Context(), room, p.Revision+1)
 			if err != nil {
 				return err
 			}
@@ -134,7 +139,7 @@ and are reported on stderr.`,
 					if err := tr.live(ev.Message); err != nil {
 						return err
 					}
-					a.shareRead(cmd, s, argv[0], []chat.Message{ev.Message})
+					a.shareRead(cmd, s, room, []chat.Message{ev.Message})
 				case chat.EventNotice:
 					if asJSON {
 						printJSON(w, map[string]any{"room": ev.Room, "notice": ev.Notice, "text": noticeText(ev.Room, ev.Notice), "revision": ev.Revision})

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // How parley read shows conversation events. By default a history is
@@ -311,7 +312,7 @@ func (t *transcript) live(m chat.Message) error {
 // shareRead tells the room's other members, if the user shares it
 // (--share-read), that the newest of msgs was seen. A failure only means
 // they do not see it.
-func (a *App) shareRead(cmd *cobra.Command, s *chat.Service, room string, msgs []chat.Message) {
+func (a *App) shareRead(cmd *cobra.Command, s *chat.Service, room names.Room, msgs []chat.Message) {
 	if !a.cfg.ShareRead {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Commands on rooms: list them, create one, open a direct room.
@@ -109,7 +110,11 @@ func (a *App) createCmd() *cobra.Command {
 		Args:    args(1, "a room name"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				r, err := s.CreateRoom(ctx, argv[0])
+				room, err := names.ParseGroupRoom(argv[0])
+				if err != nil {
+					return err
+				}
+				r, err := s.CreateRoom(ctx, room)
 				if err != nil {
 					return err
 				}
@@ -131,7 +136,11 @@ exactly two members and can never be joined by anyone else. Elsewhere,
 		Args:    args(1, "a user"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withService(cmd, func(ctx context.Context, s *chat.Service) error {
-				r, err := s.DirectRoom(ctx, argv[0])
+				peer, err := names.ParseUser(argv[0])
+				if err != nil {
+					return err
+				}
+				r, err := s.DirectRoom(ctx, peer)
 				if err != nil {
 					return roomWords(err, "@"+argv[0])
 				}

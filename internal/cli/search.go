@@ -61,7 +61,11 @@ with "spans": the byte ranges of the words found in its text.`,
 			var failed error
 			for _, room := range rooms {
 				ctx, cancel := a.op(cmd)
-				res, err := s.Search(ctx, room, q)
+				name, err := s.ParseRoom(room)
+				var res chat.SearchResult
+				if err == nil {
+					res, err = s.Search(ctx, name, q)
+				}
 				cancel()
 				if err != nil && len(rooms) == 1 && !all {
 					return roomWords(err, room)

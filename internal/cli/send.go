@@ -55,7 +55,10 @@ ROOM, so it is never queued.`,
 			if err != nil {
 				return err
 			}
-			room := argv[0]
+			room, err := s.ParseRoom(argv[0])
+			if err != nil {
+				return err
+			}
 			send := func(ctx context.Context, text string) error {
 				ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 				defer cancel()

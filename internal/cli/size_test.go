@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -258,7 +259,7 @@ func TestRoomsLongList(t *testing.T) {
 	}
 	start := time.Now()
 	parallel(t, total, 16, func(i int) error {
-		_, err := device.CreateRoom(ctx, fmt.Sprintf("room-%05d", i))
+		_, err := device.CreateRoom(ctx, names.Room(fmt.Sprintf("room-%05d", i)))
 		return err
 	})
 	t.Logf("created %d rooms with 16 concurrent creates in %v", total, time.Since(start).Round(time.Millisecond))

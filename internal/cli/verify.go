@@ -95,14 +95,14 @@ is for the key compared: if USER's key changes, the mark goes.`,
 
 // otherUser checks that arg names a user other than me.
 func (a *App) otherUser(s *chat.Service, arg string) (string, error) {
-	u, err := names.User(strings.TrimPrefix(arg, "@"))
+	u, err := names.ParseUser(strings.TrimPrefix(arg, "@"))
 	if err != nil {
 		return "", err
 	}
-	if u == s.Me() {
+	if u.String() == s.Me() {
 		return "", usagef("%s is you: compare your key with someone else's", u)
 	}
-	return u, nil
+	return u.String(), nil
 }
 
 // printSafety prints a safety code in three lines of four groups, and the
@@ -160,10 +160,11 @@ home only: the cluster is not needed.`,
 			if a.cfg.User == "" {
 				return usagef("no user: pass --user NAME or set PARLEY_USER")
 			}
-			me, err := names.User(a.cfg.User)
+			pme, err := names.ParseUser(a.cfg.User)
 			if err != nil {
 				return err
 			}
+			me := pme.String()
 			if exists, _ := a.KeystoreExists(me); !exists {
 				return fmt.Errorf("no keystore for %s in %s", me, a.cfg.Home)
 			}
@@ -203,8 +204,8 @@ home only: the cluster is not needed.`,
 
 // printAdmitted prints the fingerprint the room admitted for user, after
 // an approval: what to compare before trusting the newcomer.
-func (a *App) printAdmitted(ctx context.Context, w io.Writer, s *chat.Service, room, user string) {
-	u, err := names.User(user)
+func (a *App) printAdmitted(ctx context.Context, w io.Writer, s *chat.Service, room names.Room, user string) {
+	u, err := names.ParseUser(user)
 	if err != nil {
 		return
 	}
@@ -214,7 +215,7 @@ func (a *App) printAdmitted(ctx context.Context, w io.Writer, s *chat.Service, r
 		return
 	}
 	for _, m := range ms {
-		if m.Name != u {
+		if m.Name != u.String() {
 			continue
 		}
 		if m.Verified {

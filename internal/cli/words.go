@@ -40,14 +40,14 @@ func roomWords(err error, room string) error {
 	if err == nil || len(room) < 2 || room[0] != '@' {
 		return err
 	}
-	peer, uerr := names.User(room[1:])
+	peer, uerr := names.ParseUser(room[1:])
 	switch {
 	case uerr != nil:
 		return err
 	case errors.Is(err, chat.ErrNoUser):
-		return &noUserError{user: peer}
+		return &noUserError{user: peer.String()}
 	case errors.Is(err, chat.ErrNoRoom):
-		return &noDirectRoomError{user: peer}
+		return &noDirectRoomError{user: peer.String()}
 	}
 	return err
 }
@@ -79,14 +79,14 @@ var directRoomRE = regexp.MustCompile(`@[^\s"'+@]+\+[^\s"'+@]+`)
 // for them ("@bob"). Other users' direct rooms keep both names.
 func directNames(s, me string) string {
 	return directRoomRE.ReplaceAllStringFunc(s, func(m string) string {
-		a, b, ok := names.DirectPair(m)
+		a, b, ok := names.Room(m).Pair()
 		switch {
 		case !ok:
 			return m
-		case a == me:
-			return "@" + b
-		case b == me:
-			return "@" + a
+		case a.String() == me:
+			return "@" + b.String()
+		case b.String() == me:
+			return "@" + a.String()
 		}
 		return m
 	})

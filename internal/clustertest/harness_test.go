@@ -23,6 +23,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/store"
 )
@@ -789,7 +790,7 @@ func (c *inproc) send(room, text string) Send {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := Send{Client: c.name, Text: text, Invoke: time.Now()}
-	m, err := c.svc.Send(ctx, room, text)
+	m, err := c.svc.Send(ctx, names.Room(room), text)
 	s.Return = time.Now()
 	if err == nil {
 		s.Outcome, s.ID, s.Revision = Sent, m.ID, m.Revision
@@ -802,7 +803,7 @@ func (c *inproc) read(room string) Read {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := c.svc.History(ctx, room, 0)
+	p, err := c.svc.History(ctx, names.Room(room), 0)
 	if err != nil {
 		c.t.Fatalf("%s: read %s: %v", c.name, room, err)
 	}
@@ -838,14 +839,14 @@ func setupInprocRoom(t *testing.T, room string, owner *inproc, others ...*inproc
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := owner.svc.CreateRoom(ctx, room); err != nil {
+	if _, err := owner.svc.CreateRoom(ctx, names.Room(room)); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range others {
-		if err := o.svc.RequestJoin(ctx, room); err != nil {
+		if err := o.svc.RequestJoin(ctx, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
-		if err := owner.svc.Approve(ctx, room, o.name); err != nil {
+		if err := owner.svc.Approve(ctx, names.Room(room), o.name); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -46,9 +46,25 @@ var ErrInvalid = errors.New("invalid name")
 // Allowed describes the rule for error messages and help.
 const Allowed = "1-32 letters, digits, '-', '_' or '.', starting with a letter or digit"
 
-// User returns the canonical form of a user name, or an error saying what is
-// allowed.
-func User(s string) (string, error) {
+// User is a user name in canonical form. ParseUser makes one; a
+// conversion from a string skips the check and belongs only to constants
+// (tests) and to values a parser returned before.
+type User string
+
+// Room is a room name in canonical form: a group room name or a direct
+// room name (DirectRoom). ParseRoom, ParseGroupRoom, ParseRoomArg and
+// DirectRoom make one; as for User, a conversion skips the check.
+type Room string
+
+// String returns u as a string.
+func (u User) String() string { return string(u) }
+
+// String returns r as a string.
+func (r Room) String() string { return string(r) }
+
+// ParseUser returns the canonical form of a user name, or an error saying
+// what is allowed.
+func ParseUser(s string) (User, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: user name is not valid UTF-8; use %s", ErrInvalid, Allowed)
 	}
@@ -58,23 +74,52 @@ func User(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: user name %q: %v; use %s", ErrInvalid, s, err, Allowed)
 	}
-	return canonical("user name", u)
+	c, err := canonical("user name", u)
+	return User(c), err
 }
 
-// Room returns the canonical form of a group room name: compatibility
-// forms (full-width letters, ligatures) folded, case kept.
-func Room(s string) (string, error) {
+// ParseGroupRoom returns the canonical form of a group room name:
+// compatibility forms (full-width letters, ligatures) folded, case kept.
+// It refuses direct room names.
+func ParseGroupRoom(s string) (Room, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: room name is not valid UTF-8; use %s", ErrInvalid, Allowed)
 	}
-	return canonical("room name", norm.NFKC.String(s))
+	c, err := canonical("room name", norm.NFKC.String(s))
+	return Room(c), err
 }
 
-// Direct returns the name of the direct room between users a and b, which
-// must be canonical user names (it refuses any other) and differ.
-func Direct(a, b string) (string, error) {
-	for _, u := range []string{a, b} {
-		if c, err := User(u); err != nil || c != u {
+// ParseRoom accepts a group room name or a well-formed direct room name
+// (as DirectRoom writes it), and returns its canonical form. It parses
+// room names read back from etcd.
+func ParseRoom(s string) (Room, error) {
+	if _, _, ok := pair(s); ok {
+		return Room(s), nil
+	}
+	return ParseGroupRoom(s)
+}
+
+// ParseRoomArg parses a room as a user types it, for user me: "@bob" means
+// my direct room with bob; anything else is a room name as ParseRoom takes
+// it (a group room name, or a direct room name as listed).
+func ParseRoomArg(me User, arg string) (Room, error) {
+	if len(arg) > 1 && arg[0] == '@' {
+		if _, _, ok := pair(arg); !ok {
+			peer, err := ParseUser(arg[1:])
+			if err != nil {
+				return "", err
+			}
+			return DirectRoom(me, peer)
+		}
+	}
+	return ParseRoom(arg)
+}
+
+// DirectRoom returns the name of the direct room between users a and b,
+// which must be canonical (it refuses any other) and differ.
+func DirectRoom(a, b User) (Room, error) {
+	for _, u := range []User{a, b} {
+		if c, err := ParseUser(string(u)); err != nil || c != u {
 			return "", fmt.Errorf("%w: direct room of %q: not a canonical user name", ErrInvalid, u)
 		}
 	}
@@ -84,36 +129,36 @@ func Direct(a, b string) (string, error) {
 	if a > b {
 		a, b = b, a
 	}
-	return DirectPrefix + a + DirectSep + b, nil
+	return Room(DirectPrefix + a + DirectSep + b), nil
 }
 
-// DirectPair reports the two users of a direct room name, and whether room
-// is a direct room name at all.
-func DirectPair(room string) (a, b string, ok bool) {
+// Pair reports the two users of a direct room, in byte order, and whether
+// r is a direct room at all.
+func (r Room) Pair() (a, b User, ok bool) { return pair(string(r)) }
+
+// IsDirect reports whether r is a direct room.
+func (r Room) IsDirect() bool {
+	_, _, ok := r.Pair()
+	return ok
+}
+
+// pair parses a direct room name.
+func pair(room string) (a, b User, ok bool) {
 	rest, found := strings.CutPrefix(room, DirectPrefix)
 	if !found {
 		return "", "", false
 	}
-	a, b, found = strings.Cut(rest, DirectSep)
+	sa, sb, found := strings.Cut(rest, DirectSep)
 	if !found {
 		return "", "", false
 	}
-	if _, err := User(a); err != nil || a > b || a == b {
+	if c, err := ParseUser(sa); err != nil || string(c) != sa || sa >= sb {
 		return "", "", false
 	}
-	if _, err := User(b); err != nil {
+	if c, err := ParseUser(sb); err != nil || string(c) != sb {
 		return "", "", false
 	}
-	return a, b, true
-}
-
-// AnyRoom accepts a group room name or a well-formed direct room name, and
-// returns its canonical form. Store code uses it before building keys.
-func AnyRoom(s string) (string, error) {
-	if _, _, ok := DirectPair(s); ok {
-		return s, nil
-	}
-	return Room(s)
+	return User(sa), User(sb), true
 }
 
 // canonical checks s, valid UTF-8 already, and returns it in NFC.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // This file is the group-commit policy: how concurrent message writes of
@@ -32,11 +34,12 @@ type writeResult struct {
 }
 
 type pendingWrite struct {
-	id, room string
-	env      []byte
-	next     uint64
-	lease    clientv3.LeaseID // 0: none
-	done     chan writeResult // buffered, receives exactly once
+	id    string
+	room  names.Room
+	env   []byte
+	next  uint64
+	lease clientv3.LeaseID // 0: none
+	done  chan writeResult // buffered, receives exactly once
 }
 
 // maxInflight is how many transactions of one room may be in flight at
@@ -54,11 +57,11 @@ type batcher struct {
 	inflight int // transactions being written
 }
 
-func (c *Client) batcherFor(room string) *batcher {
+func (c *Client) batcherFor(room names.Room) *batcher {
 	c.batchMu.Lock()
 	defer c.batchMu.Unlock()
 	if c.batchers == nil {
-		c.batchers = make(map[string]*batcher)
+		c.batchers = make(map[names.Room]*batcher)
 	}
 	b := c.batchers[room]
 	if b == nil {
@@ -75,7 +78,7 @@ func (c *Client) batcherFor(room string) *batcher {
 // bound to an etcd lease that expires ttl from now (within a minute
 // after), so the cluster deletes it on time on every member. Its errors
 // are PutMessage's.
-func (c *Client) WriteMessage(ctx context.Context, room, id string, env []byte, next uint64, ttl time.Duration) (int64, error) {
+func (c *Client) WriteMessage(ctx context.Context, room names.Room, id string, env []byte, next uint64, ttl time.Duration) (int64, error) {
 	var lease clientv3.LeaseID
 	if ttl > 0 {
 		var err error

@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 	"github.com/parley-chat/parley/internal/store/storetest"
 )
@@ -38,11 +39,12 @@ func TestPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Purge(ctx, []string{"a"}, []string{"u"}); err != nil {
+	if err := st.Purge(ctx, []names.Room{"a"}, []names.User{"u"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Purge(ctx, []string{"no/such"}, nil); err == nil {
-		t.Fatal("Purge of a name that is no room name succeeded")
+	// Purge takes typed names: "no/such" never becomes one.
+	if _, err := names.ParseRoom("no/such"); err == nil {
+		t.Fatal("a name that is no room name parsed")
 	}
 	resp, err := raw.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {

@@ -26,6 +26,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Config says how to reach an etcd cluster.
@@ -66,10 +68,10 @@ type Client struct {
 	logFile  io.Closer // nil when client logs are discarded
 	attempts attemptTimer
 
-	leases   leaseCache          // for disappearing messages (lease.go)
-	batchMu  sync.Mutex          // guards batchers
-	batchers map[string]*batcher // group commit per room (batch.go)
-	stale    staleState          // see stale.go
+	leases   leaseCache              // for disappearing messages (lease.go)
+	batchMu  sync.Mutex              // guards batchers
+	batchers map[names.Room]*batcher // group commit per room (batch.go)
+	stale    staleState              // see stale.go
 	// quorumLost is Config.QuorumLost; immutable after Open.
 	quorumLost func() bool
 }

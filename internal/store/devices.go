@@ -8,6 +8,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // A user's devices, and the links that add them:
@@ -50,30 +52,37 @@ type DeviceRevocation struct {
 	Time time.Time `json:"time"`
 }
 
-func deviceKey(user, id string) string { return devicesDir + user + "/" + id }
-func revokeKey(user, id string) string { return revokesDir + user + "/" + id }
-func linkKey(user, id string) string   { return linksDir + user + "/" + id }
+func deviceKey(user names.User, id string) string { return devicesDir + string(user) + "/" + id }
+func revokeKey(user names.User, id string) string { return revokesDir + string(user) + "/" + id }
+func linkKey(user names.User, id string) string   { return linksDir + string(user) + "/" + id }
 
 // maxDeviceLabel is the longest device label, in bytes.
 const maxDeviceLabel = 64
 
-func checkDevice(user, id string) error {
-	if err := checkUser(user); err != nil {
-		return err
-	}
+func checkDevice(id string) error {
 	if !validTag(id) {
 		return fmt.Errorf("bad device id %q", id)
 	}
 	return nil
 }
 
+// recordDevice checks the user and device id a record names.
+func recordDevice(user, id string) (names.User, error) {
+	u, err := parseUser(user)
+	if err != nil {
+		return "", err
+	}
+	return u, checkDevice(id)
+}
+
 // DecodeDevice decodes the certificate of device id of user, as stored.
 // It checks form only.
 func DecodeDevice(user, id string, value []byte) (*Signed[Device], error) {
-	if err := checkDevice(user, id); err != nil {
+	u, err := recordDevice(user, id)
+	if err != nil {
 		return nil, err
 	}
-	return decodeDevice(deviceKey(user, id), user, id, value, 0, 0)
+	return decodeDevice(deviceKey(u, id), user, id, value, 0, 0)
 }
 
 func decodeDevice(key, user, id string, value []byte, cr, mr int64) (*Signed[Device], error) {
@@ -108,7 +117,8 @@ func decodeDeviceRevocation(key, user, id string, value []byte, cr, mr int64) (*
 // PutDevice stores a device certificate, create-only. Writing the same
 // bytes again succeeds (a retried write); other bytes fail with ErrExists.
 func (c *Client) PutDevice(ctx context.Context, s Signer, d Device) error {
-	if err := checkDevice(d.User, d.ID); err != nil {
+	u, err := recordDevice(d.User, d.ID)
+	if err != nil {
 		return err
 	}
 	if len(d.Label) > maxDeviceLabel {
@@ -118,24 +128,26 @@ func (c *Client) PutDevice(ctx context.Context, s Signer, d Device) error {
 	if err != nil {
 		return err
 	}
-	return c.putOnce(ctx, deviceKey(d.User, d.ID), v, "store device "+d.ID)
+	return c.putOnce(ctx, deviceKey(u, d.ID), v, "store device "+d.ID)
 }
 
 // EncodeDevice returns the certificate record of d, signed by s, as
 // PutDevice stores it.
 func EncodeDevice(s Signer, d Device) ([]byte, error) {
-	if err := checkDevice(d.User, d.ID); err != nil {
+	u, err := recordDevice(d.User, d.ID)
+	if err != nil {
 		return nil, err
 	}
-	return seal(KindDevice, deviceKey(d.User, d.ID), d, s)
+	return seal(KindDevice, deviceKey(u, d.ID), d, s)
 }
 
 // PutRevocation stores a device's revocation, create-only.
 func (c *Client) PutRevocation(ctx context.Context, s Signer, r DeviceRevocation) error {
-	if err := checkDevice(r.User, r.ID); err != nil {
+	u, err := recordDevice(r.User, r.ID)
+	if err != nil {
 		return err
 	}
-	k := revokeKey(r.User, r.ID)
+	k := revokeKey(u, r.ID)
 	v, err := seal(KindRevoke, k, r, s)
 	if err != nil {
 		return err
@@ -173,8 +185,8 @@ func (c *Client) putOnce(ctx context.Context, k string, v []byte, what string) e
 
 // Device reads one device certificate; ErrNotFound if there is none. Its
 // signature is not yet verified.
-func (c *Client) Device(ctx context.Context, user, id string) (*Signed[Device], error) {
-	if err := checkDevice(user, id); err != nil {
+func (c *Client) Device(ctx context.Context, user names.User, id string) (*Signed[Device], error) {
+	if err := checkDevice(id); err != nil {
 		return nil, err
 	}
 	k := deviceKey(user, id)
@@ -186,7 +198,7 @@ func (c *Client) Device(ctx context.Context, user, id string) (*Signed[Device], 
 		return nil, fmt.Errorf("device %s of %s: %w", id, user, ErrNotFound)
 	}
 	kv := resp.Kvs[0]
-	return decodeDevice(k, user, id, kv.Value, kv.CreateRevision, kv.ModRevision)
+	return decodeDevice(k, string(user), id, kv.Value, kv.CreateRevision, kv.ModRevision)
 }
 
 // UserDevices is what etcd holds of a user's devices: certificates and
@@ -200,11 +212,8 @@ type UserDevices struct {
 
 // Devices reads all of user's device certificates and revocations in one
 // round trip.
-func (c *Client) Devices(ctx context.Context, user string) (*UserDevices, error) {
-	if err := checkUser(user); err != nil {
-		return nil, err
-	}
-	dp, rp := devicesDir+user+"/", revokesDir+user+"/"
+func (c *Client) Devices(ctx context.Context, user names.User) (*UserDevices, error) {
+	dp, rp := devicesDir+string(user)+"/", revokesDir+string(user)+"/"
 	resp, _, err := c.txnOrStale(ctx, []clientv3.Op{
 		clientv3.OpGet(dp, clientv3.WithPrefix()),
 		clientv3.OpGet(rp, clientv3.WithPrefix()),
@@ -216,7 +225,7 @@ func (c *Client) Devices(ctx context.Context, user string) (*UserDevices, error)
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		k := string(kv.Key)
 		id := strings.TrimPrefix(k, dp)
-		d, err := decodeDevice(k, user, id, kv.Value, kv.CreateRevision, kv.ModRevision)
+		d, err := decodeDevice(k, string(user), id, kv.Value, kv.CreateRevision, kv.ModRevision)
 		if err != nil {
 			out.Bad = append(out.Bad, BadRecord{Key: k, Revision: kv.ModRevision, Err: err})
 			continue
@@ -226,7 +235,7 @@ func (c *Client) Devices(ctx context.Context, user string) (*UserDevices, error)
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		k := string(kv.Key)
 		id := strings.TrimPrefix(k, rp)
-		r, err := decodeDeviceRevocation(k, user, id, kv.Value, kv.CreateRevision, kv.ModRevision)
+		r, err := decodeDeviceRevocation(k, string(user), id, kv.Value, kv.CreateRevision, kv.ModRevision)
 		if err != nil {
 			out.Bad = append(out.Bad, BadRecord{Key: k, Revision: kv.ModRevision, Err: err})
 			continue
@@ -239,10 +248,7 @@ func (c *Client) Devices(ctx context.Context, user string) (*UserDevices, error)
 // maxLinkRecord bounds a link request or answer.
 const maxLinkRecord = 8 << 10
 
-func checkLink(user, id string) error {
-	if err := checkUser(user); err != nil {
-		return err
-	}
+func checkLink(id string) error {
 	if !validTag(id) {
 		return fmt.Errorf("bad link id %q", id)
 	}
@@ -250,17 +256,17 @@ func checkLink(user, id string) error {
 }
 
 // PutLink stores a new device's link request, create-only, for ttl.
-func (c *Client) PutLink(ctx context.Context, user, id string, value []byte, ttl time.Duration) error {
+func (c *Client) PutLink(ctx context.Context, user names.User, id string, value []byte, ttl time.Duration) error {
 	return c.putLeased(ctx, user, id, "", value, ttl, "store link request")
 }
 
 // PutLinkAnswer stores the answer to link request id, create-only, for ttl.
-func (c *Client) PutLinkAnswer(ctx context.Context, user, id string, value []byte, ttl time.Duration) error {
+func (c *Client) PutLinkAnswer(ctx context.Context, user names.User, id string, value []byte, ttl time.Duration) error {
 	return c.putLeased(ctx, user, id, ".ok", value, ttl, "store link answer")
 }
 
-func (c *Client) putLeased(ctx context.Context, user, id, suffix string, value []byte, ttl time.Duration, what string) error {
-	if err := checkLink(user, id); err != nil {
+func (c *Client) putLeased(ctx context.Context, user names.User, id, suffix string, value []byte, ttl time.Duration, what string) error {
+	if err := checkLink(id); err != nil {
 		return err
 	}
 	if len(value) > maxLinkRecord {
@@ -293,8 +299,8 @@ func (c *Client) putLeased(ctx context.Context, user, id, suffix string, value [
 }
 
 // Link reads link request id of user; ErrNotFound if none (or expired).
-func (c *Client) Link(ctx context.Context, user, id string) ([]byte, error) {
-	if err := checkLink(user, id); err != nil {
+func (c *Client) Link(ctx context.Context, user names.User, id string) ([]byte, error) {
+	if err := checkLink(id); err != nil {
 		return nil, err
 	}
 	resp, err := c.cli.Get(ctx, linkKey(user, id))
@@ -309,8 +315,8 @@ func (c *Client) Link(ctx context.Context, user, id string) ([]byte, error) {
 
 // WaitLinkAnswer waits until the answer to link request id appears (or is
 // there already) and returns it, until ctx ends.
-func (c *Client) WaitLinkAnswer(ctx context.Context, user, id string) ([]byte, error) {
-	if err := checkLink(user, id); err != nil {
+func (c *Client) WaitLinkAnswer(ctx context.Context, user names.User, id string) ([]byte, error) {
+	if err := checkLink(id); err != nil {
 		return nil, err
 	}
 	k := linkKey(user, id) + ".ok"
@@ -354,8 +360,8 @@ func (c *Client) WaitLinkAnswer(ctx context.Context, user, id string) ([]byte, e
 }
 
 // DeleteLink removes link request id and its answer.
-func (c *Client) DeleteLink(ctx context.Context, user, id string) error {
-	if err := checkLink(user, id); err != nil {
+func (c *Client) DeleteLink(ctx context.Context, user names.User, id string) error {
+	if err := checkLink(id); err != nil {
 		return err
 	}
 	k := linkKey(user, id)
@@ -386,7 +392,9 @@ type Rekey struct {
 	Time       time.Time `json:"time"`
 }
 
-func rekeyKey(user string, n uint64) string { return rekeysDir + user + "/" + commitStr(n) }
+func rekeyKey(user names.User, n uint64) string {
+	return rekeysDir + string(user) + "/" + commitStr(n)
+}
 
 func decodeRekey(key, user string, n uint64, value []byte, cr, mr int64) (*Signed[Rekey], error) {
 	r, err := open[Rekey](KindRekey, key, value, cr, mr)
@@ -402,13 +410,14 @@ func decodeRekey(key, user string, n uint64, value []byte, cr, mr int64) (*Signe
 // PutRekey stores an identity change, signed by s (the identity before
 // it), create-only; the same bytes again succeed.
 func (c *Client) PutRekey(ctx context.Context, s Signer, r Rekey) error {
-	if err := checkUser(r.User); err != nil {
+	u, err := parseUser(r.User)
+	if err != nil {
 		return err
 	}
 	if r.N == 0 {
 		return errors.New("identity changes are numbered from 1")
 	}
-	k := rekeyKey(r.User, r.N)
+	k := rekeyKey(u, r.N)
 	v, err := seal(KindRekey, k, r, s)
 	if err != nil {
 		return err
@@ -427,15 +436,12 @@ type Identity struct {
 
 // Identities reads the records and identity changes of several users, in
 // one round trip per 64. Missing names are absent from both maps.
-func (c *Client) Identities(ctx context.Context, list []string) (found map[string]*Identity, bad map[string]error, err error) {
+func (c *Client) Identities(ctx context.Context, list []names.User) (found map[string]*Identity, bad map[string]error, err error) {
 	found = make(map[string]*Identity, len(list))
 	bad = make(map[string]error)
 	ops := make([]clientv3.Op, 0, 2*len(list))
 	for _, n := range list {
-		if err := checkUser(n); err != nil {
-			return nil, nil, err
-		}
-		ops = append(ops, clientv3.OpGet(userKey(n)), clientv3.OpGet(rekeysDir+n+"/", clientv3.WithPrefix()))
+		ops = append(ops, clientv3.OpGet(userKey(n)), clientv3.OpGet(rekeysDir+string(n)+"/", clientv3.WithPrefix()))
 	}
 	for start := 0; start < len(ops); start += 128 {
 		end := min(start+128, len(ops))
@@ -444,7 +450,7 @@ func (c *Client) Identities(ctx context.Context, list []string) (found map[strin
 			return nil, nil, fmt.Errorf("read users: %w", mapErr(err))
 		}
 		for i := 0; i+1 < len(resp.Responses); i += 2 {
-			name := list[(start+i)/2]
+			name := string(list[(start+i)/2])
 			kvs := resp.Responses[i].GetResponseRange().Kvs
 			if len(kvs) == 0 {
 				continue

@@ -41,7 +41,10 @@ func revokedKey(serial string) string { return revokedDir + serial }
 
 // checkMachine checks a machine name: machine names follow the rules of
 // user names (1 to 32 letters, digits, '-', '_' or '.', canonical).
-func checkMachine(name string) error { return checkUser(name) }
+func checkMachine(name string) error {
+	_, err := parseUser(name)
+	return err
+}
 
 // validSerial accepts certificate serials as node.SerialString writes
 // them: lowercase hexadecimal, at most 160 bits.

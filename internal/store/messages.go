@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // RawMessage is one stored message envelope, not yet verified.
@@ -30,14 +32,11 @@ type RawMessage struct {
 // the original revision. Errors: ErrStale if commit next exists (the
 // membership changed: verify it, then seal again), ErrExists if a different
 // record holds the id.
-func (c *Client) PutMessage(ctx context.Context, room, id string, envelope []byte, next uint64) (rev int64, err error) {
+func (c *Client) PutMessage(ctx context.Context, room names.Room, id string, envelope []byte, next uint64) (rev int64, err error) {
 	return c.putMessage(ctx, room, id, envelope, next, 0)
 }
 
-func (c *Client) putMessage(ctx context.Context, room, id string, envelope []byte, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
-	if err := checkRoom(room); err != nil {
-		return 0, err
-	}
+func (c *Client) putMessage(ctx context.Context, room names.Room, id string, envelope []byte, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
 	if !validID(id) {
 		return 0, fmt.Errorf("send to %q: bad message id %q", room, id)
 	}
@@ -90,14 +89,11 @@ const MaxBatch = 64
 // writes the messages one by one with PutMessage, which tells the cases
 // apart. Messages written together share a revision; readers order them by
 // id after revision, so the ops are issued in that order.
-func (c *Client) PutMessages(ctx context.Context, room string, msgs []MessagePut, next uint64) (rev int64, err error) {
+func (c *Client) PutMessages(ctx context.Context, room names.Room, msgs []MessagePut, next uint64) (rev int64, err error) {
 	return c.putMessages(ctx, room, msgs, next, 0)
 }
 
-func (c *Client) putMessages(ctx context.Context, room string, msgs []MessagePut, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
-	if err := checkRoom(room); err != nil {
-		return 0, err
-	}
+func (c *Client) putMessages(ctx context.Context, room names.Room, msgs []MessagePut, next uint64, lease clientv3.LeaseID) (rev int64, err error) {
 	if len(msgs) == 0 || len(msgs) > MaxBatch {
 		return 0, fmt.Errorf("send to %q: batch of %d messages", room, len(msgs))
 	}
@@ -158,10 +154,7 @@ type MessagePage struct {
 // if it is gone). Because keys are ordered newest-first and the range is
 // ascending with no revision filter, etcd stops after limit keys: reading
 // the newest page costs the same in a room of ten messages or of millions.
-func (c *Client) Messages(ctx context.Context, room, after string, limit int, rev int64) (MessagePage, error) {
-	if err := checkRoom(room); err != nil {
-		return MessagePage{}, err
-	}
+func (c *Client) Messages(ctx context.Context, room names.Room, after string, limit int, rev int64) (MessagePage, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -219,10 +212,7 @@ type MessageKeyPage struct {
 // newest first, after the cursor, at rev (0: the latest revision), as
 // Messages does but without the envelopes: the index a reader walks to
 // read a long history oldest first, a few bytes per message.
-func (c *Client) MessageKeys(ctx context.Context, room, after string, limit int, rev int64) (MessageKeyPage, error) {
-	if err := checkRoom(room); err != nil {
-		return MessageKeyPage{}, err
-	}
+func (c *Client) MessageKeys(ctx context.Context, room names.Room, after string, limit int, rev int64) (MessageKeyPage, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -253,10 +243,7 @@ func (c *Client) MessageKeys(ctx context.Context, room, after string, limit int,
 }
 
 // CountMessages returns the number of messages stored in room.
-func (c *Client) CountMessages(ctx context.Context, room string) (int64, error) {
-	if err := checkRoom(room); err != nil {
-		return 0, err
-	}
+func (c *Client) CountMessages(ctx context.Context, room names.Room) (int64, error) {
 	resp, err := c.cli.Get(ctx, msgPrefix(room), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("count messages of %q: %w", room, mapErr(err))
@@ -279,10 +266,7 @@ func validID(id string) bool {
 }
 
 // Message reads one message by id; ErrNotFound if there is none.
-func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, error) {
-	if err := checkRoom(room); err != nil {
-		return RawMessage{}, err
-	}
+func (c *Client) Message(ctx context.Context, room names.Room, id string) (RawMessage, error) {
 	if !validID(id) {
 		return RawMessage{}, fmt.Errorf("read message: bad id %q", id)
 	}
@@ -302,19 +286,16 @@ func (c *Client) Message(ctx context.Context, room, id string) (RawMessage, erro
 // etcd's default of 128 operations): what a room list shows beside each
 // room. Each range is in ascending key order with a limit, so etcd reads
 // no more than it returns.
-func (c *Client) NewestMessages(ctx context.Context, rooms []string, limit int) (map[string]MessagePage, error) {
+func (c *Client) NewestMessages(ctx context.Context, rooms []names.Room, limit int) (map[names.Room]MessagePage, error) {
 	if limit <= 0 {
 		limit = 1
 	}
 	const perTxn = 100
-	out := make(map[string]MessagePage, len(rooms))
+	out := make(map[names.Room]MessagePage, len(rooms))
 	for start := 0; start < len(rooms); start += perTxn {
 		batch := rooms[start:min(start+perTxn, len(rooms))]
 		ops := make([]clientv3.Op, 0, len(batch))
 		for _, r := range batch {
-			if err := checkRoom(r); err != nil {
-				return nil, err
-			}
 			p := msgPrefix(r)
 			ops = append(ops, clientv3.OpGet(p, clientv3.WithRange(clientv3.GetPrefixRangeEnd(p)), clientv3.WithLimit(int64(limit))))
 		}

@@ -8,6 +8,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // presenceDir holds one key per online user, bound to a lease that the
@@ -25,10 +27,7 @@ const PresenceTTL = 15 * time.Second
 // stop function is called; stop waits for the keeper to exit and revokes the
 // lease so the user shows offline at once. If the cluster is unreachable
 // the keeper retries on its own.
-func (c *Client) Presence(ctx context.Context, user string) (stop func(), err error) {
-	if err := checkUser(user); err != nil {
-		return nil, err
-	}
+func (c *Client) Presence(ctx context.Context, user names.User) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -48,7 +47,7 @@ func (c *Client) Presence(ctx context.Context, user string) (stop func(), err er
 	return func() { cancel(); <-done }, nil
 }
 
-func (c *Client) keepPresence(ctx context.Context, user string) error {
+func (c *Client) keepPresence(ctx context.Context, user names.User) error {
 	lease, err := c.cli.Grant(ctx, int64(PresenceTTL/time.Second))
 	if err != nil {
 		return mapErr(err)
@@ -58,7 +57,7 @@ func (c *Client) keepPresence(ctx context.Context, user string) error {
 		c.cli.Revoke(rctx, lease.ID)
 		cancel()
 	}()
-	if _, err := c.cli.Put(ctx, presenceDir+user, fmt.Sprint(time.Now().Unix()), clientv3.WithLease(lease.ID)); err != nil {
+	if _, err := c.cli.Put(ctx, presenceKey(user), fmt.Sprint(time.Now().Unix()), clientv3.WithLease(lease.ID)); err != nil {
 		return mapErr(err)
 	}
 	ka, err := c.cli.KeepAlive(ctx, lease.ID)
@@ -79,7 +78,7 @@ func (c *Client) Online(ctx context.Context) (map[string]bool, int64, error) {
 	out := make(map[string]bool, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		u := strings.TrimPrefix(string(kv.Key), presenceDir)
-		if checkUser(u) == nil {
+		if _, err := parseUser(u); err == nil {
 			out[u] = true
 		}
 	}
@@ -105,7 +104,7 @@ func (c *Client) WatchPresence(ctx context.Context, fromRev int64) (<-chan Prese
 		if resp != nil {
 			for _, e := range resp.Events {
 				u := strings.TrimPrefix(string(e.Kv.Key), presenceDir)
-				if checkUser(u) != nil {
+				if _, err := parseUser(u); err != nil {
 					continue
 				}
 				pe.Changes = append(pe.Changes, PresenceChange{User: u, Online: e.Type == mvccpb.PUT})

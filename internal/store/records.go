@@ -238,7 +238,7 @@ func open[T any](kind, key string, value []byte, createRev, modRev int64) (*Sign
 	if w.Kind != kind {
 		return nil, fmt.Errorf("%w at %s: kind %q, want %q", ErrBadRecord, key, w.Kind, kind)
 	}
-	if err := checkUser(w.Signer); err != nil {
+	if _, err := parseUser(w.Signer); err != nil {
 		return nil, fmt.Errorf("%w at %s: signer: %v", ErrBadRecord, key, err)
 	}
 	if len(w.Sig) != 64 {
@@ -327,7 +327,7 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		return nil, fmt.Errorf("%w at %s: bad wrap tag", ErrBadRecord, key)
 	}
 	for _, e := range b.Users {
-		if err := checkUser(e.User); err != nil {
+		if _, err := parseUser(e.User); err != nil {
 			return nil, fmt.Errorf("%w at %s: %v", ErrBadRecord, key, err)
 		}
 		for _, d := range e.Devices {
@@ -337,7 +337,7 @@ func decodeCommit(key, room string, n uint64, value []byte, cr, mr int64) (*Sign
 		}
 	}
 	for _, h := range b.Heads {
-		if err := checkUser(h.User); err != nil {
+		if _, err := parseUser(h.User); err != nil {
 			return nil, fmt.Errorf("%w at %s: %v", ErrBadRecord, key, err)
 		}
 		if h.Device != "" && !validTag(h.Device) {

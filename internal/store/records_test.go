@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 type testSigner struct {
@@ -51,10 +53,10 @@ func TestRecordRoundTripAndBinding(t *testing.T) {
 	// The same bytes at another key (another room, another number) do not
 	// decode, or do not verify.
 	for _, other := range []struct {
-		room string
+		room names.Room
 		n    uint64
 	}{{"random", 3}, {"general", 4}} {
-		r, err := decodeCommit(commitKey(other.room, other.n), other.room, other.n, val, 1, 1)
+		r, err := decodeCommit(commitKey(other.room, other.n), string(other.room), other.n, val, 1, 1)
 		if err == nil {
 			if r.Verify(alice) == nil {
 				t.Errorf("commit moved to %s/%d still verifies", other.room, other.n)
@@ -142,7 +144,7 @@ func FuzzDecodeState(f *testing.F) {
 				t.Fatalf("commit %+v decoded at %s", r.Body, rest)
 			}
 			for _, e := range r.Body.Users {
-				if checkUser(e.User) != nil {
+				if !validUser(e.User) {
 					t.Fatalf("commit names bad user %q", e.User)
 				}
 			}
@@ -151,11 +153,11 @@ func FuzzDecodeState(f *testing.F) {
 			if err != nil {
 				return
 			}
-			r, err := decodeRequest(requestKey("r", u), u, value, 1, 1)
+			r, err := decodeRequest(requestKey("r", u), string(u), value, 1, 1)
 			if err != nil {
 				return
 			}
-			if r.Signer != u || r.Body.User != u {
+			if r.Signer != string(u) || r.Body.User != string(u) {
 				t.Fatalf("request by %s decoded at %s", r.Signer, rest)
 			}
 		}
@@ -172,8 +174,8 @@ func FuzzDecodeRoomAndUser(f *testing.F) {
 	uv, _ := seal(KindUser, userKey("alice"), User{Name: "alice", SigningKey: []byte{1}, KEMKey: []byte{2}}, alice)
 	f.Add("alice", uv)
 	f.Fuzz(func(t *testing.T, name string, value []byte) {
-		if checkRoom(name) == nil {
-			if r, err := decodeRoom(roomKey(name), name, value, 1, 1); err == nil {
+		if room, err := parseRoom(name); err == nil {
+			if r, err := decodeRoom(roomKey(room), name, value, 1, 1); err == nil {
 				if r.Body.Name != name || r.Signer != r.Body.Creator {
 					t.Fatalf("room %+v decoded for %q", r.Body, name)
 				}
@@ -182,8 +184,8 @@ func FuzzDecodeRoomAndUser(f *testing.F) {
 				}
 			}
 		}
-		if checkUser(name) == nil {
-			if u, err := decodeUser(userKey(name), name, value, 1, 1); err == nil && (u.Body.Name != name || u.Signer != name) {
+		if user, err := parseUser(name); err == nil {
+			if u, err := decodeUser(userKey(user), name, value, 1, 1); err == nil && (u.Body.Name != name || u.Signer != name) {
 				t.Fatalf("user %+v decoded for %q", u.Body, name)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // ChainRead is what one read of a room's chain returns, at one revision.
@@ -42,10 +44,7 @@ const maxRequestsRead = 1000
 // commits numbered from on (up to limit, at most 256) and the pending join
 // requests, in one transaction: one round trip that reads O(limit) records
 // however many members or epochs the room has.
-func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, limit int) (*ChainRead, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, err
-	}
+func (c *Client) RoomChain(ctx context.Context, room names.Room, pin, from uint64, limit int) (*ChainRead, error) {
 	if from == 0 {
 		from = 1
 	}
@@ -64,10 +63,10 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 	if err != nil {
 		return nil, fmt.Errorf("read room %q: %w", room, mapErr(err))
 	}
-	cr := &ChainRead{Name: room, Revision: resp.Header.Revision, Stale: stale}
+	cr := &ChainRead{Name: string(room), Revision: resp.Header.Revision, Stale: stale}
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 		kv := kvs[0]
-		r, err := decodeRoom(string(kv.Key), room, kv.Value, kv.CreateRevision, kv.ModRevision)
+		r, err := decodeRoom(string(kv.Key), string(room), kv.Value, kv.CreateRevision, kv.ModRevision)
 		if err != nil {
 			cr.Bad = append(cr.Bad, BadRecord{Key: string(kv.Key), Revision: kv.ModRevision, Err: err})
 		} else {
@@ -84,12 +83,12 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 			cr.Bad = append(cr.Bad, BadRecord{Key: key, Revision: kv.ModRevision, Err: fmt.Errorf("%w: %v", ErrBadRecord, err)})
 			continue
 		}
-		r, err := decodeCommit(key, room, n, kv.Value, kv.CreateRevision, kv.ModRevision)
+		r, err := decodeCommit(key, string(room), n, kv.Value, kv.CreateRevision, kv.ModRevision)
 		if err != nil {
 			cr.Bad = append(cr.Bad, BadRecord{Key: key, Revision: kv.ModRevision, Err: err})
 			// A malformed commit still takes its place in the chain: the
 			// chain stops there.
-			cr.Commits = append(cr.Commits, &Signed[Commit]{Body: Commit{Room: room, N: n}, Key: key, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err})
+			cr.Commits = append(cr.Commits, &Signed[Commit]{Body: Commit{Room: string(room), N: n}, Key: key, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err})
 			continue
 		}
 		cr.Commits = append(cr.Commits, r)
@@ -102,7 +101,7 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 			cr.Bad = append(cr.Bad, BadRecord{Key: key, Revision: kv.ModRevision, Err: fmt.Errorf("%w: %v", ErrBadRecord, err)})
 			continue
 		}
-		r, err := decodeRequest(key, u, kv.Value, kv.CreateRevision, kv.ModRevision)
+		r, err := decodeRequest(key, string(u), kv.Value, kv.CreateRevision, kv.ModRevision)
 		if err != nil {
 			cr.Bad = append(cr.Bad, BadRecord{Key: key, Revision: kv.ModRevision, Err: err})
 			continue
@@ -112,11 +111,11 @@ func (c *Client) RoomChain(ctx context.Context, room string, pin, from uint64, l
 	if pin > 0 {
 		if kvs := resp.Responses[3].GetResponseRange().Kvs; len(kvs) > 0 {
 			kv := kvs[0]
-			r, err := decodeCommit(string(kv.Key), room, pin, kv.Value, kv.CreateRevision, kv.ModRevision)
+			r, err := decodeCommit(string(kv.Key), string(room), pin, kv.Value, kv.CreateRevision, kv.ModRevision)
 			if err == nil {
 				cr.Pinned = r
 			} else {
-				cr.Pinned = &Signed[Commit]{Body: Commit{Room: room, N: pin}, Key: string(kv.Key), CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err}
+				cr.Pinned = &Signed[Commit]{Body: Commit{Room: string(room), N: pin}, Key: string(kv.Key), CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, kind: KindCommit, value: kv.Value, bad: err}
 			}
 		}
 	}
@@ -151,7 +150,7 @@ func (c *Client) Rooms(ctx context.Context, progress func(int)) (rooms []RoomLis
 	}
 	rev, err = c.rangePagesRev(ctx, roomsDir, func(kv kvPair) {
 		name := strings.TrimPrefix(kv.key, roomsDir)
-		if err := checkRoom(name); err != nil {
+		if _, err := parseRoom(name); err != nil {
 			bad = append(bad, BadRecord{Key: kv.key, Revision: kv.mod, Err: fmt.Errorf("%w: %v", ErrBadRecord, err)})
 			return
 		}
@@ -240,8 +239,9 @@ func parseHeadHint(v []byte) (n, count uint64, ok bool) {
 // key. Wraps are not signed: the commit they belong to commits to the key
 // inside (Commit.KeyCheck), so a reader tells a genuine one by opening it.
 type WrapPut struct {
-	User, Device string
-	Sealed       []byte
+	User   names.User
+	Device string
+	Sealed []byte
 }
 
 // wrapOpsPerTxn is how many wraps one transaction writes: within etcd's
@@ -276,7 +276,7 @@ type CommitOptions struct {
 	Room *Room
 	// Joined and Gone are users whose room-list hints the commit sets to
 	// "member" and deletes.
-	Joined, Gone []string
+	Joined, Gone []names.User
 }
 
 // CommitResult reports what a commit cost.
@@ -293,11 +293,8 @@ type CommitResult struct {
 // one wins and the other gets ErrConflict (re-read and decide again).
 // Retrying after ErrUnavailable is safe: a commit already stored with the
 // same bytes is reported as success.
-func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Commit, opts CommitOptions) (*CommitResult, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, err
-	}
-	if body.Room != room || body.N == 0 {
+func (c *Client) PutCommit(ctx context.Context, s Signer, room names.Room, body Commit, opts CommitOptions) (*CommitResult, error) {
+	if body.Room != string(room) || body.N == 0 {
 		return nil, fmt.Errorf("commit to %q: bad commit %d", room, body.N)
 	}
 	if len(opts.Wraps) > 0 && !validTag(body.WrapTag) {
@@ -316,7 +313,7 @@ func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Comm
 	}
 	res.BytesWritten += len(key) + len(val)
 	if opts.Room != nil {
-		if body.N != 1 || opts.Room.Name != room {
+		if body.N != 1 || opts.Room.Name != string(room) {
 			return nil, fmt.Errorf("create room %q: the room record goes with commit 1", room)
 		}
 		rk := roomKey(room)
@@ -335,15 +332,9 @@ func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Comm
 		ops = append(ops, clientv3.OpDelete(r.Key))
 	}
 	for _, u := range opts.Joined {
-		if err := checkUser(u); err != nil {
-			return nil, err
-		}
 		ops = append(ops, clientv3.OpPut(hintKey(u, room), "member"))
 	}
 	for _, u := range opts.Gone {
-		if err := checkUser(u); err != nil {
-			return nil, err
-		}
 		ops = append(ops, clientv3.OpDelete(hintKey(u, room)))
 	}
 	if opts.DropWrapsBefore > 1 && opts.DropWrapsBefore <= body.N {
@@ -381,7 +372,7 @@ func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Comm
 	if !resp.Succeeded {
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 && bytes.Equal(kvs[0].Value, val) {
 			// A retry of a commit that had gone through.
-			rec, err := decodeCommit(key, room, body.N, val, kvs[0].CreateRevision, kvs[0].ModRevision)
+			rec, err := decodeCommit(key, string(room), body.N, val, kvs[0].CreateRevision, kvs[0].ModRevision)
 			if err != nil {
 				return nil, err
 			}
@@ -394,7 +385,7 @@ func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Comm
 		}
 		return nil, fmt.Errorf("commit %d to %q: %w", body.N, room, ErrConflict)
 	}
-	rec, err := decodeCommit(key, room, body.N, val, resp.Header.Revision, resp.Header.Revision)
+	rec, err := decodeCommit(key, string(room), body.N, val, resp.Header.Revision, resp.Header.Revision)
 	if err != nil {
 		return nil, err
 	}
@@ -402,10 +393,7 @@ func (c *Client) PutCommit(ctx context.Context, s Signer, room string, body Comm
 	return res, nil
 }
 
-func wrapOp(room string, n uint64, tag string, w WrapPut) (clientv3.Op, int, error) {
-	if err := checkUser(w.User); err != nil {
-		return clientv3.Op{}, 0, err
-	}
+func wrapOp(room names.Room, n uint64, tag string, w WrapPut) (clientv3.Op, int, error) {
 	if !validTag(w.Device) {
 		return clientv3.Op{}, 0, fmt.Errorf("wrap for %q: bad device id %q", w.User, w.Device)
 	}
@@ -415,7 +403,7 @@ func wrapOp(room string, n uint64, tag string, w WrapPut) (clientv3.Op, int, err
 
 // putWraps writes wraps in transactions of wrapOpsPerTxn, four at a time.
 // The keys are under a fresh random tag, so plain puts are safe to retry.
-func (c *Client) putWraps(ctx context.Context, room string, n uint64, tag string, wraps []WrapPut, res *CommitResult) error {
+func (c *Client) putWraps(ctx context.Context, room names.Room, n uint64, tag string, wraps []WrapPut, res *CommitResult) error {
 	type chunk struct {
 		ops   []clientv3.Op
 		bytes int
@@ -463,13 +451,7 @@ func (c *Client) putWraps(ctx context.Context, room string, n uint64, tag string
 
 // Wrap reads one device's wrap written for commit n under tag.
 // ErrNotFound if there is none.
-func (c *Client) Wrap(ctx context.Context, room string, n uint64, tag, user, device string) ([]byte, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, err
-	}
-	if err := checkUser(user); err != nil {
-		return nil, err
-	}
+func (c *Client) Wrap(ctx context.Context, room names.Room, n uint64, tag string, user names.User, device string) ([]byte, error) {
 	if !validTag(tag) || !validTag(device) {
 		return nil, fmt.Errorf("read key wrap in %q: bad tag or device", room)
 	}
@@ -485,14 +467,12 @@ func (c *Client) Wrap(ctx context.Context, room string, n uint64, tag, user, dev
 
 // PutRequest files s's request to join room. It fails with ErrExists if a
 // request is already pending.
-func (c *Client) PutRequest(ctx context.Context, s Signer, room string, req Request) error {
-	if err := checkRoom(room); err != nil {
+func (c *Client) PutRequest(ctx context.Context, s Signer, room names.Room, req Request) error {
+	u, err := parseUser(req.User)
+	if err != nil {
 		return err
 	}
-	if err := checkUser(req.User); err != nil {
-		return err
-	}
-	k := requestKey(room, req.User)
+	k := requestKey(room, u)
 	v, err := seal(KindRequest, k, req, s)
 	if err != nil {
 		return err
@@ -501,7 +481,7 @@ func (c *Client) PutRequest(ctx context.Context, s Signer, room string, req Requ
 	err = c.retried(ctx, func(ctx context.Context) (err error) {
 		resp, err = c.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-			Then(clientv3.OpPut(k, string(v)), clientv3.OpPut(hintKey(req.User, room), "request")).
+			Then(clientv3.OpPut(k, string(v)), clientv3.OpPut(hintKey(u, room), "request")).
 			Commit()
 		return err
 	})
@@ -515,13 +495,7 @@ func (c *Client) PutRequest(ctx context.Context, s Signer, room string, req Requ
 }
 
 // DeleteRequest withdraws user's pending request, if any.
-func (c *Client) DeleteRequest(ctx context.Context, room, user string) error {
-	if err := checkRoom(room); err != nil {
-		return err
-	}
-	if err := checkUser(user); err != nil {
-		return err
-	}
+func (c *Client) DeleteRequest(ctx context.Context, room names.Room, user names.User) error {
 	_, err := c.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.Value(hintKey(user, room)), "=", "request")).
 		Then(clientv3.OpDelete(requestKey(room, user)), clientv3.OpDelete(hintKey(user, room))).
@@ -536,12 +510,9 @@ func (c *Client) DeleteRequest(ctx context.Context, room, user string) error {
 // MyRooms returns the room-list hints of user: room name to "member" or
 // "request". They are unsigned and for display only; membership is
 // decided by verifying each room's chain.
-func (c *Client) MyRooms(ctx context.Context, user string) (map[string]string, error) {
-	if err := checkUser(user); err != nil {
-		return nil, err
-	}
+func (c *Client) MyRooms(ctx context.Context, user names.User) (map[string]string, error) {
 	out := make(map[string]string)
-	p := hintsDir + user + "/"
+	p := hintsDir + string(user) + "/"
 	err := c.rangePages(ctx, p, 0, func(kv kvPair) {
 		out[strings.TrimPrefix(kv.key, p)] = string(kv.value)
 	}, nil)
@@ -565,10 +536,7 @@ func (c *Client) RoomsRevision(ctx context.Context) (int64, error) {
 // DropCommit deletes commit n of room if it is still the record read at
 // modRev: an invalid commit (a forgery, or garbage) that sits where the
 // next commit goes and can never count. ErrConflict if it changed.
-func (c *Client) DropCommit(ctx context.Context, room string, n uint64, modRev int64) error {
-	if err := checkRoom(room); err != nil {
-		return err
-	}
+func (c *Client) DropCommit(ctx context.Context, room names.Room, n uint64, modRev int64) error {
 	k := commitKey(room, n)
 	var resp *clientv3.TxnResponse
 	err := c.retried(ctx, func(ctx context.Context) (err error) {

@@ -34,30 +34,32 @@ const (
 // commitWidth zero-pads commit numbers so that their keys sort numerically.
 const commitWidth = 10
 
-func userKey(user string) string { return usersDir + user }
-func roomKey(room string) string { return roomsDir + room }
-func headKey(room string) string { return headsDir + room }
-func hintKey(user, room string) string {
-	return hintsDir + user + "/" + room
+// Key builders take typed names: a name that is not canonical never
+// becomes part of a key (see package names).
+func userKey(user names.User) string { return usersDir + string(user) }
+func roomKey(room names.Room) string { return roomsDir + string(room) }
+func headKey(room names.Room) string { return headsDir + string(room) }
+func hintKey(user names.User, room names.Room) string {
+	return hintsDir + string(user) + "/" + string(room)
 }
 
-func roomPrefix(room string) string    { return roomDir + room + "/" }
-func commitPrefix(room string) string  { return roomPrefix(room) + "c/" }
-func wrapPrefix(room string) string    { return roomPrefix(room) + "w/" }
-func requestPrefix(room string) string { return roomPrefix(room) + "q/" }
-func msgPrefix(room string) string     { return roomPrefix(room) + "m/" }
+func roomPrefix(room names.Room) string    { return roomDir + string(room) + "/" }
+func commitPrefix(room names.Room) string  { return roomPrefix(room) + "c/" }
+func wrapPrefix(room names.Room) string    { return roomPrefix(room) + "w/" }
+func requestPrefix(room names.Room) string { return roomPrefix(room) + "q/" }
+func msgPrefix(room names.Room) string     { return roomPrefix(room) + "m/" }
 
 func commitStr(n uint64) string { return fmt.Sprintf("%0*d", commitWidth, n) }
 
-func commitKey(room string, n uint64) string { return commitPrefix(room) + commitStr(n) }
-func wrapSetPrefix(room string, n uint64, tag string) string {
+func commitKey(room names.Room, n uint64) string { return commitPrefix(room) + commitStr(n) }
+func wrapSetPrefix(room names.Room, n uint64, tag string) string {
 	return wrapPrefix(room) + commitStr(n) + "/" + tag + "/"
 }
-func wrapKey(room string, n uint64, tag, user, device string) string {
-	return wrapSetPrefix(room, n, tag) + user + "/" + device
+func wrapKey(room names.Room, n uint64, tag string, user names.User, device string) string {
+	return wrapSetPrefix(room, n, tag) + string(user) + "/" + device
 }
-func requestKey(room, user string) string { return requestPrefix(room) + user }
-func msgKey(room, id string) string       { return msgPrefix(room) + id }
+func requestKey(room names.Room, user names.User) string { return requestPrefix(room) + string(user) }
+func msgKey(room names.Room, id string) string           { return msgPrefix(room) + id }
 
 // parseCommitKey parses the part of a commit key after commitPrefix(room).
 func parseCommitKey(rest string) (uint64, error) {
@@ -72,9 +74,9 @@ func parseCommitKey(rest string) (uint64, error) {
 }
 
 // parseRequestKey parses the part of a request key after requestPrefix(room).
-func parseRequestKey(rest string) (string, error) {
-	u, err := names.User(rest)
-	if err != nil || u != rest || strings.Contains(rest, "/") {
+func parseRequestKey(rest string) (names.User, error) {
+	u, err := parseUser(rest)
+	if err != nil || strings.Contains(rest, "/") {
 		return "", fmt.Errorf("bad request key %q", rest)
 	}
 	return u, nil
@@ -95,26 +97,34 @@ func validTag(s string) bool {
 	return true
 }
 
-// checkUser and checkRoom guard key construction: a name that is not
-// canonical never becomes part of a key.
-func checkUser(u string) error {
-	c, err := names.User(u)
+// parseUser and parseRoom read a name that did not come typed: from a key
+// or a record read back from etcd, or from a record's field. It counts
+// only if it is already in canonical form.
+func parseUser(u string) (names.User, error) {
+	c, err := names.ParseUser(u)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if c != u {
-		return fmt.Errorf("%w: user name %q is not in canonical form %q", names.ErrInvalid, u, c)
+	if string(c) != u {
+		return "", fmt.Errorf("%w: user name %q is not in canonical form %q", names.ErrInvalid, u, c)
 	}
-	return nil
+	return c, nil
 }
 
-func checkRoom(r string) error {
-	c, err := names.AnyRoom(r)
+// validUser reports whether u, read back from etcd, is a user name in
+// canonical form.
+func validUser(u string) bool {
+	_, err := parseUser(u)
+	return err == nil
+}
+
+func parseRoom(r string) (names.Room, error) {
+	c, err := names.ParseRoom(r)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if c != r {
-		return fmt.Errorf("%w: room name %q is not in canonical form %q", names.ErrInvalid, r, c)
+	if string(c) != r {
+		return "", fmt.Errorf("%w: room name %q is not in canonical form %q", names.ErrInvalid, r, c)
 	}
-	return nil
+	return c, nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // signalDir holds a room's ephemeral signals, each bound to a lease so
@@ -35,24 +37,22 @@ type Signal struct {
 	Gone bool
 }
 
-func signalKey(room, kind, user string) (string, error) {
-	if err := checkRoom(room); err != nil {
-		return "", err
-	}
-	if err := checkUser(user); err != nil {
-		return "", err
-	}
+func signalKey(room names.Room, kind string, user names.User) (string, error) {
 	if kind != SignalTyping && kind != SignalRead {
 		return "", fmt.Errorf("unknown signal kind %q", kind)
 	}
-	return signalDir + room + "/" + kind + "/" + user, nil
+	return signalPrefix(room) + kind + "/" + string(user), nil
+}
+
+func signalPrefix(room names.Room) string {
+	return signalDir + string(room) + "/"
 }
 
 // parseSignal reads a signal key of room's prefix; ok false for a key
 // that is not one.
 func parseSignal(prefix string, kv *mvccpb.KeyValue) (Signal, bool) {
 	kind, user, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), prefix), "/")
-	if !ok || (kind != SignalTyping && kind != SignalRead) || checkUser(user) != nil || len(kv.Value) > 32 {
+	if !ok || (kind != SignalTyping && kind != SignalRead) || !validUser(user) || len(kv.Value) > 32 {
 		return Signal{}, false
 	}
 	return Signal{Kind: kind, User: user, Value: string(kv.Value)}, true
@@ -61,7 +61,7 @@ func parseSignal(prefix string, kv *mvccpb.KeyValue) (Signal, bool) {
 // PutSignal writes user's signal of kind in room, bound to a lease of ttl
 // (whole seconds, at least one): etcd deletes it once that passes unless
 // it is written again.
-func (c *Client) PutSignal(ctx context.Context, room, kind, user, value string, ttl time.Duration) error {
+func (c *Client) PutSignal(ctx context.Context, room names.Room, kind string, user names.User, value string, ttl time.Duration) error {
 	key, err := signalKey(room, kind, user)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (c *Client) PutSignal(ctx context.Context, room, kind, user, value string, 
 }
 
 // DeleteSignal removes user's signal of kind in room, if any.
-func (c *Client) DeleteSignal(ctx context.Context, room, kind, user string) error {
+func (c *Client) DeleteSignal(ctx context.Context, room names.Room, kind string, user names.User) error {
 	key, err := signalKey(room, kind, user)
 	if err != nil {
 		return err
@@ -89,11 +89,8 @@ func (c *Client) DeleteSignal(ctx context.Context, room, kind, user string) erro
 }
 
 // Signals returns room's signals and the revision read.
-func (c *Client) Signals(ctx context.Context, room string) ([]Signal, int64, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, 0, err
-	}
-	prefix := signalDir + room + "/"
+func (c *Client) Signals(ctx context.Context, room names.Room) ([]Signal, int64, error) {
+	prefix := signalPrefix(room)
 	resp, err := c.cli.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, fmt.Errorf("read signals of %q: %w", room, mapErr(err))
@@ -118,14 +115,11 @@ type SignalEvent struct {
 
 // WatchSignals delivers the changes of room's signals from fromRev (> 0)
 // until ctx ends; the channel then closes.
-func (c *Client) WatchSignals(ctx context.Context, room string, fromRev int64) (<-chan SignalEvent, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, err
-	}
+func (c *Client) WatchSignals(ctx context.Context, room names.Room, fromRev int64) (<-chan SignalEvent, error) {
 	if fromRev <= 0 {
 		return nil, fmt.Errorf("watch signals: start revision must be positive")
 	}
-	prefix := signalDir + room + "/"
+	prefix := signalPrefix(room)
 	out := make(chan SignalEvent, 16)
 	go c.watchLoop(ctx, prefix, fromRev, func(ev RoomEvent, resp *clientv3.WatchResponse) bool {
 		se := SignalEvent{Revision: ev.Revision, Compacted: ev.Compacted, Err: ev.Err}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // CreateUser claims u.Name for u's keys, create-only. If the name is
@@ -13,13 +15,14 @@ import (
 // caller can tell its own earlier claim (same keys: a retried write) from
 // somebody else's.
 func (c *Client) CreateUser(ctx context.Context, s Signer, u User) (*Signed[User], error) {
-	if err := checkUser(u.Name); err != nil {
+	name, err := parseUser(u.Name)
+	if err != nil {
 		return nil, err
 	}
 	if s.Name() != u.Name {
 		return nil, fmt.Errorf("claim user %q: signer is %q", u.Name, s.Name())
 	}
-	key := userKey(u.Name)
+	key := userKey(name)
 	val, err := seal(KindUser, key, u, s)
 	if err != nil {
 		return nil, err
@@ -60,10 +63,7 @@ func (c *Client) CreateUser(ctx context.Context, s Signer, u User) (*Signed[User
 
 // User reads one user record. It returns ErrNotFound if the name is not
 // claimed. The record's signature is not yet verified.
-func (c *Client) User(ctx context.Context, name string) (*Signed[User], error) {
-	if err := checkUser(name); err != nil {
-		return nil, err
-	}
+func (c *Client) User(ctx context.Context, name names.User) (*Signed[User], error) {
 	key := userKey(name)
 	resp, _, err := c.getOrStale(ctx, key)
 	if err != nil {
@@ -73,12 +73,12 @@ func (c *Client) User(ctx context.Context, name string) (*Signed[User], error) {
 		return nil, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
 	kv := resp.Kvs[0]
-	return decodeUser(key, name, kv.Value, kv.CreateRevision, kv.ModRevision)
+	return decodeUser(key, string(name), kv.Value, kv.CreateRevision, kv.ModRevision)
 }
 
 // Users reads several user records in one round trip. Missing names are
 // absent from both maps; malformed records are reported in bad, by name.
-func (c *Client) Users(ctx context.Context, list []string) (found map[string]*Signed[User], bad map[string]error, err error) {
+func (c *Client) Users(ctx context.Context, list []names.User) (found map[string]*Signed[User], bad map[string]error, err error) {
 	found = make(map[string]*Signed[User], len(list))
 	bad = make(map[string]error)
 	if len(list) == 0 {
@@ -86,9 +86,6 @@ func (c *Client) Users(ctx context.Context, list []string) (found map[string]*Si
 	}
 	ops := make([]clientv3.Op, 0, len(list))
 	for _, n := range list {
-		if err := checkUser(n); err != nil {
-			return nil, nil, err
-		}
 		ops = append(ops, clientv3.OpGet(userKey(n)))
 	}
 	// etcd limits the operations in one transaction (128 by default).
@@ -123,7 +120,7 @@ func (c *Client) ListUsers(ctx context.Context) ([]string, error) {
 	out := make([]string, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		n := strings.TrimPrefix(string(kv.Key), usersDir)
-		if checkUser(n) == nil {
+		if _, err := parseUser(n); err == nil {
 			out = append(out, n)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // RoomEvent is one batch of changes to a room, delivered by WatchRoom in
@@ -49,10 +51,7 @@ type RoomsEvent struct {
 // It watches with WithRequireLeader, so a client attached to a member cut
 // off from the quorum notices; it resumes by itself after a lost
 // connection, from the last revision delivered, without gap or duplicate.
-func (c *Client) WatchRoom(ctx context.Context, room string, fromRev int64) (<-chan RoomEvent, error) {
-	if err := checkRoom(room); err != nil {
-		return nil, err
-	}
+func (c *Client) WatchRoom(ctx context.Context, room names.Room, fromRev int64) (<-chan RoomEvent, error) {
 	if fromRev <= 0 {
 		return nil, fmt.Errorf("watch %q: start revision must be positive", room)
 	}
@@ -103,7 +102,7 @@ func (c *Client) WatchRooms(ctx context.Context, fromRev int64) (<-chan RoomsEve
 				}
 				key := string(e.Kv.Key)
 				name := strings.TrimPrefix(key, roomsDir)
-				if err := checkRoom(name); err != nil {
+				if _, err := parseRoom(name); err != nil {
 					re.Bad = append(re.Bad, BadRecord{Key: key, Revision: e.Kv.ModRevision, Err: fmt.Errorf("%w: %v", ErrBadRecord, err)})
 					continue
 				}

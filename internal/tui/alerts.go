@@ -103,7 +103,7 @@ func (m *model) forMe(room string, msg chat.Message) bool {
 	if msg.Mine || msg.Rejected != "" || (msg.Kind != chat.KindText && msg.Kind != chat.KindReply && msg.Kind != "") {
 		return false
 	}
-	if _, _, direct := names.DirectPair(room); direct {
+	if names.Room(room).IsDirect() {
 		return true
 	}
 	return msg.Mentions(m.sh.me)
@@ -207,16 +207,14 @@ func (c *conversation) muteCommand(mute bool, arg string) tea.Cmd {
 // resolveRoom reads a room named in a command: "@bob" for my direct room
 // with bob.
 func (c *conversation) resolveRoom(arg string) (string, error) {
-	if len(arg) > 1 && arg[0] == '@' && c.sh.me != "" {
-		if _, _, pair := names.DirectPair(arg); !pair {
-			peer, err := names.User(arg[1:])
-			if err != nil {
-				return "", err
-			}
-			return names.Direct(c.sh.me, peer)
-		}
+	var r names.Room
+	var err error
+	if c.sh.me != "" {
+		r, err = names.ParseRoomArg(names.User(c.sh.me), arg)
+	} else {
+		r, err = names.ParseRoom(arg)
 	}
-	return names.AnyRoom(arg)
+	return r.String(), err
 }
 
 // topicCommand is /topic (show), /topic TEXT (set) and /topic --clear.
@@ -237,7 +235,7 @@ func (c *conversation) topicCommand(arg string) tea.Cmd {
 		return nil
 	}
 	svc, room := c.sh.svc, c.room.Name
-	return actCmd(c.sh.ctx, c.sh.timeout, room, "topic", func(ctx context.Context) (chat.Message, error) { return svc.SetTopic(ctx, room, arg) })
+	return actCmd(c.sh.ctx, c.sh.timeout, room, "topic", func(ctx context.Context) (chat.Message, error) { return svc.SetTopic(ctx, names.Room(room), arg) })
 }
 
 // disappearCommand is /disappear (show) and /disappear DURATION.
@@ -261,7 +259,7 @@ func (c *conversation) disappearCommand(arg string) tea.Cmd {
 		return nil
 	}
 	svc, room := c.sh.svc, c.room.Name
-	return actionCmd(c.sh.ctx, c.sh.timeout, room, func(ctx context.Context) error { return svc.SetDisappear(ctx, room, d) })
+	return actionCmd(c.sh.ctx, c.sh.timeout, room, func(ctx context.Context) error { return svc.SetDisappear(ctx, names.Room(room), d) })
 }
 
 // secondsDuration is a lifetime in seconds as a duration.

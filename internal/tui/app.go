@@ -551,7 +551,7 @@ func (m *model) onSummaries(msg summariesMsg) tea.Cmd {
 		a := m.sh.act(name)
 		if !a.summarized && (m.conv == nil || m.conv.room.Name != name) {
 			a.unread, a.unreadMore, a.mentions = s.Unread, s.UnreadMore, s.Mentions
-			if _, _, direct := names.DirectPair(name); direct {
+			if names.Room(name).IsDirect() {
 				a.mentions = s.Unread
 			}
 		}
@@ -578,7 +578,7 @@ func (m *model) markRead(room string, rev int64) tea.Cmd {
 	a.marked = rev
 	svc := m.sh.svc
 	return func() tea.Msg {
-		if err := svc.MarkRead(room, rev); err != nil {
+		if err := svc.MarkRead(names.Room(room), rev); err != nil {
 			return readMarkMsg{err: err}
 		}
 		return nil

@@ -524,26 +524,26 @@ func (c *conversation) submitLine(tl typedLine) tea.Cmd {
 func (c *conversation) run(tl typedLine) tea.Cmd {
 	sh, svc, room := c.sh, c.sh.svc, c.room.Name
 	user := func() (string, bool) {
-		u, err := names.User(tl.arg)
+		u, err := names.ParseUser(tl.arg)
 		if err != nil {
 			c.addError(err)
 			return "", false
 		}
-		return u, true
+		return u.String(), true
 	}
 	switch tl.cmd {
 	case "approve":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Approve(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Approve(ctx, names.Room(room), u) })
 		}
 	case "deny":
 		if u, ok := user(); ok {
-			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Deny(ctx, room, u) })
+			return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Deny(ctx, names.Room(room), u) })
 		}
 	case "remove":
 		if u, ok := user(); ok {
 			c.ask(fmt.Sprintf("Remove %s from %s?", u, displayRoom(sh.me, room)), func() tea.Cmd {
-				return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Remove(ctx, room, u) })
+				return actionCmd(sh.ctx, sh.timeout, room, func(ctx context.Context) error { return svc.Remove(ctx, names.Room(room), u) })
 			})
 		}
 	case "dm":
@@ -552,7 +552,7 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 				c.addError(fmt.Errorf("that is you: a direct chat needs someone else"))
 				return nil
 			}
-			return directCmd(sh.ctx, sh.timeout, svc, u)
+			return directCmd(sh.ctx, sh.timeout, svc, names.User(u)) // parsed by user()
 		}
 	case "leave":
 		del := tl.arg == "--delete"
@@ -569,9 +569,19 @@ func (c *conversation) run(tl typedLine) tea.Cmd {
 			return leaveCmd(sh.ctx, sh.timeout, svc, room, del)
 		})
 	case "join":
-		return joinCmd(sh.ctx, sh.timeout, svc, tl.arg)
+		// Typed input is parsed here, once; a bad name is reported as
+		// the join's outcome.
+		r, err := svc.ParseRoom(tl.arg)
+		if err != nil {
+			return emit(openMsg{err: err})
+		}
+		return joinCmd(sh.ctx, sh.timeout, svc, r)
 	case "create":
-		return createCmd(sh.ctx, sh.timeout, svc, tl.arg)
+		r, err := names.ParseGroupRoom(tl.arg)
+		if err != nil {
+			return emit(openMsg{err: err})
+		}
+		return createCmd(sh.ctx, sh.timeout, svc, r)
 	case "members":
 		return membersCmd(sh.ctx, sh.timeout, svc, room, true)
 	case "verify":

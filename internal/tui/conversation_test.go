@@ -11,13 +11,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/testkit"
 )
 
 // openRoom creates room as the driver's user and opens it from the list.
 func openRoom(t *testing.T, d *driver, room string) {
 	t.Helper()
-	if _, err := d.m.sh.svc.CreateRoom(testCtx(t), room); err != nil && !errors.Is(err, chat.ErrRoomExists) {
+	if _, err := d.m.sh.svc.CreateRoom(testCtx(t), names.Room(room)); err != nil && !errors.Is(err, chat.ErrRoomExists) {
 		t.Fatal(err)
 	}
 	showRoom(t, d, room)
@@ -50,7 +51,7 @@ func showRoom(t *testing.T, d *driver, room string) {
 
 func mustSend(t *testing.T, svc *chat.Service, room, text string) chat.Message {
 	t.Helper()
-	m, err := svc.Send(testCtx(t), room, text)
+	m, err := svc.Send(testCtx(t), names.Room(room), text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func mustSend(t *testing.T, svc *chat.Service, room, text string) chat.Message {
 // member reads them.
 func countTexts(t *testing.T, svc *chat.Service, room, text string) int {
 	t.Helper()
-	p, err := svc.History(testCtx(t), room, 0)
+	p, err := svc.History(testCtx(t), names.Room(room), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestConversationSwitchRooms(t *testing.T) {
 	svc := d.m.sh.svc
 	bob := login(t, st, "bob")
 	for _, r := range []string{"alpha", "beta"} {
-		if _, err := svc.CreateRoom(ctx, r); err != nil {
+		if _, err := svc.CreateRoom(ctx, names.Room(r)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-chat/parley/internal/chat"
 	"github.com/parley-chat/parley/internal/crypto"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 func newID(at time.Time) string { return crypto.NewMessageID(at).String() }
@@ -73,10 +74,10 @@ func joinedBy(t *testing.T, d *driver, room string) *chat.Service {
 	t.Helper()
 	ctx := testCtx(t)
 	bob := login(t, openStore(t, d.m.sh.svc.Endpoints()), "bob")
-	if err := bob.RequestJoin(ctx, room); err != nil {
+	if err := bob.RequestJoin(ctx, names.Room(room)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.m.sh.svc.Approve(ctx, room, "bob"); err != nil {
+	if err := d.m.sh.svc.Approve(ctx, names.Room(room), "bob"); err != nil {
 		t.Fatal(err)
 	}
 	d.waitText("bob joined")
@@ -86,7 +87,7 @@ func joinedBy(t *testing.T, d *driver, room string) *chat.Service {
 // folded reads room as svc's user would, in its final state.
 func folded(t *testing.T, svc *chat.Service, room string) []chat.Message {
 	t.Helper()
-	p, err := svc.History(testCtx(t), room, 0)
+	p, err := svc.History(testCtx(t), names.Room(room), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestSearchJumps(t *testing.T) {
 }
 
 func firstID(t *testing.T, svc *chat.Service, room string) string {
-	p, err := svc.History(testCtx(t), room, 0)
+	p, err := svc.History(testCtx(t), names.Room(room), 0)
 	if err != nil || len(p.Messages) == 0 {
 		t.Fatal(err)
 	}

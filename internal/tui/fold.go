@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // The transcript keeps every record of the room's log it was given, in
@@ -157,7 +158,7 @@ type topicMsg struct {
 // topicCmd finds the room's topic further back than the pages loaded.
 func topicCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
-		t, found, err := svc.Topic(ctx, room)
+		t, found, err := svc.Topic(ctx, names.Room(room))
 		return topicMsg{room: room, topic: t, found: found, err: err}
 	})
 }

@@ -168,14 +168,14 @@ func (l *loginModel) submit() tea.Cmd {
 }
 
 func (l *loginModel) submitName() tea.Cmd {
-	u, err := names.User(strings.TrimSpace(l.input.Value()))
+	u, err := names.ParseUser(strings.TrimSpace(l.input.Value()))
 	if err != nil {
 		l.err = fmt.Sprintf("That name cannot be used: %s.", strings.TrimPrefix(err.Error(), names.ErrInvalid.Error()+": "))
 		return nil
 	}
-	l.user, l.err, l.isNew = u, "", false
+	l.user, l.err, l.isNew = u.String(), "", false
 	l.step = stepChecking
-	return keystoreCmd(l.sh.sess, u)
+	return keystoreCmd(l.sh.sess, l.user)
 }
 
 // connect logs in. The passphrase is never nil, so Login never prompts.

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/watchdog"
 )
 
@@ -201,10 +202,10 @@ func roomsCmd(ctx context.Context, d time.Duration, svc *chat.Service, known map
 		if !deliver(ctx, ch, roomsMsg{rooms: rooms, rejected: rejected, err: err, ch: ch}) || err != nil {
 			return nil
 		}
-		var want []string
+		var want []names.Room
 		for _, r := range rooms {
 			if r.Member && !known[r.Name] {
-				want = append(want, r.Name)
+				want = append(want, names.Room(r.Name)) // a verified room's name
 			}
 		}
 		sums, failed, err := svc.Summaries(ctx, want, svc.ReadMark, func(int) { wd.Touch() })
@@ -213,7 +214,7 @@ func roomsCmd(ctx context.Context, d time.Duration, svc *chat.Service, known map
 			msg.failed, msg.err = len(want)-len(sums), wd.Err(err)
 		}
 		for _, r := range want {
-			if e := failed[r]; e != nil {
+			if e := failed[string(r)]; e != nil {
 				if msg.failed++; msg.err == nil {
 					msg.err = fmt.Errorf("%s: %w", r, e)
 				}
@@ -298,14 +299,14 @@ type quitMsg struct{}
 
 func emit(m tea.Msg) tea.Cmd { return func() tea.Msg { return m } }
 
-func createCmd(ctx context.Context, d time.Duration, svc *chat.Service, name string) tea.Cmd {
+func createCmd(ctx context.Context, d time.Duration, svc *chat.Service, name names.Room) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.CreateRoom(ctx, name)
 		return openMsg{room: r, err: err}
 	})
 }
 
-func directCmd(ctx context.Context, d time.Duration, svc *chat.Service, user string) tea.Cmd {
+func directCmd(ctx context.Context, d time.Duration, svc *chat.Service, user names.User) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.DirectRoom(ctx, user)
 		return openMsg{room: r, err: err}
@@ -314,16 +315,16 @@ func directCmd(ctx context.Context, d time.Duration, svc *chat.Service, user str
 
 // joinCmd asks to join room (a no-op if the request is pending already)
 // and returns the room as it stands then.
-func joinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
+func joinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room names.Room) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
 		r, err := svc.Room(ctx, room)
 		if err != nil || r.Member || r.Kind == chat.Direct {
 			return openMsg{room: r, err: err}
 		}
-		if err := svc.RequestJoin(ctx, r.Name); err != nil {
+		if err := svc.RequestJoin(ctx, room); err != nil {
 			return openMsg{room: r, err: err}
 		}
-		r, err = svc.Room(ctx, r.Name)
+		r, err = svc.Room(ctx, room)
 		return openMsg{room: r, err: err}
 	})
 }
@@ -350,20 +351,20 @@ type roomMsg struct {
 // ctx ends (the user cancelled).
 func waitApprovalCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		a, err := svc.WaitApproval(ctx, room)
+		a, err := svc.WaitApproval(ctx, names.Room(room))
 		return approvalMsg{room: room, approval: a, err: err}
 	}
 }
 
 func cancelJoinCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		return cancelJoinMsg{room: room, err: svc.CancelJoin(ctx, room)}
+		return cancelJoinMsg{room: room, err: svc.CancelJoin(ctx, names.Room(room))}
 	})
 }
 
 func roomCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		r, err := svc.Room(ctx, room)
+		r, err := svc.Room(ctx, names.Room(room))
 		return roomMsg{room: r, err: err}
 	})
 }
@@ -403,14 +404,14 @@ type resultMsg struct {
 // page of messages, the members and the pending join requests.
 func historyCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		scr, err := svc.OpenRoom(ctx, room, pageSize)
+		scr, err := svc.OpenRoom(ctx, names.Room(room), pageSize)
 		return historyMsg{room: room, scr: scr, err: err}
 	})
 }
 
 func olderCmd(ctx context.Context, d time.Duration, svc *chat.Service, room, cursor string, rev int64) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		page, err := svc.Older(ctx, room, cursor, rev, pageSize)
+		page, err := svc.Older(ctx, names.Room(room), cursor, rev, pageSize)
 		return olderMsg{room: room, page: page, err: err}
 	})
 }
@@ -418,11 +419,11 @@ func olderCmd(ctx context.Context, d time.Duration, svc *chat.Service, room, cur
 // membersCmd reads a room's members and pending join requests.
 func membersCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, show bool) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		ms, err := svc.Members(ctx, room)
+		ms, err := svc.Members(ctx, names.Room(room))
 		if err != nil {
 			return membersMsg{room: room, show: show, err: err}
 		}
-		reqs, err := svc.Requests(ctx, room)
+		reqs, err := svc.Requests(ctx, names.Room(room))
 		return membersMsg{room: room, members: ms, requests: reqs, show: show, err: err}
 	})
 }
@@ -441,7 +442,7 @@ type leftMsg struct {
 
 func leaveCmd(ctx context.Context, d time.Duration, svc *chat.Service, room string, del bool) tea.Cmd {
 	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		return leftMsg{room: room, err: svc.Leave(ctx, room, chat.LeaveOptions{Delete: del})}
+		return leftMsg{room: room, err: svc.Leave(ctx, names.Room(room), chat.LeaveOptions{Delete: del})}
 	})
 }
 
@@ -469,12 +470,12 @@ func sendCmd(ctx context.Context, d time.Duration, svc *chat.Service, o *outgoin
 	room, local, id, text, replyTo := o.room, o.local, o.id, o.text, o.replyTo
 	if replyTo != "" {
 		return call(ctx, d, func(ctx context.Context) tea.Msg {
-			m, err := svc.ReplyID(ctx, room, id, replyTo, text)
+			m, err := svc.ReplyID(ctx, names.Room(room), id, replyTo, text)
 			return sentMsg{room: room, local: local, msg: m, err: err}
 		})
 	}
 	return call(ctx, sendTimeout, func(ctx context.Context) tea.Msg {
-		m, err := svc.SendOrQueueID(ctx, room, id, text, sendWait)
+		m, err := svc.SendOrQueueID(ctx, names.Room(room), id, text, sendWait)
 		return sentMsg{room: room, local: local, msg: m, err: err}
 	})
 }
@@ -548,7 +549,7 @@ type feedRetryMsg struct{ room string }
 // room's state as last read) until ctx ends.
 func subscribeCmd(ctx context.Context, svc *chat.Service, room string, fromRev int64, gen int) tea.Cmd {
 	return func() tea.Msg {
-		ch, err := svc.Subscribe(ctx, room, fromRev)
+		ch, err := svc.Subscribe(ctx, names.Room(room), fromRev)
 		return feedMsg{room: room, gen: gen, ch: ch, err: err}
 	}
 }

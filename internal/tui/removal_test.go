@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // A member removed from a room is told at once: the room on screen gives
@@ -18,13 +19,13 @@ func TestRemovedMemberToldAtOnce(t *testing.T) {
 	alice := login(t, st, "alice")
 	d := loggedIn(t, st, "bob")
 	for _, room := range []string{"team", "other"} {
-		if _, err := alice.CreateRoom(ctx, room); err != nil {
+		if _, err := alice.CreateRoom(ctx, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.m.sh.svc.RequestJoin(ctx, room); err != nil {
+		if err := d.m.sh.svc.RequestJoin(ctx, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.Approve(ctx, room, "bob"); err != nil {
+		if err := alice.Approve(ctx, names.Room(room), "bob"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -217,7 +217,7 @@ func (r *roomsModel) choose(e listEntry) tea.Cmd {
 		if e.room.Requested {
 			r.info = "Opening " + e.room.Name + "…"
 		}
-		return joinCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, e.room.Name)
+		return joinCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, names.Room(e.room.Name))
 	}
 	r.input.Reset()
 	r.input.CharLimit = names.MaxLen
@@ -228,26 +228,26 @@ func (r *roomsModel) submitPrompt() tea.Cmd {
 	v := strings.TrimSpace(r.input.Value())
 	switch r.prompt {
 	case promptCreate:
-		name, err := names.Room(v)
+		name, err := names.ParseGroupRoom(v)
 		if err != nil {
 			r.err = err.Error()
 			return nil
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
-		r.info = "Creating " + name + "…"
+		r.info = "Creating " + name.String() + "…"
 		return createCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, name)
 	case promptDirect:
-		u, err := names.User(strings.TrimPrefix(v, "@"))
+		u, err := names.ParseUser(strings.TrimPrefix(v, "@"))
 		if err != nil {
 			r.err = err.Error()
 			return nil
 		}
-		if u == r.sh.me {
+		if u.String() == r.sh.me {
 			r.err = "That is you: a direct chat needs someone else."
 			return nil
 		}
 		r.prompt, r.busy, r.err = promptNone, true, ""
-		r.info = "Opening your direct chat with " + u + "…"
+		r.info = "Opening your direct chat with " + u.String() + "…"
 		return directCmd(r.sh.ctx, r.sh.timeout, r.sh.svc, u)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/testkit"
 )
 
@@ -51,7 +52,7 @@ func TestRoomListLiveAndByNumber(t *testing.T) {
 	alice := login(t, st, "alice")
 	ctx := testCtx(t)
 	for _, r := range []string{"general", "random"} {
-		if _, err := alice.CreateRoom(ctx, r); err != nil {
+		if _, err := alice.CreateRoom(ctx, names.Room(r)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // /search WORDS reads the room's whole history in memory (chat.Search:
@@ -33,7 +34,7 @@ type searchMsg struct {
 
 func searchCmd(ctx context.Context, svc *chat.Service, room string, q chat.Query) tea.Cmd {
 	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
-		res, err := svc.Search(ctx, room, q)
+		res, err := svc.Search(ctx, names.Room(room), q)
 		return searchMsg{room: room, query: q, res: res, err: err}
 	})
 }
@@ -193,7 +194,7 @@ func isRuneStart(b byte) bool { return b&0xc0 != 0x80 }
 // olderCmdLimit is olderCmd for up to limit messages (0: all older ones).
 func olderCmdLimit(ctx context.Context, svc *chat.Service, room, cursor string, rev int64, limit int) tea.Cmd {
 	return call(ctx, searchTimeout, func(ctx context.Context) tea.Msg {
-		page, err := svc.Older(ctx, room, cursor, rev, limit)
+		page, err := svc.Older(ctx, names.Room(room), cursor, rev, limit)
 		return olderMsg{room: room, page: page, err: err}
 	})
 }

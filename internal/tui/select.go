@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Selecting a message and acting on it. alt+↑ (or ctrl+↑) puts a cursor
@@ -251,7 +252,7 @@ func (c *conversation) submitMode(line string) tea.Cmd {
 		c.saved = ""
 		c.setSelection("")
 		svc := c.sh.svc
-		return actCmd(c.sh.ctx, c.sh.timeout, room, "edit", func(ctx context.Context) (chat.Message, error) { return svc.Edit(ctx, room, id, line) })
+		return actCmd(c.sh.ctx, c.sh.timeout, room, "edit", func(ctx context.Context) (chat.Message, error) { return svc.Edit(ctx, names.Room(room), id, line) })
 	case modeReact:
 		return c.react(strings.TrimSpace(line))
 	}
@@ -283,7 +284,7 @@ func (c *conversation) react(emoji string) tea.Cmd {
 	c.saved = ""
 	c.setSelection("")
 	svc, room, id := c.sh.svc, c.room.Name, e.msg.ID
-	return actCmd(c.sh.ctx, c.sh.timeout, room, "react", func(ctx context.Context) (chat.Message, error) { return svc.React(ctx, room, id, emoji) })
+	return actCmd(c.sh.ctx, c.sh.timeout, room, "react", func(ctx context.Context) (chat.Message, error) { return svc.React(ctx, names.Room(room), id, emoji) })
 }
 
 func (c *conversation) deleteSelected() tea.Cmd {
@@ -293,7 +294,7 @@ func (c *conversation) deleteSelected() tea.Cmd {
 		return nil
 	}
 	svc, room, id := c.sh.svc, c.room.Name, e.msg.ID
-	return actCmd(c.sh.ctx, c.sh.timeout, room, "delete", func(ctx context.Context) (chat.Message, error) { return svc.Delete(ctx, room, id) })
+	return actCmd(c.sh.ctx, c.sh.timeout, room, "delete", func(ctx context.Context) (chat.Message, error) { return svc.Delete(ctx, names.Room(room), id) })
 }
 
 // banner is what the rule above the input says in a mode ("" outside).

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // Typing indicators and read markers, for users who opt in
@@ -31,7 +32,7 @@ type signalsMsg struct {
 
 func followSignalsCmd(ctx context.Context, svc *chat.Service, room string) tea.Cmd {
 	return func() tea.Msg {
-		ch, err := svc.FollowSignals(ctx, room)
+		ch, err := svc.FollowSignals(ctx, names.Room(room))
 		if err != nil {
 			return nil
 		}
@@ -106,7 +107,7 @@ func (c *conversation) typed(before string) tea.Cmd {
 	}
 	c.typingAt = now
 	svc, room := c.sh.svc, c.room.Name
-	return signalCmd(c.sh.ctx, func(ctx context.Context) error { return svc.Typing(ctx, room) })
+	return signalCmd(c.sh.ctx, func(ctx context.Context) error { return svc.Typing(ctx, names.Room(room)) })
 }
 
 // stopTyping withdraws my typing indicator, if I shared one.
@@ -116,7 +117,7 @@ func (c *conversation) stopTyping() tea.Cmd {
 	}
 	c.typingAt = time.Time{}
 	svc, room := c.sh.svc, c.room.Name
-	return signalCmd(c.sh.ctx, func(ctx context.Context) error { return svc.StopTyping(ctx, room) })
+	return signalCmd(c.sh.ctx, func(ctx context.Context) error { return svc.StopTyping(ctx, names.Room(room)) })
 }
 
 // shareRead tells the others how far I have read, if I share it.
@@ -125,7 +126,7 @@ func (m *model) shareRead(room string, rev int64) tea.Cmd {
 		return nil
 	}
 	svc := m.sh.svc
-	return signalCmd(m.sh.ctx, func(ctx context.Context) error { return svc.ShareRead(ctx, room, rev) })
+	return signalCmd(m.sh.ctx, func(ctx context.Context) error { return svc.ShareRead(ctx, names.Room(room), rev) })
 }
 
 // signalText is what the rule above the input says of the others: who is

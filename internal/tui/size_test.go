@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // The room list of 10,000 rooms loads within a 5s timeout, saying how far
@@ -34,7 +35,7 @@ func TestRoomListLong(t *testing.T) {
 				if i >= total {
 					return
 				}
-				if _, err := alice.CreateRoom(ctx, fmt.Sprintf("room-%05d", i)); err != nil {
+				if _, err := alice.CreateRoom(ctx, names.Room(fmt.Sprintf("room-%05d", i))); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -54,10 +55,10 @@ func TestRoomListLong(t *testing.T) {
 	}
 	for i := range 3 {
 		room := fmt.Sprintf("room-%05d", i)
-		if err := carol.RequestJoin(ctx, room); err != nil {
+		if err := carol.RequestJoin(ctx, names.Room(room)); err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.Approve(ctx, room, "carol"); err != nil {
+		if err := alice.Approve(ctx, names.Room(room), "carol"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -71,14 +71,14 @@ func frame(lines []string, w, h int) string {
 // displayRoom names a room for people: "@bob" for my direct room with
 // bob, the name for group rooms.
 func displayRoom(me, room string) string {
-	if a, b, ok := names.DirectPair(room); ok {
-		if a == me {
-			return "@" + b
+	if a, b, ok := names.Room(room).Pair(); ok {
+		if a.String() == me {
+			return "@" + b.String()
 		}
-		if b == me {
-			return "@" + a
+		if b.String() == me {
+			return "@" + a.String()
 		}
-		return a + "+" + b
+		return string(a + "+" + b)
 	}
 	return room
 }

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/internal/chat"
+	"github.com/parley-chat/parley/internal/names"
 )
 
 // The waiting screen names the members who can approve, follows the room
@@ -99,7 +100,7 @@ func TestWaitingCancelAndDenied(t *testing.T) {
 // request made or withdrawn only once the call returned, so no wait.
 func requests(t *testing.T, svc *chat.Service, room string, want ...string) {
 	t.Helper()
-	reqs, err := svc.Requests(testCtx(t), room)
+	reqs, err := svc.Requests(testCtx(t), names.Room(room))
 	var got []string
 	for _, r := range reqs {
 		got = append(got, r.User)
