@@ -3,8 +3,6 @@ package chat
 import (
 	"context"
 	"maps"
-
-	"github.com/parley-chat/parley/internal/store"
 )
 
 // GoOnline marks me online until ctx ends or stop is called; stop waits and
@@ -93,13 +91,3 @@ func (s *Service) FollowPresence(ctx context.Context) <-chan Presence {
 	}()
 	return out
 }
-
-// WatchPresence delivers presence changes from fromRev until ctx ends;
-// the caller re-reads Online after a compaction. FollowPresence does that
-// itself and is what new callers want.
-func (s *Service) WatchPresence(ctx context.Context, fromRev int64) (<-chan store.PresenceEvent, error) {
-	return s.st.WatchPresence(ctx, fromRev)
-}
-
-// PresenceEvent is a batch of presence changes, for WatchPresence.
-type PresenceEvent = store.PresenceEvent

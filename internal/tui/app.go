@@ -161,10 +161,8 @@ type model struct {
 	markFailed bool // a read mark could not be saved (said once)
 	relist     bool // list the rooms again when it returns
 
-	stopPresence   func()
-	presenceGen    int // the current presence watch
-	presenceCancel context.CancelFunc
-	outboxDone     chan struct{}
+	stopPresence func()
+	outboxDone   chan struct{}
 
 	quitArmed bool
 }
@@ -256,12 +254,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			return m.showError(msg.err)
 		}
 		return nil
-	case onlineMsg:
-		return m.onOnline(msg)
 	case presenceMsg:
 		return m.onPresence(msg)
-	case presenceRetryMsg:
-		return onlineCmd(m.sh.ctx, m.sh.timeout, m.sh.svc)
 
 	case clusterMsg:
 		m.bar.setCluster(msg.status)
@@ -460,7 +454,7 @@ func (m *model) loggedIn(svc *chat.Service) tea.Cmd {
 		// draw the whole screen again.
 		tea.ClearScreen,
 		goOnlineCmd(sh.ctx, svc),
-		onlineCmd(sh.ctx, sh.timeout, svc),
+		followPresenceCmd(sh.ctx, svc),
 		clusterCmd(sh.ctx, svc),
 		queuedCmd(svc), // then the outbox starts: see onQueued
 		watchRoomsCmd(sh.ctx, svc),

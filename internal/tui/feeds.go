@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -151,38 +150,12 @@ func (m *model) isMember(room string) bool {
 
 // Presence.
 
-func (m *model) onOnline(msg onlineMsg) tea.Cmd {
-	if msg.err != nil {
-		return presenceRetry()
-	}
-	m.sh.online = msg.online
-	if m.presenceCancel != nil {
-		m.presenceCancel()
-	}
-	ctx, cancel := context.WithCancel(m.sh.ctx)
-	m.presenceCancel = cancel
-	m.presenceGen++
-	return watchPresenceCmd(ctx, m.sh.svc, msg.rev+1, m.presenceGen)
-}
-
 func (m *model) onPresence(msg presenceMsg) tea.Cmd {
-	if msg.gen != m.presenceGen {
-		return nil // a watch since replaced
+	if msg.closed {
+		return nil // the session ended
 	}
-	if msg.closed || msg.ev.Compacted {
-		// Read who is online afresh, then watch from there.
-		return presenceRetry()
+	if msg.p.Err == nil {
+		m.sh.online = msg.p.Online
 	}
-	for _, c := range msg.ev.Changes {
-		if c.Online {
-			m.sh.online[c.User] = true
-		} else {
-			delete(m.sh.online, c.User)
-		}
-	}
-	return nextPresenceCmd(msg.ch, msg.gen)
-}
-
-func presenceRetry() tea.Cmd {
-	return tea.Tick(feedRetry, func(time.Time) tea.Msg { return presenceRetryMsg{} })
+	return nextPresenceCmd(msg.ch)
 }

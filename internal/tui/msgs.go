@@ -81,20 +81,12 @@ type presenceOnMsg struct {
 	err  error
 }
 
-type onlineMsg struct {
-	online map[string]bool
-	rev    int64
-	err    error
-}
-
+// presenceMsg is a snapshot of who is online (chat.FollowPresence).
 type presenceMsg struct {
-	gen    int // which watch
-	ch     <-chan chat.PresenceEvent
-	ev     chat.PresenceEvent
+	ch     <-chan chat.Presence
+	p      chat.Presence
 	closed bool
 }
-
-type presenceRetryMsg struct{}
 
 func goOnlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
 	return func() tea.Msg {
@@ -103,31 +95,18 @@ func goOnlineCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
 	}
 }
 
-func onlineCmd(ctx context.Context, d time.Duration, svc *chat.Service) tea.Cmd {
-	return call(ctx, d, func(ctx context.Context) tea.Msg {
-		on, rev, err := svc.Online(ctx)
-		return onlineMsg{online: on, rev: rev, err: err}
-	})
+// followPresenceCmd follows who is online and waits for the first
+// snapshot; chat handles lost connections and compaction.
+func followPresenceCmd(ctx context.Context, svc *chat.Service) tea.Cmd {
+	ch := svc.FollowPresence(ctx)
+	return nextPresenceCmd(ch)
 }
 
-// watchPresenceCmd starts the presence watch and waits for its first batch.
-func watchPresenceCmd(ctx context.Context, svc *chat.Service, fromRev int64, gen int) tea.Cmd {
+func nextPresenceCmd(ch <-chan chat.Presence) tea.Cmd {
 	return func() tea.Msg {
-		ch, err := svc.WatchPresence(ctx, fromRev)
-		if err != nil {
-			return presenceMsg{gen: gen, closed: true}
-		}
-		return nextPresence(ch, gen)
+		p, ok := <-ch
+		return presenceMsg{ch: ch, p: p, closed: !ok}
 	}
-}
-
-func nextPresenceCmd(ch <-chan chat.PresenceEvent, gen int) tea.Cmd {
-	return func() tea.Msg { return nextPresence(ch, gen) }
-}
-
-func nextPresence(ch <-chan chat.PresenceEvent, gen int) tea.Msg {
-	ev, ok := <-ch
-	return presenceMsg{gen: gen, ch: ch, ev: ev, closed: !ok}
 }
 
 // Cluster.
