@@ -69,6 +69,7 @@ var flows = []struct {
 	{"DeviceForgedRefused", flowDeviceForgedRefused},
 	{"DeviceRecovery", flowDeviceRecovery},
 	{"IdentityRotation", flowIdentityRotation},
+	{"IdentityRotationHalfDone", flowIdentityRotationHalfDone},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

@@ -570,3 +570,58 @@ func flowIdentityRotation(t *testing.T, e *env) {
 		t.Fatalf("after the change was deleted, bob's Safety = %v, want ErrKeyChanged", err)
 	}
 }
+
+// flowIdentityRotationHalfDone: while a rotation is under way (the change
+// is in etcd, a room has not admitted the new key yet), readers who see
+// the new key still accept what the old key signed in that room, and the
+// rotation finishes later.
+func flowIdentityRotationHalfDone(t *testing.T, e *env) {
+	c := ctx(t)
+	a1, _ := crypto.NewIdentity("alice")
+	alice, err := chat.Login(c, e.st, a1, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := e.login("bob")
+	groupOf(t, "general", alice, bob)
+	mustSend(t, alice, "general", "before")
+
+	// Only the change: signed by the old key, the room untouched.
+	rec, err := e.st.User(c, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := crypto.NewIdentity("alice")
+	if err := e.st.PutRekey(c, a1, store.Rekey{User: "alice", N: 1, Prev: rec.Digest(), SigningKey: a2.Public().SigningKey(), KEMKey: a2.Public().KEMKey(), Time: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, alice, "general", "during")
+	carol := e.login("carol") // sees alice's new key first
+	if err := carol.RequestJoin(c, "general"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Approve(c, "general", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"before", "during"} {
+		if !canRead(t, carol, "general", text) {
+			p, _ := carol.History(c, "general", 0)
+			t.Fatalf("a reader who knows alice's new key rejects %q the old key signed while the room still admits it: %q", text, texts(p))
+		}
+	}
+	if rooms, err := alice.RotateIdentity(c, a2); err != nil || len(rooms) != 1 {
+		t.Fatalf("finishing the rotation = %v, %v", rooms, err)
+	}
+	alice2, err := chat.Login(c, e.st, a2, chat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, alice2, "general", "after")
+	p, err := carol.History(c, "general", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(p), []string{"alice: before", "alice: during", "alice: after"}; !slices.Equal(got, want) {
+		t.Fatalf("carol reads %q, want %q", got, want)
+	}
+}

@@ -465,11 +465,21 @@ func (s *Service) senderDevices(ctx context.Context, v *roomView, senders []stri
 	var out map[string][]devKey
 	for _, u := range senders {
 		m, p := v.Members[u], users[u]
-		if m == nil || p == nil || m.Key != p.Fingerprint() || (len(m.Devices) < 2 && len(m.Former) == 0 && len(m.OldKeys) == 0) {
+		if m == nil || p == nil || (m.Key == p.Fingerprint() && len(m.Devices) < 2 && len(m.Former) == 0 && len(m.OldKeys) == 0) {
 			continue
 		}
+		// The identities the room admitted for u: before rekeys, and the
+		// one it admits now, which may lag behind u's newest (a rotation
+		// under way).
+		admitted := make([]string, 0, len(m.OldKeys)+1)
 		for _, ok := range m.OldKeys {
-			old, err := s.userKeyPin(ctx, u, ok.Key, false)
+			admitted = append(admitted, ok.Key)
+		}
+		if m.Key != p.Fingerprint() {
+			admitted = append(admitted, m.Key)
+		}
+		for _, fp := range admitted {
+			old, err := s.userKeyPin(ctx, u, fp, false)
 			if err != nil {
 				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
 					return nil, err
@@ -479,7 +489,7 @@ func (s *Service) senderDevices(ctx context.Context, v *roomView, senders []stri
 			if out == nil {
 				out = make(map[string][]devKey)
 			}
-			out[u] = append(out[u], devKey{pub: old, fp: ok.Key})
+			out[u] = append(out[u], devKey{pub: old, fp: fp})
 		}
 		if len(m.Devices) < 2 && len(m.Former) == 0 {
 			continue
@@ -616,8 +626,12 @@ func (s *Service) verifyOne(v *roomView, keys map[uint32]crypto.RoomKey, keyErrs
 				if env.Verify(v.Name, id, dk.pub) == nil {
 					err, m.Device, sigFP = nil, dk.id, ""
 					if dk.fp != "" {
-						// An identity they had before: its own device.
+						// An identity they had before: its own device
+						// (none if the room still admits it).
 						m.Device, sigFP = deviceID(dk.pub), dk.fp
+						if mem := v.Members[env.Sender]; mem != nil && mem.Key == dk.fp {
+							m.Device = ""
+						}
 					} else {
 						linkedDev = true
 					}
