@@ -354,9 +354,16 @@ func (s *Service) userKeyPin(ctx context.Context, user, fp string, pin bool) (*c
 	if err != nil {
 		return nil, err
 	}
+	if fp != "" {
+		// An identity the user had before: its successor is pinned.
+		if old := s.ancestor(user, fp); old != nil {
+			return old, nil
+		}
+	}
 	if p, ok := got[user]; ok && fp != "" && p.Fingerprint() != fp {
-		// The record read before may have been a forgery since replaced:
-		// read it again before deciding.
+		// The record read before may have been a forgery since replaced,
+		// or the user rotated their identity since: read it again before
+		// deciding.
 		s.mu.Lock()
 		delete(s.users, user)
 		s.mu.Unlock()
@@ -372,14 +379,8 @@ func (s *Service) userKeyPin(ctx context.Context, user, fp string, pin bool) (*c
 		return nil, fmt.Errorf("%w: %q", ErrNoUser, user)
 	}
 	if fp != "" && p.Fingerprint() != fp {
-		// An identity the user had before: its successor is pinned.
-		s.mu.Lock()
-		ch := s.chains[user]
-		s.mu.Unlock()
-		if ch != nil {
-			if old, _ := ch.byFingerprint(fp); old != nil {
-				return old, nil
-			}
+		if old := s.ancestor(user, fp); old != nil {
+			return old, nil
 		}
 	}
 	if fp != "" {
@@ -394,6 +395,19 @@ func (s *Service) userKeyPin(ctx context.Context, user, fp string, pin bool) (*c
 		}
 	}
 	return p, nil
+}
+
+// ancestor returns the identity with fingerprint fp that user had before
+// their current one, from the verified chain in memory, or nil.
+func (s *Service) ancestor(user, fp string) *crypto.PublicIdentity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.chains[user]
+	if ch == nil || ch.current().Fingerprint() == fp {
+		return nil
+	}
+	old, _ := ch.byFingerprint(fp)
+	return old
 }
 
 // keyRing caches a room's unwrapped epoch keys. mu guards keys.
