@@ -70,6 +70,7 @@ var flows = []struct {
 	{"DeviceRecovery", flowDeviceRecovery},
 	{"IdentityRotation", flowIdentityRotation},
 	{"IdentityRotationHalfDone", flowIdentityRotationHalfDone},
+	{"RevokeReachesHiddenRooms", flowRevokeReachesHiddenRooms},
 	// Conversation features (conversation_test.go).
 	{"ConversationEvents", flowConversationEvents},
 	{"DisappearingMessages", flowDisappearingMessages},

@@ -493,17 +493,10 @@ func (s *Service) SyncDevices(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	hints, err := s.st.MyRooms(ctx, names.User(me))
+	rooms, err := s.myRooms(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rooms := make([]string, 0, len(hints))
-	for r, h := range hints {
-		if h == "member" {
-			rooms = append(rooms, r)
-		}
-	}
-	slices.Sort(rooms)
 	var changed []string
 	var errs []error
 	for _, room := range rooms {
@@ -596,16 +589,13 @@ func RecoverDevice(ctx context.Context, st *store.Client, device *crypto.Identit
 // mine to do it). It returns the rooms asked.
 func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
 	me := s.me.Name()
-	hints, err := s.st.MyRooms(ctx, names.User(me))
+	rooms, err := s.myRooms(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var asked []string
 	var errs []error
-	for room, h := range hints {
-		if h != "member" && h != "request" {
-			continue
-		}
+	for _, room := range rooms {
 		v, err := s.loadView(ctx, room)
 		if err != nil {
 			errs = append(errs, err)
@@ -634,4 +624,41 @@ func (s *Service) RequestDevice(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(asked)
 	return asked, errors.Join(errs...)
+}
+
+// RoomLister is a RoomPins that can list the rooms it holds a verified
+// state of.
+type RoomLister interface {
+	PinnedRooms() ([]string, error)
+}
+
+// myRooms returns, sorted, the rooms I may be a member of: those etcd's
+// room-list hints name and those this home pinned. The hints are unsigned,
+// so a change that must reach every room I am in (a device listed or
+// revoked, a new identity) does not rest on them alone: a hint withheld in
+// etcd hides no room this home verified. The caller verifies each room.
+func (s *Service) myRooms(ctx context.Context) ([]string, error) {
+	hints, err := s.st.MyRooms(ctx, names.User(s.me.Name()))
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(hints))
+	for r := range hints {
+		set[r] = true
+	}
+	if l, ok := s.roomPins.(RoomLister); ok {
+		pinned, err := l.PinnedRooms()
+		if err != nil {
+			return nil, fmt.Errorf("list the rooms this home verified: %w", err)
+		}
+		for _, r := range pinned {
+			set[r] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -66,6 +66,28 @@ func linkDevice(t *testing.T, e *env, owner *chat.Service, label string) (*chat.
 	return s, dev
 }
 
+// plantSealed plays member, who holds room's current key, sealing a text
+// message as signer (named as its user) under room's newest commit, and
+// puts it in etcd with a raw client. It returns the message id.
+func plantSealed(t *testing.T, e *env, member *chat.Service, signer *crypto.Identity, room string, seq uint64, text string) crypto.MessageID {
+	t.Helper()
+	c := ctx(t)
+	n, digest, k, err := chat.CurrentKey(c, member, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := crypto.NewMessageID(time.Now())
+	h := crypto.Header{Commit: n, CommitDigest: digest, Sender: signer.Name(), Seq: seq, Time: time.Now().UnixMilli()}
+	env, err := crypto.SealMessage(signer, k, room, mid, h, chat.TextPayload(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.raw().Put(c, store.Prefix+"room/"+room+"/m/"+mid.String(), string(env)); err != nil {
+		t.Fatal(err)
+	}
+	return mid
+}
+
 // flowDeviceLinkSendRevoke: a linked device reads the whole history of the
 // rooms its user is in, sends as its user (shown as theirs, from that
 // device), changes membership; once revoked it reads nothing sent after.
@@ -306,18 +328,7 @@ func flowDeviceForgedRefused(t *testing.T, e *env) {
 	if err := chat.CommitDevicesOf(c, alice, "general", "alice", list); err == nil {
 		t.Log("the forged listing was stored (and must not count)")
 	}
-	n, digest, k, err := chat.CurrentKey(c, bob, "general")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mid := crypto.NewMessageID(time.Now())
-	env, err := crypto.SealMessage(mallory, k, "general", mid, crypto.Header{Commit: n, CommitDigest: digest, Sender: "alice", Seq: 1, Time: time.Now().UnixMilli()}, chat.TextPayload("forged as alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.raw().Put(c, store.Prefix+"room/general/m/"+mid.String(), string(env)); err != nil {
-		t.Fatal(err)
-	}
+	mid := plantSealed(t, e, bob, mallory, "general", 1, "forged as alice")
 	carol := e.login("carol") // a reader who saw nothing before
 	if err := carol.RequestJoin(c, "general"); err != nil {
 		t.Fatal(err)
@@ -527,18 +538,7 @@ func flowIdentityRotation(t *testing.T, e *env) {
 	if _, err := alice.Send(c, "general", "from the old key"); err == nil {
 		t.Fatal("the old identity still sends")
 	}
-	n, digest, k, err := chat.CurrentKey(c, bob, "general")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mid := crypto.NewMessageID(time.Now())
-	env, err := crypto.SealMessage(a1, k, "general", mid, crypto.Header{Commit: n, CommitDigest: digest, Sender: "alice", Seq: 99, Time: time.Now().UnixMilli()}, chat.TextPayload("forged with the old key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.raw().Put(c, store.Prefix+"room/general/m/"+mid.String(), string(env)); err != nil {
-		t.Fatal(err)
-	}
+	mid := plantSealed(t, e, bob, a1, "general", 99, "forged with the old key")
 	carol := e.login("carol")
 	if err := carol.RequestJoin(c, "general"); err != nil {
 		t.Fatal(err)
@@ -624,4 +624,36 @@ func flowIdentityRotationHalfDone(t *testing.T, e *env) {
 	if got, want := texts(p), []string{"alice: before", "alice: during", "alice: after"}; !slices.Equal(got, want) {
 		t.Fatalf("carol reads %q, want %q", got, want)
 	}
+}
+
+// flowRevokeReachesHiddenRooms: the room-list hints are unsigned; a
+// revocation still reaches a room whose hint etcd withholds, since the
+// home verified that room before.
+func flowRevokeReachesHiddenRooms(t *testing.T, e *env) {
+	c := ctx(t)
+	alice, bob := e.login("alice"), e.login("bob")
+	groupOf(t, "general", alice, bob)
+	groupOf(t, "quiet", alice, bob)
+	laptop, _ := linkDevice(t, e, alice, "laptop")
+	if !canReadAny(t, laptop, "quiet") {
+		t.Fatal("the laptop is not in quiet")
+	}
+	if _, err := e.raw().Delete(c, store.Prefix+"member/alice/quiet"); err != nil {
+		t.Fatal(err)
+	}
+	rooms, err := alice.RevokeDevice(c, laptop.Device())
+	if err != nil || !sameSet(rooms, []string{"general", "quiet"}) {
+		t.Fatalf("RevokeDevice = %v, %v; want both rooms", rooms, err)
+	}
+	mustSend(t, bob, "quiet", "after the revocation")
+	if canRead(t, laptop, "quiet", "after the revocation") {
+		t.Fatal("the revoked laptop reads a room whose hint was withheld")
+	}
+}
+
+// canReadAny reports whether s reads room's history without an error.
+func canReadAny(t *testing.T, s *chat.Service, room string) bool {
+	t.Helper()
+	_, err := s.History(ctx(t), names.Room(room), 0)
+	return err == nil
 }

@@ -13,7 +13,6 @@ import (
 	"slices"
 
 	"github.com/parley-chat/parley/internal/crypto"
-	"github.com/parley-chat/parley/internal/names"
 	"github.com/parley-chat/parley/internal/store"
 )
 
@@ -185,17 +184,10 @@ func (s *Service) RotateIdentity(ctx context.Context, next *crypto.Identity) ([]
 		}
 	}
 	slices.Sort(list[1:])
-	hints, err := s.st.MyRooms(ctx, names.User(me))
+	rooms, err := s.myRooms(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var rooms []string
-	for r, h := range hints {
-		if h == "member" {
-			rooms = append(rooms, r)
-		}
-	}
-	slices.Sort(rooms)
 	var done []string
 	var errs []error
 	for _, room := range rooms {

@@ -530,6 +530,16 @@ type memRoomPins struct {
 
 func newMemRoomPins() *memRoomPins { return &memRoomPins{m: make(map[string][]byte)} }
 
+func (p *memRoomPins) PinnedRooms() ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.m))
+	for r := range p.m {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 func (p *memRoomPins) LoadRoom(room string) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

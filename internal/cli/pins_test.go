@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,5 +154,28 @@ func TestFilePinsDamagedLines(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, pinsFile))
 	if !strings.HasSuffix(string(data), "\ndave "+fpC+"\n") {
 		t.Fatalf("file ends %q", data[max(0, len(data)-80):])
+	}
+}
+
+// TestPinnedRoomsListsWhatWasSaved: the home lists the rooms it pinned,
+// from their states, and nothing else found in the directory.
+func TestPinnedRoomsListsWhatWasSaved(t *testing.T) {
+	p := newFileRoomPins(t.TempDir())
+	for _, r := range []string{"general", "@alice+bob"} {
+		if err := p.SaveRoom(r, []byte(`{"room":"`+r+`","n":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A state copied under another room's file does not count.
+	if err := os.WriteFile(filepath.Join(p.dir, "stray.json"), []byte(`{"room":"general"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.PinnedRooms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"@alice+bob", "general"}; !slices.Equal(got, want) {
+		t.Fatalf("PinnedRooms = %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,35 @@ func (p *fileRoomPins) LoadRoom(room string) ([]byte, error) {
 		return nil, nil
 	}
 	return b, err
+}
+
+// PinnedRooms lists the rooms whose state the home holds, from the
+// states themselves (the files are named by a hash of the room).
+func (p *fileRoomPins) PinnedRooms() ([]string, error) {
+	ents, err := os.ReadDir(p.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".json" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(p.dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var st struct {
+			Room string `json:"room"`
+		}
+		if json.Unmarshal(b, &st) == nil && st.Room != "" && roomFile(p.dir, st.Room)+".json" == filepath.Join(p.dir, e.Name()) {
+			out = append(out, st.Room)
+		}
+	}
+	return out, nil
 }
 
 func (p *fileRoomPins) SaveRoom(room string, state []byte) error {
